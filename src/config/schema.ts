@@ -1,0 +1,101 @@
+/**
+ * The one configuration schema. Every knob a node reads is declared here once, with its
+ * default and bounds; the loader (load.ts) fills it from defaults < file < env < flags,
+ * reports every problem at once and freezes the result.
+ *
+ * Units are in the names (`...Ms`, `...Bytes`). Sizes accept numbers or strings like "64mb".
+ */
+import { z } from 'zod';
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1, k: 1000, kb: 1024, m: 1000 ** 2, mb: 1024 ** 2, g: 1000 ** 3, gb: 1024 ** 3,
+};
+
+/** Parses Redis-style memory sizes: 100, "100", "64mb", "1gb", "10k" (k = 1000, kb = 1024). */
+export function parseBytes(input: string | number): number | undefined {
+  if (typeof input === 'number') return Number.isSafeInteger(input) && input >= 0 ? input : undefined;
+  const m = /^\s*(\d+)\s*([a-zA-Z]*)\s*$/.exec(input);
+  if (!m) return undefined;
+  const unit = SIZE_UNITS[(m[2] ?? '').toLowerCase()];
+  if (unit === undefined) return undefined;
+  const n = Number(m[1]) * unit;
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+const bytes = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const n = parseBytes(v);
+  if (n === undefined) {
+    ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use bytes or e.g. "64mb")` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const MAXMEMORY_POLICIES = [
+  'noeviction', 'allkeys-lru', 'allkeys-lfu', 'volatile-lru', 'volatile-lfu', 'volatile-ttl', 'allkeys-random', 'volatile-random',
+] as const;
+export type MaxmemoryPolicy = (typeof MAXMEMORY_POLICIES)[number];
+
+export const DURABILITY_MODES = ['none', 'batch', 'fsync'] as const;
+export type Durability = (typeof DURABILITY_MODES)[number];
+
+export const ENGINES = ['rocksdb', 'memory'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+export const configSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  respPort: port.default(6379),
+  /** 0 disables the HTTP listener. */
+  httpPort: port.default(7379),
+  dataDir: z.string().min(1).default('./data'),
+  engine: z.enum(ENGINES).default('rocksdb'),
+
+  /** 0 = no limit. Enforced by the memory engine (the rocksdb engine bounds its caches instead). */
+  maxmemory: bytes.default(0),
+  maxmemoryPolicy: z.enum(MAXMEMORY_POLICIES).default('noeviction'),
+  maxmemorySamples: z.coerce.number().int().min(1).max(64).default(5),
+  /** Redis's lfu-log-factor and lfu-decay-time (minutes). */
+  lfuLogFactor: z.coerce.number().int().min(0).max(255).default(10),
+  lfuDecayTime: z.coerce.number().int().min(0).default(1),
+
+  /**
+   * none: acknowledge after the write reached the engine's memory (WAL unsynced);
+   * batch: as none, plus the WAL is synced every `batchSyncIntervalMs`;
+   * fsync: acknowledge only after the WAL is synced (group commit shares one sync).
+   */
+  durability: z.enum(DURABILITY_MODES).default('batch'),
+  batchSyncIntervalMs: z.coerce.number().int().min(1).max(60_000).default(100),
+
+  /** Active expiry cycles per second (Redis's hz). */
+  hz: z.coerce.number().int().min(1).max(500).default(10),
+
+  maxclients: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Largest bulk string a client may send (Redis's proto-max-bulk-len). */
+  protoMaxBulkLen: bytes.default(512 * 1024 * 1024),
+  /** Largest key accepted by any front end. */
+  maxKeyBytes: bytes.default(64 * 1024),
+  /** Largest value accepted by any front end (and the largest APPEND/SETRANGE result). */
+  maxValueBytes: bytes.default(512 * 1024 * 1024),
+  /** Commands one connection may have parsed but not yet answered before reading pauses. */
+  pipelineDepthMax: z.coerce.number().int().min(1).max(1_000_000).default(1024),
+  /** Client idle timeout in seconds, 0 = never (Redis's timeout). */
+  timeout: z.coerce.number().int().min(0).default(0),
+
+  rocksdb: z.strictObject({
+    blockCacheBytes: bytes.default(64 * 1024 * 1024),
+    writeBufferBytes: bytes.default(64 * 1024 * 1024),
+    compression: z.enum(['none', 'snappy', 'lz4', 'zstd']).default('lz4'),
+    bloomBitsPerKey: z.coerce.number().min(0).max(64).default(10),
+  }).prefault({}),
+
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
+  shutdownTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** Password for AUTH (Redis's requirepass); empty = no auth. */
+  requirepass: z.string().default(''),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = Readonly<z.output<typeof configSchema>>;

@@ -1,0 +1,2 @@
+export { ERROR_CODES, type ErrorCode, type ErrorSpec } from './codes.js';
+export { RingkvError, isRingkvError, toClientError } from './ringkv-error.js';
