@@ -1,0 +1,116 @@
+/**
+ * The history a simulation run records, and the only thing checkers read (with the final
+ * state). One entry per client operation, Jepsen style: written at invoke, completed with
+ * ok / fail / unknown (or left pending when the run ended first).
+ *
+ * Conventions the checkers rely on:
+ * - Every value a put writes is unique within a run (`c<client>-<n>`), so a value names its write.
+ * - `fail` means the operation did NOT happen (ERR_UNAVAILABLE, ERR_OVERLOADED, ERR_TIMEOUT on a
+ *   read, ERR_TOO_MANY_SIBLINGS ...); `unknown` means it MAY have happened (ERR_MAYBE_APPLIED, or the
+ *   client gave up waiting — e.g. its coordinator crashed). Reads never end `unknown`.
+ * - A write "with context" names the read whose context it used (`contextFromOp`); that write, if it
+ *   happened, causally supersedes exactly the values that read returned (plus whatever those values
+ *   had already superseded). A blind write (`contextFromOp === null`) supersedes nothing.
+ * - A delete is a write of `null` (a tombstone): with a context it supersedes what the read saw.
+ * - Times are simulated milliseconds on the simulator's global clock (not a node's skewed clock).
+ * - `readQuorum` / `writeQuorum` are resolved to replica counts; `replicationFactor` is N.
+ *
+ * Plain JSON-able data: a failing seed can dump its history to a file for offline checking.
+ */
+
+export type OpKind = 'get' | 'put' | 'delete';
+export type Outcome = 'ok' | 'fail' | 'unknown' | 'pending';
+
+export interface HistoryOp {
+  /** Unique within a run, increasing in invoke order. */
+  readonly id: number;
+  readonly client: number;
+  /** The node the client sent the request to (the coordinator it chose). */
+  readonly node: string;
+  readonly kind: OpKind;
+  readonly key: string;
+  /** put: the value written; delete: null; get: null. */
+  readonly value: string | null;
+  /** For put/delete: the id of the get whose context this write carried, or null (blind write). */
+  readonly contextFromOp: number | null;
+  /** The opaque context token sent (base64), or null. For diagnostics only. */
+  readonly context: string | null;
+  readonly replicationFactor: number;
+  /** Replicas a get waits for (R), resolved to a count; 0 for writes. */
+  readonly readQuorum: number;
+  /** Acks a put/delete waits for (W), resolved to a count; 0 for gets. */
+  readonly writeQuorum: number;
+  readonly invokeMs: number;
+  completeMs: number | null;
+  outcome: Outcome;
+  /** Error code when outcome is fail/unknown (e.g. 'ERR_UNAVAILABLE', 'ERR_MAYBE_APPLIED', 'CLIENT_TIMEOUT'). */
+  errorCode: string | null;
+  /** get ok: the live values returned (sibling values; empty = not found / deleted). */
+  valuesRead: string[] | null;
+  /** get ok: the context token returned (base64). */
+  contextRead: string | null;
+}
+
+/** What the final reads (at R = ALL, after healing and draining) returned per key. */
+export interface FinalRead {
+  readonly key: string;
+  /** Live values (siblings) of the merged record. */
+  readonly values: string[];
+  /** Sibling count including tombstones, when the simulator could see it (else null). */
+  readonly siblingCount: number | null;
+}
+
+export interface RunConfig {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly replicationFactor: number;
+  readonly mode: 'siblings' | 'lww';
+  readonly siblingsMax: number;
+}
+
+export interface History {
+  readonly config: RunConfig;
+  readonly ops: HistoryOp[];
+  /** Empty until the final phase ran; one entry per key any op touched. */
+  readonly final: FinalRead[];
+}
+
+/** A checker's verdict; `violations` holds human-readable lines naming op ids and values. */
+export interface CheckResult {
+  readonly name: string;
+  readonly ok: boolean;
+  /** False when the checker's precondition did not hold for this run (e.g. mode lww). */
+  readonly applicable: boolean;
+  readonly violations: string[];
+}
+
+export type Checker = (history: History) => CheckResult;
+
+export function newHistory(config: RunConfig): History {
+  return { config, ops: [], final: [] };
+}
+
+/** Records an invocation; complete it later with `completeOp`. */
+export function invokeOp(
+  h: History,
+  op: Omit<HistoryOp, 'id' | 'completeMs' | 'outcome' | 'errorCode' | 'valuesRead' | 'contextRead'>,
+): HistoryOp {
+  const entry: HistoryOp = {
+    ...op, id: h.ops.length, completeMs: null, outcome: 'pending', errorCode: null, valuesRead: null, contextRead: null,
+  };
+  h.ops.push(entry);
+  return entry;
+}
+
+export function completeOp(
+  op: HistoryOp,
+  atMs: number,
+  r: { outcome: Exclude<Outcome, 'pending'>; errorCode?: string; valuesRead?: string[]; contextRead?: string },
+): void {
+  if (op.outcome !== 'pending') throw new Error(`op ${op.id} completed twice`);
+  op.completeMs = atMs;
+  op.outcome = r.outcome;
+  op.errorCode = r.errorCode ?? null;
+  op.valuesRead = r.valuesRead ?? null;
+  op.contextRead = r.contextRead ?? null;
+}
