@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   ERR_OVERLOADED: { respPrefix: 'BUSY', httpStatus: 503, retryable: true, description: 'Too many requests in flight.' },
   ERR_SHUTTING_DOWN: { respPrefix: 'SHUTDOWN', httpStatus: 503, retryable: true, description: 'The node is shutting down.' },
   ERR_CONFIG: { respPrefix: 'ERR', httpStatus: 400, retryable: false, description: 'Invalid configuration.' },
+  ERR_NOT_FOUND: { respPrefix: 'ERR', httpStatus: 404, retryable: false, description: 'No such HTTP route.' },
+  ERR_METHOD_NOT_ALLOWED: { respPrefix: 'ERR', httpStatus: 405, retryable: false, description: 'The HTTP route does not accept this method.' },
   ERR_INTERNAL: { respPrefix: 'ERR', httpStatus: 500, retryable: false, description: 'Internal error; details are in the server log.' },
 } as const satisfies Record<string, ErrorSpec>;
 
