@@ -1,0 +1,8 @@
+/**
+ * The sans-IO core's public surface for hosts (the server's node host, the simulator): the node
+ * state machine, its input/effect/message types and the helpers to build its placement.
+ */
+export * from './types.js';
+export * from './messages.js';
+export { Node, NODE_DEFAULTS, type NodeOptions, type Placement } from './node/node.js';
+export { resolveQuorum } from './coordinator/quorum.js';

@@ -1,0 +1,116 @@
+/**
+ * The sans-IO node's whole contract with the outside world: the inputs it is stepped with, the
+ * effects it asks its host to execute, the client operations it serves and the messages peers
+ * exchange. The real server's node host and the simulator execute exactly these effects.
+ *
+ * Everything here is plain data — strings, numbers, booleans, null, arrays, objects and Buffers —
+ * so a message round-trips through msgpackr unchanged and a simulator can digest it.
+ * Records and contexts travel as their versioned binary encoding (versioning's codec), so a peer
+ * or a client can never hand the node an object that skipped validation.
+ *
+ * Laws:
+ * - Every reply-bearing peer message carries the `opId` of the operation that asked; a receiver
+ *   ignores replies whose opId it does not know or whose sender it did not ask, so duplicated,
+ *   late and reordered messages are harmless.
+ * - opIds embed the sender's incarnation, so replies addressed to a previous life of a node
+ *   never match an operation of the current one.
+ */
+import type { ErrorCode } from '../errors/codes.js';
+import type { NodeId, RequestId } from './types.js';
+
+/** ONE, TWO, QUORUM, ALL or an explicit replica count (the same shape as the data layer's ConsistencyLevel). */
+export type Consistency = 'one' | 'two' | 'quorum' | 'all' | number;
+
+/** Identifies one coordinated operation across the cluster: `${node}/${incarnation}/${seq}`. */
+export type OpId = string;
+/** Identifies one storage effect of one node incarnation. */
+export type IoId = number;
+
+// ---------------------------------------------------------------------------------------------
+// Client operations and their results
+// ---------------------------------------------------------------------------------------------
+
+export type KvOp =
+  | { kind: 'get'; key: string; readQuorum?: Consistency }
+  | {
+      kind: 'put';
+      key: string;
+      value: Buffer;
+      /** Absolute expiry on the cluster's clock, ms; 0 = never. */
+      expiresAtMs: number;
+      /** The token a previous get returned, or null for a blind write (adds a sibling). */
+      context: Buffer | null;
+      writeQuorum?: Consistency;
+    }
+  | { kind: 'delete'; key: string; context: Buffer | null; writeQuorum?: Consistency };
+
+export interface ValueVersion {
+  value: Buffer;
+  expiresAtMs: number;
+}
+
+export type KvResult =
+  | {
+      kind: 'values';
+      /** Live sibling values (siblings mode: all concurrent ones; lww mode: at most one). Empty = not found. */
+      values: ValueVersion[];
+      /** Opaque causal context to hand back with the next write of this key. */
+      context: Buffer;
+    }
+  | { kind: 'written' }
+  | { kind: 'error'; code: ErrorCode; message: string };
+
+// ---------------------------------------------------------------------------------------------
+// Peer messages
+// ---------------------------------------------------------------------------------------------
+
+export type PeerMessage =
+  /** A non-replica coordinator hands a write to a replica, which stamps the dot. */
+  | {
+      kind: 'forward_write';
+      opId: OpId;
+      key: string;
+      value: Buffer | null;
+      expiresAtMs: number;
+      context: Buffer | null;
+      writeQuorum: number;
+    }
+  | { kind: 'forward_reply'; opId: OpId; result: KvResult }
+  /** The coordinating replica's new record for the rest of the preference list to merge. */
+  | { kind: 'replicate'; opId: OpId; key: string; record: Buffer }
+  | { kind: 'replicate_ack'; opId: OpId; key: string }
+  | { kind: 'read'; opId: OpId; key: string }
+  /** `record` null = the replica holds nothing for the key. */
+  | { kind: 'read_reply'; opId: OpId; key: string; record: Buffer | null }
+  /** Read repair: merge this record; no reply. */
+  | { kind: 'repair'; key: string; record: Buffer };
+
+// ---------------------------------------------------------------------------------------------
+// Storage effects (the host's engine stores opaque record bytes per key)
+// ---------------------------------------------------------------------------------------------
+
+export type StorageOp =
+  | { kind: 'read'; key: string }
+  /** `sync`: the result may only be delivered once the write survives a crash. */
+  | { kind: 'write'; key: string; record: Buffer; sync: boolean };
+
+export type StorageResult =
+  | { kind: 'read'; record: Buffer | null }
+  | { kind: 'written' }
+  | { kind: 'failed'; message: string };
+
+// ---------------------------------------------------------------------------------------------
+// The step contract
+// ---------------------------------------------------------------------------------------------
+
+export type Input =
+  /** The only source of time: the node's (possibly skewed) wall clock, ms. */
+  | { kind: 'tick'; nowMs: number }
+  | { kind: 'client_request'; requestId: RequestId; op: KvOp }
+  | { kind: 'peer_message'; from: NodeId; message: PeerMessage }
+  | { kind: 'storage_done'; ioId: IoId; result: StorageResult };
+
+export type Effect =
+  | { kind: 'send'; to: NodeId; message: PeerMessage }
+  | { kind: 'storage'; ioId: IoId; op: StorageOp }
+  | { kind: 'reply'; requestId: RequestId; result: KvResult };
