@@ -1,0 +1,518 @@
+/**
+ * The durable storage engine on RocksDB (@nxtedition/rocksdb). Data lives in `${dataDir}/db`,
+ * WAL on; layout and record header are in record-codec.ts.
+ *
+ * Write path. The binding's batch write runs rocksdb::DB::Write on the calling thread, so every
+ * write is applied (memtable + unsynced WAL append) synchronously, in call order. That gives
+ * per-key order and read-your-writes for free: no pending-write overlay is needed, and a get
+ * issued after a put returns — even before the put's promise settles — sees it.
+ * Durability then only decides when a write's result is delivered:
+ * - none:  put/delete/batch return synchronously; the WAL is synced on close only.
+ * - batch: as none, plus a WAL sync every batchSyncIntervalMs while there are unsynced writes.
+ * - fsync: they return a promise that settles after the WAL has been synced. GROUP COMMIT: the
+ *   first write of an event-loop turn schedules one sync (setImmediate); every write made until
+ *   that sync runs shares it (one promise per group, not per write). The sync itself is an empty
+ *   batch written with sync:true (fdatasync of the WAL), which blocks the event loop for one
+ *   fdatasync; writes that arrive meanwhile queue up and form the next group.
+ *
+ * Read-before-write: each write reads the key's current record (main thread; memtable, block
+ * cache or bloom filter in the common case) to keep the expiry index exact (the old index entry
+ * is deleted in the same batch) and the key counter exact. Consequences: count() is exact —
+ * the counter minus index entries already due — at the cost of one point read per write; and
+ * open() scans the keyspace once to initialise the counters (O(keys), keys only).
+ *
+ * Reads are synchronous too (get answers from memtable/block cache/OS page cache on the main
+ * thread): cheaper than a thread-pool round trip when the working set is cached, at the price
+ * of blocking the loop on a cold disk read. scan() uses the binding's async iterator.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RocksLevel, type RocksChainedBatch, type RocksIterator, type RocksOpenOptions } from '@nxtedition/rocksdb';
+import type { Config } from '../../config/schema.js';
+import { RingkvError } from '../../errors/index.js';
+import type { BatchOp, EngineCapabilities, EngineStats, Key, ScanOptions, StorageEngine, StoredRecord } from '../engine.js';
+import {
+  FORMAT_VERSION, INDEX_START, META_FORMAT_KEY, RECORDS_END, RECORDS_START, decodeIndexKey, decodeRecord, decodeRecordKey,
+  encodeIndexKey, encodeRecord, encodeRecordKey, indexUpperBound, recordExpiry,
+} from './record-codec.js';
+
+export type RocksdbEngineConfig = Pick<Config, 'dataDir' | 'durability' | 'batchSyncIntervalMs' | 'rocksdb'>;
+
+export interface RocksdbEngineOptions {
+  /** Unix ms; defaults to Date.now. */
+  now?: () => number;
+  /** In [0, 1); defaults to Math.random (randomKey). */
+  random?: () => number;
+  /** Most index entries one expireCycle processes. */
+  expireCycleKeysMax?: number;
+}
+
+/** Rows fetched per iterator step. */
+const SCAN_CHUNK = 256;
+const COUNT_CHUNK = 10_000;
+/** Bytes of random seek target for randomKey. */
+const RANDOM_SEEK_BYTES = 4;
+/** The binding reads cacheSize as uint32. */
+const CACHE_BYTES_MAX = 2 ** 32 - 1;
+
+interface Group {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+function storageError(e: unknown): RingkvError {
+  return e instanceof RingkvError ? e : new RingkvError('ERR_INTERNAL', 'storage error', { cause: e });
+}
+
+export class RocksdbEngine implements StorageEngine {
+  readonly name = 'rocksdb';
+  readonly capabilities: EngineCapabilities = { durable: true, eviction: false };
+
+  private db: RocksLevel | undefined;
+  private state: 'new' | 'open' | 'closed' = 'new';
+  /** Reused for every write: all writes are synchronous, so one batch object suffices. */
+  private wb: RocksChainedBatch | undefined;
+  private syncBatch: RocksChainedBatch | undefined;
+
+  /** Records present (including expired ones not yet collected). */
+  private keys = 0;
+  /** Expiry index entries = records carrying an expiry. */
+  private keysWithExpiry = 0;
+  private expiredKeys = 0;
+  /** Writes applied since the last WAL sync. */
+  private unsynced = false;
+  private group: Group | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+
+  private readonly cfg: RocksdbEngineConfig;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly expireCycleKeysMax: number;
+
+  constructor(config: RocksdbEngineConfig, options: RocksdbEngineOptions = {}) {
+    this.cfg = config;
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.expireCycleKeysMax = options.expireCycleKeysMax ?? 2000;
+  }
+
+  get location(): string {
+    return join(this.cfg.dataDir, 'db');
+  }
+
+  async open(): Promise<void> {
+    if (this.state !== 'new') throw new TypeError(`rocksdb engine already ${this.state}`);
+    const r = this.cfg.rocksdb;
+    const openOptions: RocksOpenOptions = {
+      createIfMissing: true,
+      cacheSize: Math.min(r.blockCacheBytes, CACHE_BYTES_MAX),
+      // The binding offers zstd or nothing; lz4/snappy in config mean "compress" (zstd).
+      compression: r.compression !== 'none',
+      compaction: 'level',
+      memtableMemoryBudget: r.writeBufferBytes * 4,
+      infoLogLevel: null,
+    };
+    if (r.bloomBitsPerKey > 0) openOptions.filterPolicy = `bloomfilter:${r.bloomBitsPerKey}:false`;
+    await mkdir(this.location, { recursive: true });
+    const db = new RocksLevel(this.location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    try {
+      await db.open(openOptions);
+    } catch (e) {
+      throw new RingkvError('ERR_INTERNAL', `cannot open rocksdb at ${this.location}`, { cause: e });
+    }
+    this.db = db;
+    const format = db._getManySync([META_FORMAT_KEY])[0];
+    if (format === undefined) {
+      const b = db._chainedBatch();
+      b._put(META_FORMAT_KEY, Buffer.from([FORMAT_VERSION]));
+      b._writeSync({ sync: true });
+      b._closeSync();
+    } else if (format.length !== 1 || format[0] !== FORMAT_VERSION) {
+      await db.close();
+      this.db = undefined;
+      throw new RingkvError('ERR_CONFIG', `unsupported data format ${format.toString('hex')} in ${this.location}`);
+    }
+    this.wb = db._chainedBatch();
+    this.syncBatch = db._chainedBatch();
+    this.keys = this.countRange(RECORDS_START, RECORDS_END);
+    this.keysWithExpiry = this.countRange(INDEX_START, RECORDS_START);
+    this.state = 'open';
+    if (this.cfg.durability === 'batch') {
+      this.syncTimer = setInterval(() => {
+        if (this.unsynced) {
+          try {
+            this.syncWal();
+          } catch {
+            // Retried on the next tick; close() reports a persistent failure.
+          }
+        }
+      }, this.cfg.batchSyncIntervalMs);
+      this.syncTimer.unref();
+    }
+  }
+
+  get(key: Key): StoredRecord | undefined {
+    const db = this.opened();
+    const raw = db._getManySync([encodeRecordKey(key)])[0];
+    if (raw === undefined) return undefined;
+    const rec = decodeRecord(raw);
+    if (rec.expiresAtMs !== 0 && rec.expiresAtMs <= this.now()) {
+      this.apply((wb) => this.stageDelete(wb, key, rec.expiresAtMs));
+      this.expiredKeys++;
+      return undefined;
+    }
+    return rec;
+  }
+
+  put(key: Key, record: StoredRecord): void | Promise<void> {
+    const db = this.opened();
+    const rk = encodeRecordKey(key);
+    const old = db._getManySync([rk])[0];
+    this.apply((wb) => {
+      const oldExpiry = old === undefined ? undefined : recordExpiry(old);
+      this.stagePut(wb, key, rk, oldExpiry, record);
+    });
+    return this.delivered();
+  }
+
+  delete(key: Key): boolean | Promise<boolean> {
+    const db = this.opened();
+    const old = db._getManySync([encodeRecordKey(key)])[0];
+    if (old === undefined) return false;
+    const oldExpiry = recordExpiry(old);
+    this.apply((wb) => this.stageDelete(wb, key, oldExpiry));
+    const live = oldExpiry === 0 || oldExpiry > this.now();
+    if (!live) this.expiredKeys++;
+    const d = this.delivered();
+    return d === undefined ? live : d.then(() => live);
+  }
+
+  batch(ops: readonly BatchOp[]): void | Promise<void> {
+    const db = this.opened();
+    for (const op of ops) {
+      if (op.kind !== 'put' && op.kind !== 'delete') throw new TypeError(`unknown batch op ${(op as { kind: string }).kind}`);
+    }
+    if (ops.length === 0) return undefined;
+    // Current expiry per key as this batch proceeds (undefined = absent), so repeated keys
+    // within one batch see their earlier operations.
+    const current = new Map<Key, number | undefined>();
+    const rks = ops.map((op) => encodeRecordKey(op.key));
+    const olds = db._getManySync(rks);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      if (op !== undefined && !current.has(op.key)) {
+        const raw = olds[i];
+        current.set(op.key, raw === undefined ? undefined : recordExpiry(raw));
+      }
+    }
+    this.apply((wb) => {
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i];
+        const rk = rks[i];
+        if (op === undefined || rk === undefined) continue;
+        const oldExpiry = current.get(op.key);
+        switch (op.kind) {
+          case 'put': {
+            const newExpiry = this.stagePut(wb, op.key, rk, oldExpiry, op.record);
+            current.set(op.key, newExpiry);
+            break;
+          }
+          case 'delete':
+            if (oldExpiry !== undefined) this.stageDelete(wb, op.key, oldExpiry);
+            current.set(op.key, undefined);
+            break;
+          default: {
+            const never: never = op;
+            throw new TypeError(`unknown batch op ${String(never)}`);
+          }
+        }
+      }
+    });
+    return this.delivered();
+  }
+
+  async *scan(options: ScanOptions = {}): AsyncIterable<[Key, StoredRecord]> {
+    const db = this.opened();
+    const limit = options.limit ?? Infinity;
+    if (limit <= 0) return;
+    const it = db._iterator({
+      gte: options.gte === undefined ? RECORDS_START : encodeRecordKey(options.gte),
+      lt: options.lt === undefined ? RECORDS_END : encodeRecordKey(options.lt),
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+    });
+    let n = 0;
+    try {
+      for (;;) {
+        const { rows, finished } = await nextv(it, SCAN_CHUNK);
+        const nowMs = this.now();
+        for (let i = 0; i + 1 < rows.length; i += 2) {
+          const k = rows[i];
+          const v = rows[i + 1];
+          if (k === undefined || v === undefined) continue;
+          const rec = decodeRecord(v);
+          if (rec.expiresAtMs !== 0 && rec.expiresAtMs <= nowMs) continue;
+          yield [decodeRecordKey(k), rec];
+          if (++n >= limit) return;
+        }
+        if (finished) return;
+      }
+    } finally {
+      it._closeSync();
+    }
+  }
+
+  count(): number {
+    this.opened();
+    // The index is exact, so due index entries are exactly the expired records not yet removed.
+    return this.keys - this.countRange(INDEX_START, indexUpperBound(this.now()));
+  }
+
+  randomKey(): Key | undefined {
+    const db = this.opened();
+    if (this.keys === 0) return undefined;
+    const target = Buffer.allocUnsafe(1 + RANDOM_SEEK_BYTES);
+    target[0] = RECORDS_START[0] ?? 1;
+    for (let i = 1; i < target.length; i++) target[i] = Math.floor(this.random() * 256);
+    const nowMs = this.now();
+    // From a random point to the end, then wrap around to the start once.
+    for (const gte of [target, RECORDS_START]) {
+      const it = db._iterator({ gte, lt: RECORDS_END, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      try {
+        for (;;) {
+          const { rows, finished } = it._nextvSync(SCAN_CHUNK);
+          for (let i = 0; i + 1 < rows.length; i += 2) {
+            const k = rows[i];
+            const v = rows[i + 1];
+            if (k === undefined || v === undefined) continue;
+            const exp = recordExpiry(v);
+            if (exp === 0 || exp > nowMs) return decodeRecordKey(k);
+          }
+          if (finished) break;
+        }
+      } finally {
+        it._closeSync();
+      }
+    }
+    return undefined;
+  }
+
+  async clear(): Promise<void> {
+    const db = this.opened();
+    await new Promise<void>((resolve, reject) => {
+      db._clear({ gte: INDEX_START, lt: RECORDS_END }, (err) => (err ? reject(storageError(err)) : resolve()));
+    });
+    this.keys = 0;
+    this.keysWithExpiry = 0;
+    this.unsynced = true;
+    if (this.cfg.durability === 'fsync') this.syncWal();
+  }
+
+  reserveMemory(): void {
+    // RocksDB bounds its own memory (block cache, write buffers); nothing to evict.
+  }
+
+  expireCycle(nowMs: number): number {
+    const db = this.opened();
+    const it = db._iterator({ gte: INDEX_START, lt: indexUpperBound(nowMs), limit: this.expireCycleKeysMax, values: false, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const due: { expiresAtMs: number; key: Key }[] = [];
+    try {
+      for (;;) {
+        const { rows, finished } = it._nextvSync(SCAN_CHUNK);
+        for (let i = 0; i < rows.length; i += 2) {
+          const k = rows[i];
+          if (k !== undefined) due.push(decodeIndexKey(k));
+        }
+        if (finished || rows.length === 0) break;
+      }
+    } finally {
+      it._closeSync();
+    }
+    if (due.length === 0) return 0;
+    const olds = db._getManySync(due.map((d) => encodeRecordKey(d.key)));
+    let expired = 0;
+    this.apply((wb) => {
+      for (let i = 0; i < due.length; i++) {
+        const d = due[i];
+        const raw = olds[i];
+        if (d === undefined) continue;
+        if (raw !== undefined && recordExpiry(raw) === d.expiresAtMs) {
+          this.stageDelete(wb, d.key, d.expiresAtMs);
+          expired++;
+        } else {
+          // Cannot happen while index and records are written together; heal rather than loop.
+          wb._del(encodeIndexKey(d.expiresAtMs, d.key));
+          this.keysWithExpiry--;
+        }
+      }
+    });
+    this.expiredKeys += expired;
+    return expired;
+  }
+
+  stats(): EngineStats {
+    let usedBytes = 0;
+    if (this.db !== undefined && this.state === 'open') {
+      usedBytes = Number(this.db.getProperty('rocksdb.estimate-live-data-size')) + Number(this.db.getProperty('rocksdb.cur-size-all-mem-tables'));
+    }
+    return {
+      keys: this.keys,
+      keysWithExpiry: this.keysWithExpiry,
+      usedBytes: Number.isFinite(usedBytes) ? usedBytes : 0,
+      expiredKeys: this.expiredKeys,
+      evictedKeys: 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const db = this.db;
+    this.state = 'closed';
+    if (this.syncTimer !== undefined) clearInterval(this.syncTimer);
+    this.syncTimer = undefined;
+    if (db === undefined) return;
+    let failure: unknown;
+    try {
+      if (this.unsynced || this.group !== undefined) this.syncWal();
+      this.group?.resolve();
+    } catch (e) {
+      failure = e;
+      this.group?.reject(storageError(e));
+    }
+    this.group = undefined;
+    this.wb?._closeSync();
+    this.syncBatch?._closeSync();
+    this.wb = undefined;
+    this.syncBatch = undefined;
+    this.db = undefined;
+    await db.close();
+    if (failure !== undefined) throw storageError(failure);
+  }
+
+  // --- internals ---
+
+  private opened(): RocksLevel {
+    const db = this.db;
+    if (db === undefined || this.state !== 'open') {
+      throw new RingkvError('ERR_SHUTTING_DOWN', this.state === 'closed' ? 'storage engine is closed' : 'storage engine is not open');
+    }
+    return db;
+  }
+
+  /** Stages ops into the shared batch and writes it unsynced; counters change only on success. */
+  private apply(stage: (wb: RocksChainedBatch) => void): void {
+    const wb = this.wb;
+    if (wb === undefined) throw new RingkvError('ERR_SHUTTING_DOWN', 'storage engine is closed');
+    const keys = this.keys;
+    const keysWithExpiry = this.keysWithExpiry;
+    try {
+      stage(wb);
+      wb._writeSync({ sync: false });
+      this.unsynced = true;
+    } catch (e) {
+      this.keys = keys;
+      this.keysWithExpiry = keysWithExpiry;
+      throw storageError(e);
+    } finally {
+      wb._clear();
+    }
+  }
+
+  /** Returns the new record's expiry, or undefined when the put turned into a delete. */
+  private stagePut(wb: RocksChainedBatch, key: Key, rk: Buffer, oldExpiry: number | undefined, record: StoredRecord): number | undefined {
+    const exp = record.expiresAtMs;
+    if (exp !== 0 && exp <= this.now()) {
+      // Writing an already-expired record is a delete (Redis: SET ... PXAT <past>).
+      if (oldExpiry !== undefined) this.stageDelete(wb, key, oldExpiry);
+      return undefined;
+    }
+    if (oldExpiry === undefined) this.keys++;
+    else if (oldExpiry !== 0 && oldExpiry !== exp) {
+      wb._del(encodeIndexKey(oldExpiry, key));
+      this.keysWithExpiry--;
+    }
+    wb._put(rk, encodeRecord(record));
+    if (exp !== 0 && exp !== oldExpiry) {
+      wb._put(encodeIndexKey(exp, key), Buffer.alloc(0));
+      this.keysWithExpiry++;
+    }
+    return exp;
+  }
+
+  private stageDelete(wb: RocksChainedBatch, key: Key, oldExpiry: number): void {
+    wb._del(encodeRecordKey(key));
+    this.keys--;
+    if (oldExpiry !== 0) {
+      wb._del(encodeIndexKey(oldExpiry, key));
+      this.keysWithExpiry--;
+    }
+  }
+
+  /** What a write returns: nothing, or under fsync the shared promise of the next WAL sync. */
+  private delivered(): Promise<void> | undefined {
+    if (this.cfg.durability !== 'fsync') return undefined;
+    let g = this.group;
+    if (g === undefined) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      g = { promise, resolve, reject };
+      this.group = g;
+      setImmediate(() => this.commitGroup());
+    }
+    return g.promise;
+  }
+
+  private commitGroup(): void {
+    const g = this.group;
+    if (g === undefined) return; // close() already settled it
+    this.group = undefined;
+    try {
+      this.syncWal();
+      g.resolve();
+    } catch (e) {
+      g.reject(storageError(e));
+    }
+  }
+
+  private syncWal(): void {
+    const b = this.syncBatch;
+    if (b === undefined) throw new RingkvError('ERR_SHUTTING_DOWN', 'storage engine is closed');
+    // Cleared before the write so a write that lands meanwhile is not marked synced.
+    this.unsynced = false;
+    try {
+      b._writeSync({ sync: true });
+    } catch (e) {
+      this.unsynced = true;
+      throw e;
+    }
+  }
+
+  /** Number of keys in [gte, lt), synchronously, keys only. */
+  private countRange(gte: Buffer, lt: Buffer): number {
+    const db = this.db;
+    if (db === undefined) return 0;
+    const it = db._iterator({ gte, lt, values: false, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    let n = 0;
+    try {
+      for (;;) {
+        const { rows, finished } = it._nextvSync(COUNT_CHUNK);
+        n += rows.length / 2;
+        if (finished || rows.length === 0) break;
+      }
+    } finally {
+      it._closeSync();
+    }
+    return n;
+  }
+}
+
+function nextv(it: RocksIterator, size: number): Promise<{ rows: Buffer[]; finished: boolean }> {
+  return new Promise((resolve, reject) => {
+    it._nextvAsync(size, {}, (err, result) => (err ? reject(storageError(err)) : resolve(result)));
+  });
+}
