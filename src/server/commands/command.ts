@@ -65,6 +65,12 @@ export interface ServerFacade {
   stats(): ServerStats;
   /** Commands by lower-case name. */
   commands(): ReadonlyMap<string, CommandSpec>;
+  /** CONFIG SET with several pairs, all validated before any is applied. */
+  setConfigMany?(pairs: readonly (readonly [string, string])[]): void;
+  /** CONFIG RESETSTAT. */
+  resetStats?(): void;
+  /** 40 hex characters identifying this process run (INFO run_id). */
+  readonly runId?: string;
 }
 
 export interface ClientInfo {
