@@ -80,6 +80,7 @@ export class RocksdbEngine implements StorageEngine {
   /** Expiry index entries = records carrying an expiry. */
   private keysWithExpiry = 0;
   private expiredKeys = 0;
+  private syncs = 0;
   /** Writes applied since the last WAL sync. */
   private unsynced = false;
   private group: Group | undefined;
@@ -95,6 +96,11 @@ export class RocksdbEngine implements StorageEngine {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.expireCycleKeysMax = options.expireCycleKeysMax ?? 2000;
+  }
+
+  /** WAL syncs since open (observability; shows group commit at work). */
+  get walSyncs(): number {
+    return this.syncs;
   }
 
   get location(): string {
@@ -272,11 +278,12 @@ export class RocksdbEngine implements StorageEngine {
   randomKey(): Key | undefined {
     const db = this.opened();
     if (this.keys === 0) return undefined;
-    const target = Buffer.allocUnsafe(1 + RANDOM_SEEK_BYTES);
-    target[0] = RECORDS_START[0] ?? 1;
-    for (let i = 1; i < target.length; i++) target[i] = Math.floor(this.random() * 256);
+    const first = this.edgeKey(false);
+    const last = this.edgeKey(true);
+    if (first === undefined || last === undefined) return undefined;
+    const target = randomTargetBetween(first, last, this.random);
     const nowMs = this.now();
-    // From a random point to the end, then wrap around to the start once.
+    // From the random point to the end, then wrap around to the start once.
     for (const gte of [target, RECORDS_START]) {
       const it = db._iterator({ gte, lt: RECORDS_END, keyEncoding: 'buffer', valueEncoding: 'buffer' });
       try {
@@ -486,9 +493,20 @@ export class RocksdbEngine implements StorageEngine {
     this.unsynced = false;
     try {
       b._writeSync({ sync: true });
+      this.syncs++;
     } catch (e) {
       this.unsynced = true;
       throw e;
+    }
+  }
+
+  /** First (or last) record key, encoded, expired or not. */
+  private edgeKey(last: boolean): Buffer | undefined {
+    const it = this.opened()._iterator({ gte: RECORDS_START, lt: RECORDS_END, reverse: last, limit: 1, values: false, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    try {
+      return it._nextvSync(1).rows[0];
+    } finally {
+      it._closeSync();
     }
   }
 
@@ -509,6 +527,24 @@ export class RocksdbEngine implements StorageEngine {
     }
     return n;
   }
+}
+
+/**
+ * A seek target spread uniformly over the byte range the keys occupy: the common prefix of
+ * first and last, one byte uniform between theirs, then random bytes. Landing on the next key
+ * after the target makes each key's chance proportional to the gap before it; for keys sharing
+ * a prefix and differing in one position (k0..k9, user:1..) that is close to uniform.
+ */
+function randomTargetBetween(first: Buffer, last: Buffer, random: () => number): Buffer {
+  let p = 0;
+  while (p < first.length && p < last.length && first[p] === last[p]) p++;
+  const lo = first[p] ?? 0;
+  const hi = last[p] ?? 255;
+  const t = Buffer.allocUnsafe(p + 1 + RANDOM_SEEK_BYTES);
+  first.copy(t, 0, 0, p);
+  t[p] = lo + Math.floor(random() * (hi - lo + 1));
+  for (let i = p + 1; i < t.length; i++) t[i] = Math.floor(random() * 256);
+  return t;
 }
 
 function nextv(it: RocksIterator, size: number): Promise<{ rows: Buffer[]; finished: boolean }> {
