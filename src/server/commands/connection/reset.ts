@@ -1,0 +1,24 @@
+/**
+ * RESET: back to a fresh connection's state (RESP2, no name, db 0, and unauthenticated when a
+ * password is set), replying +RESET as Redis does.
+ */
+import type { CommandSpec } from '../command.js';
+
+export const reset: CommandSpec = {
+  name: 'reset',
+  arity: 1,
+  flags: ['noscript', 'loading', 'stale', 'fast', 'no_auth', 'allow_busy'],
+  firstKey: 0, lastKey: 0, keyStep: 0,
+  categories: ['@fast', '@connection'],
+  summary: 'Resets the connection.',
+  since: '6.2.0',
+  group: 'connection',
+  handler(ctx) {
+    const c = ctx.client;
+    c.protocol = 2;
+    c.name = '';
+    c.db = 0;
+    c.authenticated = ctx.config.requirepass === '';
+    ctx.reply.simple('RESET');
+  },
+};

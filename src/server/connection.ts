@@ -1,0 +1,435 @@
+/**
+ * One client connection of the RESP server: socket in, decoder, dispatch, writer, socket out.
+ *
+ * Invariants:
+ * - replies leave in request order: while a handler's promise is pending no later command of
+ *   this connection starts (other connections proceed); synchronous handlers run back-to-back
+ *   in one read batch with no promise allocated;
+ * - output is written once per read batch (or when a pending handler settles), not per reply;
+ * - at most `pipelineDepthMax` commands are parsed but unanswered; beyond that reading pauses,
+ *   as it does while the socket's outgoing buffer is above OUTPUT_HIGH_WATER_BYTES;
+ * - a protocol error is replied and then the connection is closed (Redis's behaviour);
+ * - a handler failure other than RingkvError becomes "ERR internal error" and is logged; a
+ *   client never sees a stack trace, and a half-written reply is rolled back first.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { KvStore } from '../data/kv-store.js';
+import { RingkvError, isRingkvError } from '../errors/index.js';
+import { RespDecoder, RespProtocolError } from '../protocol/resp/decoder.js';
+import { RespWriter } from '../protocol/resp/writer.js';
+import { isPromise } from '../util/maybe-promise.js';
+import type { ClientInfo, ClientState, CommandContext, CommandSpec, ServerFacade, ServerStats } from './commands/command.js';
+
+/** Above this many unsent bytes in the socket, stop executing commands until it drains. */
+const OUTPUT_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** Flush mid-batch once this much output has accumulated. */
+const FLUSH_EARLY_BYTES = 256 * 1024;
+/** Redis truncates command names and arguments in "unknown command" errors at 128 chars. */
+const ECHO_MAX_CHARS = 128;
+
+export interface CommandMetrics {
+  onCommand(name: string, durationNs: number, ok: boolean): void;
+}
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  readonly config: Config;
+  readonly store: KvStore;
+  readonly facade: ServerFacade;
+  readonly counters: ServerStats;
+  readonly logger: Logger | undefined;
+  readonly metrics: CommandMetrics | undefined;
+  now(): number;
+  lookup(name: Buffer): CommandSpec | undefined;
+  lookupSubcommand(container: CommandSpec, name: Buffer): CommandSpec | undefined;
+  onConnectionClosed(conn: Connection): void;
+}
+
+const INTERNAL_ERROR = new RingkvError('ERR_INTERNAL', 'internal error');
+const NOAUTH_ERROR = new RingkvError('ERR_NO_AUTH', 'NOAUTH Authentication required.');
+
+type Queued = Buffer[] | RespProtocolError;
+
+export class Connection {
+  readonly client: ClientState;
+  readonly createdAtMs: number;
+  lastInteractionMs: number;
+  lastCommand = 'NULL';
+  readonly addr: string;
+  readonly laddr: string;
+
+  private readonly decoder: RespDecoder;
+  private readonly writer: RespWriter;
+  private readonly ctx: CommandContext;
+
+  /** A handler's promise is pending. */
+  private busy = false;
+  /** Commands parsed while busy, answered in order once it settles. */
+  private queue: Queued[] = [];
+  private queueHead = 0;
+  private pausedPipeline = false;
+  private pausedOutput = false;
+  private reading = true;
+  /** Graceful shutdown: finish what is in flight, start nothing new. */
+  private closing = false;
+  /** The client half-closed: answer what it sent, then end. */
+  private peerEnded = false;
+  /** No more commands will run (ending or closed). */
+  private stopped = false;
+  private closed = false;
+  private readonly sink: (b: Buffer) => void;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly host: ConnectionHost,
+    id: number,
+  ) {
+    const config = host.config;
+    this.client = {
+      id,
+      name: '',
+      protocol: 2,
+      db: 0,
+      authenticated: config.requirepass === '',
+      libName: '',
+      libVersion: '',
+      closeAfterReply: false,
+    };
+    this.writer = new RespWriter(this.client);
+    this.createdAtMs = host.now();
+    this.lastInteractionMs = this.createdAtMs;
+    this.addr = formatAddr(socket.remoteAddress, socket.remotePort);
+    this.laddr = formatAddr(socket.localAddress, socket.localPort);
+    this.decoder = new RespDecoder({
+      protoMaxBulkLen: config.protoMaxBulkLen,
+      authRequired: () => this.authRequired(),
+    });
+    const writer = this.writer;
+    const client = this.client;
+    const stats = host.counters;
+    this.ctx = {
+      store: host.store,
+      get config() {
+        return host.config;
+      },
+      client,
+      server: host.facade,
+      reply: writer,
+      now: () => host.now(),
+      countHit(hit: boolean) {
+        if (hit) stats.keyspaceHits++;
+        else stats.keyspaceMisses++;
+      },
+    };
+    this.sink = (b) => {
+      socket.write(b);
+    };
+
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('drain', this.onDrain);
+    socket.on('end', this.onEnd);
+    socket.on('timeout', this.onTimeout);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    this.applyConfig(config);
+  }
+
+  /** Re-reads runtime knobs after CONFIG SET. */
+  applyConfig(config: Config): void {
+    this.decoder.protoMaxBulkLen = config.protoMaxBulkLen;
+    this.socket.setTimeout(config.timeout > 0 ? config.timeout * 1000 : 0);
+  }
+
+  info(): ClientInfo {
+    const now = this.host.now();
+    return {
+      id: this.client.id,
+      addr: this.addr,
+      laddr: this.laddr,
+      name: this.client.name,
+      ageSec: Math.floor((now - this.createdAtMs) / 1000),
+      idleSec: Math.floor((now - this.lastInteractionMs) / 1000),
+      db: this.client.db,
+      protocol: this.client.protocol,
+      lastCommand: this.lastCommand,
+      libName: this.client.libName,
+      libVersion: this.client.libVersion,
+    };
+  }
+
+  /** Graceful close: let the in-flight command finish and its reply flush, then end. */
+  shutdown(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.updateReading();
+    if (!this.busy) this.finish();
+  }
+
+  /** Immediate close (CLIENT KILL, shutdown timeout). */
+  destroy(): void {
+    this.stopped = true;
+    this.socket.destroy();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private authRequired(): boolean {
+    return this.host.config.requirepass !== '' && !this.client.authenticated;
+  }
+
+  // ---- socket events ----------------------------------------------------------------------
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.host.counters.totalNetInputBytes += chunk.length;
+    this.lastInteractionMs = this.host.now();
+    if (this.stopped) return;
+    this.decoder.feed(chunk);
+    if (this.busy) this.parseAhead();
+    else if (!this.pausedOutput) this.run();
+  };
+
+  private readonly onDrain = (): void => {
+    if (!this.pausedOutput) return;
+    this.pausedOutput = false;
+    this.updateReading();
+    if (!this.busy) this.run();
+  };
+
+  private readonly onEnd = (): void => {
+    this.peerEnded = true;
+    if (!this.busy && !this.pausedOutput) this.run();
+  };
+
+  private readonly onTimeout = (): void => {
+    // Redis's `timeout`: close idle clients. A client waiting on us is not idle.
+    if (this.busy) return;
+    this.host.logger?.debug({ client: this.client.id }, 'closing idle client');
+    this.destroy();
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.host.logger?.debug({ client: this.client.id, err: err.message }, 'client socket error');
+  };
+
+  private readonly onClose = (): void => {
+    this.closed = true;
+    this.stopped = true;
+    this.host.onConnectionClosed(this);
+  };
+
+  // ---- command loop -----------------------------------------------------------------------
+
+  /** Parses commands while a handler is pending, up to the pipeline bound. */
+  private parseAhead(): void {
+    const max = this.host.config.pipelineDepthMax;
+    while (this.queue.length - this.queueHead + 1 < max) {
+      const last = this.queue[this.queue.length - 1];
+      if (last instanceof RespProtocolError) return;
+      let args: Buffer[] | undefined;
+      try {
+        args = this.decoder.next();
+      } catch (e) {
+        if (e instanceof RespProtocolError) this.queue.push(e);
+        else throw e;
+        return;
+      }
+      if (args === undefined) return;
+      this.queue.push(args);
+    }
+    this.pausedPipeline = true;
+    this.updateReading();
+  }
+
+  private run(): void {
+    while (!this.busy && !this.stopped && !this.pausedOutput) {
+      let args: Buffer[] | undefined;
+      if (this.queueHead < this.queue.length) {
+        if (this.closing) break;
+        const item = this.queue[this.queueHead] as Queued;
+        this.queueHead++;
+        if (this.queueHead === this.queue.length) {
+          this.queue = [];
+          this.queueHead = 0;
+        }
+        if (item instanceof RespProtocolError) {
+          this.protocolError(item);
+          return;
+        }
+        args = item;
+      } else {
+        if (this.closing) break;
+        try {
+          args = this.decoder.next();
+        } catch (e) {
+          if (e instanceof RespProtocolError) {
+            this.protocolError(e);
+            return;
+          }
+          throw e;
+        }
+        if (args === undefined) break;
+      }
+      this.execute(args);
+      if (this.client.closeAfterReply && !this.busy) {
+        this.finish();
+        return;
+      }
+      if (this.writer.pendingBytes > FLUSH_EARLY_BYTES) {
+        this.flush();
+        if (this.socket.writableLength > OUTPUT_HIGH_WATER_BYTES) {
+          this.pausedOutput = true;
+          this.updateReading();
+        }
+      }
+    }
+    if (this.busy || this.stopped) return;
+    if (this.pausedPipeline && this.queueHead >= this.queue.length) {
+      this.pausedPipeline = false;
+      this.updateReading();
+    }
+    this.flush();
+    if (this.closing || (this.peerEnded && !this.pausedOutput)) this.finish();
+  }
+
+  private execute(args: Buffer[]): void {
+    const host = this.host;
+    const writer = this.writer;
+    const name = args[0] as Buffer;
+    let spec = host.lookup(name);
+    if (spec === undefined) {
+      this.lastCommand = 'NULL';
+      writer.errorLine(unknownCommandLine(args));
+      return;
+    }
+    if (spec.subcommands !== undefined && args.length >= 2) {
+      const sub = host.lookupSubcommand(spec, args[1] as Buffer);
+      if (sub === undefined) {
+        writer.errorLine(
+          `ERR unknown subcommand '${truncate((args[1] as Buffer).toString('latin1'))}'. Try ${name.toString('latin1').toUpperCase()} HELP.`,
+        );
+        return;
+      }
+      spec = sub;
+    }
+    const arity = spec.arity;
+    if ((arity > 0 && args.length !== arity) || args.length < -arity) {
+      writer.errorLine(`ERR wrong number of arguments for '${spec.name}' command`);
+      return;
+    }
+    if (this.authRequired() && !spec.flags.includes('no_auth')) {
+      writer.error(NOAUTH_ERROR);
+      return;
+    }
+    this.lastCommand = spec.name;
+    host.counters.totalCommandsProcessed++;
+    const metrics = host.metrics;
+    const t0 = metrics === undefined ? 0n : process.hrtime.bigint();
+    writer.beginReply();
+    let result;
+    try {
+      result = spec.handler(this.ctx, args);
+    } catch (e) {
+      this.handlerFailed(spec, e);
+      writer.endReply();
+      if (metrics !== undefined) metrics.onCommand(spec.name, Number(process.hrtime.bigint() - t0), false);
+      return;
+    }
+    if (isPromise(result)) {
+      this.busy = true;
+      const s = spec;
+      result.then(
+        () => this.settled(s, t0, undefined, false),
+        (e: unknown) => this.settled(s, t0, e, true),
+      );
+      // Send what earlier commands of this batch produced while this one waits.
+      this.flush();
+      return;
+    }
+    writer.endReply();
+    if (metrics !== undefined) metrics.onCommand(spec.name, Number(process.hrtime.bigint() - t0), true);
+  }
+
+  private settled(spec: CommandSpec, t0: bigint, err: unknown, failed: boolean): void {
+    const metrics = this.host.metrics;
+    if (metrics !== undefined) metrics.onCommand(spec.name, Number(process.hrtime.bigint() - t0), !failed);
+    this.busy = false;
+    if (failed) this.handlerFailed(spec, err);
+    this.writer.endReply();
+    if (this.closed) return;
+    if (this.client.closeAfterReply || this.closing) {
+      this.finish();
+      return;
+    }
+    if (this.pausedOutput) {
+      this.flush();
+      return;
+    }
+    this.run();
+  }
+
+  private handlerFailed(spec: CommandSpec, e: unknown): void {
+    this.writer.rollback();
+    if (isRingkvError(e)) {
+      this.writer.error(e);
+      return;
+    }
+    this.host.logger?.error({ err: e, command: spec.name, client: this.client.id }, 'command handler failed');
+    this.writer.error(INTERNAL_ERROR);
+  }
+
+  private protocolError(e: RespProtocolError): void {
+    this.host.logger?.debug({ client: this.client.id, error: e.message }, 'protocol error, closing client');
+    this.writer.error(e);
+    this.finish();
+  }
+
+  /** Flushes and ends the socket; no more commands run. */
+  private finish(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.flush();
+    this.socket.end();
+  }
+
+  private flush(): void {
+    if (!this.writer.pending || this.socket.destroyed) return;
+    const before = this.writer.bytesWritten;
+    this.socket.cork();
+    this.writer.drain(this.sink);
+    this.socket.uncork();
+    this.host.counters.totalNetOutputBytes += this.writer.bytesWritten - before;
+  }
+
+  private updateReading(): void {
+    const want = !this.pausedPipeline && !this.pausedOutput && !this.closing && !this.stopped;
+    if (want === this.reading) return;
+    this.reading = want;
+    if (want) this.socket.resume();
+    else this.socket.pause();
+  }
+}
+
+function truncate(s: string): string {
+  return s.length > ECHO_MAX_CHARS ? s.slice(0, ECHO_MAX_CHARS) : s;
+}
+
+/** Redis 7's "unknown command" error, arguments quoted and cut at 128 characters in total. */
+export function unknownCommandLine(args: readonly Buffer[]): string {
+  let list = '';
+  for (let i = 1; i < args.length && list.length < ECHO_MAX_CHARS; i++) {
+    const a = (args[i] as Buffer).toString('latin1');
+    list += `'${a.slice(0, ECHO_MAX_CHARS - list.length)}' `;
+  }
+  const name = truncate((args[0] as Buffer).toString('latin1'));
+  return `ERR unknown command '${name}', with args beginning with: ${list}`;
+}
+
+function formatAddr(ip: string | undefined, port: number | undefined): string {
+  const host = ip ?? '?';
+  return host.includes(':') ? `[${host}]:${port ?? 0}` : `${host}:${port ?? 0}`;
+}

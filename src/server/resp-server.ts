@@ -1,0 +1,297 @@
+/**
+ * RespServer: the TCP shell that speaks RESP2/RESP3 to clients. It owns the listener, the set of
+ * connections, server-wide counters and the runtime-changeable configuration; everything per
+ * client lives in Connection, everything per command in the command modules.
+ *
+ * Lifecycle (after fastify/undici): construct, `listen()`, then either `close(timeoutMs)` —
+ * stop accepting, let in-flight commands finish and their replies flush, end sockets, destroy
+ * whatever is left at the deadline — or `destroy()` at once.
+ *
+ * Limits: `maxclients` (over it a new client gets "-ERR max number of clients reached" and is
+ * closed), `timeout` (idle clients closed), `pipelineDepthMax` and `protoMaxBulkLen` per
+ * connection. CONFIG SET changes are validated through the one config schema, applied to live
+ * connections and announced to `onConfigChange` listeners (the store/engine may need them).
+ */
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { configSchema, type Config } from '../config/schema.js';
+import type { KvStore } from '../data/kv-store.js';
+import { RingkvError } from '../errors/index.js';
+import type { ClientInfo, CommandSpec, ServerFacade, ServerStats } from './commands/command.js';
+import { findConfigParam } from './commands/connection/config-params.js';
+import { Connection, type CommandMetrics, type ConnectionHost } from './connection.js';
+
+export interface RespServerOptions {
+  config: Config;
+  store: KvStore;
+  commands: ReadonlyMap<string, CommandSpec>;
+  logger?: Logger;
+  /** Wall clock, Unix ms. */
+  now?: () => number;
+  metrics?: CommandMetrics;
+}
+
+export type ConfigChangeListener = (next: Config, previous: Config) => void;
+
+const MAX_CLIENTS_REPLY = Buffer.from('-ERR max number of clients reached\r\n');
+
+export class RespServer implements ConnectionHost, ServerFacade {
+  readonly store: KvStore;
+  readonly logger: Logger | undefined;
+  readonly metrics: CommandMetrics | undefined;
+  readonly startedAtMs: number;
+  /** 40 hex chars, as Redis's run_id. */
+  readonly runId = randomBytes(20).toString('hex');
+  readonly counters: ServerStats = newStats();
+
+  private currentConfig: Config;
+  private readonly commandTable: ReadonlyMap<string, CommandSpec>;
+  /** Lookup by the name as sent: lower- and upper-case spellings pre-filled. */
+  private readonly byName = new Map<string, CommandSpec>();
+  private readonly subByContainer = new Map<CommandSpec, Map<string, CommandSpec>>();
+  private readonly connections = new Set<Connection>();
+  private readonly listeners = new Set<ConfigChangeListener>();
+  private readonly nowFn: () => number;
+  private readonly server: net.Server;
+  private nextClientId = 1;
+  private listening = false;
+  private closingPromise: Promise<void> | undefined;
+
+  constructor(opts: RespServerOptions) {
+    this.currentConfig = opts.config;
+    this.store = opts.store;
+    this.logger = opts.logger;
+    this.metrics = opts.metrics;
+    this.nowFn = opts.now ?? Date.now;
+    this.startedAtMs = this.nowFn();
+    this.commandTable = opts.commands;
+    for (const [name, spec] of opts.commands) {
+      const lower = name.toLowerCase();
+      this.byName.set(lower, spec);
+      this.byName.set(lower.toUpperCase(), spec);
+      if (spec.subcommands !== undefined) {
+        const subs = new Map<string, CommandSpec>();
+        for (const sub of spec.subcommands) {
+          const bar = sub.name.indexOf('|');
+          subs.set((bar === -1 ? sub.name : sub.name.slice(bar + 1)).toLowerCase(), sub);
+        }
+        this.subByContainer.set(spec, subs);
+      }
+    }
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    this.server.on('error', (err) => this.logger?.error({ err }, 'resp listener error'));
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  listen(): Promise<{ port: number }> {
+    const { host, respPort } = this.currentConfig;
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ host, port: respPort }, () => {
+        this.server.off('error', onError);
+        this.listening = true;
+        const addr = this.server.address();
+        const port = typeof addr === 'object' && addr !== null ? addr.port : respPort;
+        this.logger?.info({ host, port }, 'resp server listening');
+        resolve({ port });
+      });
+    });
+  }
+
+  /** Graceful close; connections still open after `timeoutMs` are destroyed. */
+  close(timeoutMs: number): Promise<void> {
+    if (this.closingPromise !== undefined) return this.closingPromise;
+    this.closingPromise = new Promise<void>((resolve) => {
+      const serverClosed = new Promise<void>((r) => {
+        if (!this.listening) r();
+        else this.server.close(() => r());
+      });
+      for (const c of this.connections) c.shutdown();
+      const timer = setTimeout(() => {
+        for (const c of this.connections) c.destroy();
+      }, timeoutMs);
+      timer.unref();
+      const allClosed = new Promise<void>((r) => {
+        const check = (): void => {
+          if (this.connections.size === 0) r();
+          else setTimeout(check, 5).unref();
+        };
+        check();
+      });
+      void Promise.all([serverClosed, allClosed]).then(() => {
+        clearTimeout(timer);
+        this.listening = false;
+        resolve();
+      });
+    });
+    return this.closingPromise;
+  }
+
+  destroy(): void {
+    if (this.listening) this.server.close();
+    this.listening = false;
+    for (const c of this.connections) c.destroy();
+  }
+
+  /** Listen for runtime config changes; returns the unsubscribe function. */
+  onConfigChange(listener: ConfigChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- ConnectionHost ---------------------------------------------------------------------
+
+  get config(): Config {
+    return this.currentConfig;
+  }
+
+  get facade(): ServerFacade {
+    return this;
+  }
+
+  now(): number {
+    return this.nowFn();
+  }
+
+  lookup(name: Buffer): CommandSpec | undefined {
+    if (name.length > 64) return undefined;
+    const s = name.toString('latin1');
+    return this.byName.get(s) ?? this.byName.get(s.toLowerCase());
+  }
+
+  lookupSubcommand(container: CommandSpec, name: Buffer): CommandSpec | undefined {
+    if (name.length > 64) return undefined;
+    return this.subByContainer.get(container)?.get(name.toString('latin1').toLowerCase());
+  }
+
+  onConnectionClosed(conn: Connection): void {
+    this.connections.delete(conn);
+  }
+
+  // ---- ServerFacade -----------------------------------------------------------------------
+
+  setConfig(name: string, value: string): void {
+    this.setConfigMany([[name, value]]);
+  }
+
+  /** CONFIG SET with several pairs: all are validated before any is applied. */
+  setConfigMany(pairs: readonly (readonly [string, string])[]): void {
+    const patch: Record<string, unknown> = {};
+    for (const [name, value] of pairs) {
+      const param = findConfigParam(name);
+      if (param === undefined) {
+        throw new RingkvError('ERR_CONFIG', `Unknown option or number of arguments for CONFIG SET - '${name}'`);
+      }
+      const failed = (why: string): RingkvError =>
+        new RingkvError('ERR_CONFIG', `CONFIG SET failed (possibly related to argument '${name}') - ${why}`);
+      if (param.set === undefined) throw failed("can't set immutable config");
+      const r = param.set(value, this.currentConfig);
+      if (!r.ok) throw failed(r.error);
+      if (r.key !== undefined) patch[r.key] = r.value;
+    }
+    if (Object.keys(patch).length === 0) return;
+    const parsed = configSchema.safeParse({ ...this.currentConfig, ...patch });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const key = String(issue?.path[0] ?? '');
+      const pair = pairs.find(([n]) => findConfigParam(n)?.key === key);
+      throw new RingkvError(
+        'ERR_CONFIG',
+        `CONFIG SET failed (possibly related to argument '${pair?.[0] ?? key}') - ${issue?.message ?? 'invalid value'}`,
+      );
+    }
+    const previous = this.currentConfig;
+    const next = deepFreeze(parsed.data) as Config;
+    this.currentConfig = next;
+    for (const c of this.connections) c.applyConfig(next);
+    for (const l of this.listeners) {
+      try {
+        l(next, previous);
+      } catch (err) {
+        this.logger?.error({ err }, 'config change listener failed');
+      }
+    }
+  }
+
+  listClients(): readonly ClientInfo[] {
+    const out: ClientInfo[] = [];
+    for (const c of this.connections) if (!c.isClosed) out.push(c.info());
+    return out;
+  }
+
+  killClients(filter: { id?: number; addr?: string; laddr?: string; skipme?: boolean }, self: number): number {
+    let n = 0;
+    const skipme = filter.skipme ?? true;
+    for (const c of this.connections) {
+      if (c.isClosed) continue;
+      if (filter.id !== undefined && c.client.id !== filter.id) continue;
+      if (filter.addr !== undefined && c.addr !== filter.addr) continue;
+      if (filter.laddr !== undefined && c.laddr !== filter.laddr) continue;
+      if (c.client.id === self) {
+        if (skipme) continue;
+        c.client.closeAfterReply = true; // reply first, then close (Redis)
+      } else {
+        c.destroy();
+      }
+      n++;
+    }
+    return n;
+  }
+
+  connectedClients(): number {
+    return this.connections.size;
+  }
+
+  commands(): ReadonlyMap<string, CommandSpec> {
+    return this.commandTable;
+  }
+
+  stats(): ServerStats {
+    return { ...this.counters };
+  }
+
+  resetStats(): void {
+    Object.assign(this.counters, newStats());
+  }
+
+  // ---- accept -----------------------------------------------------------------------------
+
+  private accept(socket: net.Socket): void {
+    if (this.closingPromise !== undefined) {
+      socket.destroy();
+      return;
+    }
+    if (this.connections.size >= this.currentConfig.maxclients) {
+      this.counters.rejectedConnections++;
+      socket.on('error', () => {});
+      socket.end(MAX_CLIENTS_REPLY);
+      return;
+    }
+    this.counters.totalConnectionsReceived++;
+    const conn = new Connection(socket, this, this.nextClientId++);
+    this.connections.add(conn);
+  }
+}
+
+function newStats(): ServerStats {
+  return {
+    totalConnectionsReceived: 0,
+    totalCommandsProcessed: 0,
+    rejectedConnections: 0,
+    keyspaceHits: 0,
+    keyspaceMisses: 0,
+    totalNetInputBytes: 0,
+    totalNetOutputBytes: 0,
+  };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
