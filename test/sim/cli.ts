@@ -1,0 +1,89 @@
+/**
+ * `npm run sim -- [--seeds N] [--start S] [--seed S] [--nodes N] [--ops N] [--mode siblings|lww]
+ * [--determinism K]`: runs seeds start..start+N-1 (or the one seed S), prints per-run totals —
+ * seeds, simulated operations, faults by kind, checker results — and for a failing seed its
+ * replay command and trace tail. `--determinism K` reruns every K-th seed and compares digests.
+ * Exit code 1 when any seed failed.
+ */
+import { parseArgs } from 'node:util';
+import { emptyFaultCounts, type FaultKind } from './simulation.js';
+import { failureReport, runSeed } from './run.js';
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '100' },
+    start: { type: 'string', default: '1' },
+    seed: { type: 'string' },
+    nodes: { type: 'string' },
+    ops: { type: 'string' },
+    mode: { type: 'string' },
+    determinism: { type: 'string', default: '10' },
+    verbose: { type: 'boolean', default: false },
+  },
+});
+
+function int(s: string | undefined, name: string): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`--${name} must be a non-negative integer`);
+  return n;
+}
+
+const overrides: Parameters<typeof runSeed>[1] = {};
+const nodes = int(values.nodes, 'nodes');
+const ops = int(values.ops, 'ops');
+if (nodes !== undefined) overrides.nodes = nodes;
+if (ops !== undefined) overrides.ops = ops;
+if (values.mode !== undefined) {
+  if (values.mode !== 'siblings' && values.mode !== 'lww') throw new RangeError('--mode must be siblings or lww');
+  overrides.mode = values.mode;
+}
+const one = int(values.seed, 'seed');
+const start = one ?? int(values.start, 'start') ?? 1;
+const count = one !== undefined ? 1 : int(values.seeds, 'seeds') ?? 100;
+const detEvery = int(values.determinism, 'determinism') ?? 0;
+
+const faults = emptyFaultCounts();
+const checkTotals = new Map<string, { ok: number; failed: number; notApplicable: number }>();
+let simulatedOps = 0;
+let effects = 0;
+let failed = 0;
+let determinismRuns = 0;
+const outcomes: Record<string, number> = {};
+const t0 = performance.now();
+for (let seed = start; seed < start + count; seed++) {
+  const o = runSeed(seed, overrides);
+  simulatedOps += o.result.history.ops.length;
+  effects += o.result.effects;
+  for (const op of o.result.history.ops) outcomes[op.outcome] = (outcomes[op.outcome] ?? 0) + 1;
+  for (const [k, v] of Object.entries(o.result.faults)) faults[k as FaultKind] += v;
+  for (const c of o.checks) {
+    const t = checkTotals.get(c.name) ?? { ok: 0, failed: 0, notApplicable: 0 };
+    if (!c.applicable) t.notApplicable++;
+    else if (c.ok) t.ok++;
+    else t.failed++;
+    checkTotals.set(c.name, t);
+  }
+  if (detEvery > 0 && (seed - start) % detEvery === 0) {
+    determinismRuns++;
+    const again = runSeed(seed, overrides);
+    if (again.result.digest !== o.result.digest) {
+      failed++;
+      console.log(`FAILED seed ${seed}: not deterministic (digest ${o.result.digest} then ${again.result.digest})`);
+      continue;
+    }
+  }
+  if (!o.ok) {
+    failed++;
+    console.log(failureReport(o, overrides));
+  } else if (values.verbose || one !== undefined) {
+    console.log(`seed ${seed} ok digest ${o.result.digest} ops ${o.result.history.ops.length} effects ${o.result.effects} simulated ${o.result.simulatedMs} ms`);
+  }
+}
+const secs = (performance.now() - t0) / 1000;
+console.log(`seeds ${count} (from ${start}), failed ${failed}, wall ${secs.toFixed(1)} s`);
+console.log(`simulated operations ${simulatedOps} (${Object.entries(outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}), node effects ${effects}`);
+console.log(`faults injected: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+for (const [name, t] of checkTotals) console.log(`checker "${name}": ok ${t.ok}, failed ${t.failed}, not applicable ${t.notApplicable}`);
+console.log(`determinism reruns ${determinismRuns}`);
+process.exitCode = failed > 0 ? 1 : 0;

@@ -1,0 +1,120 @@
+/**
+ * A running FNV-1a (32-bit) digest of everything the nodes emitted, so two runs of one seed can
+ * be compared in one number. Not cryptographic: it only has to notice divergence.
+ */
+import type { Effect, KvResult, PeerMessage } from '../../src/core/messages.js';
+
+export class Digest {
+  private h = 0x811c9dc5;
+  private count = 0;
+
+  str(s: string): void {
+    let h = this.h;
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+    this.h = h >>> 0;
+  }
+
+  bytes(b: Uint8Array | null): void {
+    if (b === null) return this.str('~');
+    let h = this.h;
+    for (let i = 0; i < b.length; i++) {
+      h ^= b[i] as number;
+      h = Math.imul(h, 0x01000193);
+    }
+    this.h = h >>> 0;
+  }
+
+  effect(node: string, e: Effect): void {
+    this.count++;
+    this.str(`|${node}:${e.kind}:`);
+    switch (e.kind) {
+      case 'send':
+        this.str(e.to);
+        this.message(e.message);
+        return;
+      case 'storage':
+        this.str(`${e.ioId}:${e.op.kind}:${e.op.key}`);
+        if (e.op.kind === 'write') {
+          this.str(e.op.sync ? 's' : 'u');
+          this.bytes(e.op.record);
+        }
+        return;
+      case 'reply':
+        this.str(String(e.requestId));
+        this.result(e.result);
+        return;
+      default: {
+        const never: never = e;
+        throw new TypeError(`unknown effect ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private message(m: PeerMessage): void {
+    this.str(m.kind);
+    switch (m.kind) {
+      case 'forward_write':
+        this.str(`${m.opId}:${m.key}:${m.expiresAtMs}:${m.writeQuorum}`);
+        this.bytes(m.value);
+        this.bytes(m.context);
+        return;
+      case 'forward_reply':
+        this.str(m.opId);
+        this.result(m.result);
+        return;
+      case 'replicate':
+        this.str(`${m.opId}:${m.key}`);
+        this.bytes(m.record);
+        return;
+      case 'replicate_ack':
+      case 'read':
+        this.str(`${m.opId}:${m.key}`);
+        return;
+      case 'read_reply':
+        this.str(`${m.opId}:${m.key}`);
+        this.bytes(m.record);
+        return;
+      case 'repair':
+        this.str(m.key);
+        this.bytes(m.record);
+        return;
+      default: {
+        const never: never = m;
+        throw new TypeError(`unknown message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private result(r: KvResult): void {
+    this.str(r.kind);
+    switch (r.kind) {
+      case 'values':
+        for (const v of r.values) {
+          this.bytes(v.value);
+          this.str(String(v.expiresAtMs));
+        }
+        this.bytes(r.context);
+        return;
+      case 'written':
+        return;
+      case 'error':
+        this.str(r.code);
+        return;
+      default: {
+        const never: never = r;
+        throw new TypeError(`unknown result ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  get effects(): number {
+    return this.count;
+  }
+
+  hex(): string {
+    return this.h.toString(16).padStart(8, '0');
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * One seed end to end: build the options, run the simulation, run every checker, and format a
+ * failure report (seed, one-line replay command, violations, trace tail). Shared by the CLI and
+ * the test suite so both judge a seed the same way.
+ */
+import type { CheckResult, Checker } from './history.js';
+import { BASIC_CHECKERS } from './basic-checks.js';
+import { contiguousPlacement } from './placement.js';
+import { runSimulation, type SimOptions, type SimResult } from './simulation.js';
+
+export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
+  nodes: 5,
+  replicationFactor: 3,
+  ops: 150,
+  clients: 5,
+  mode: 'siblings',
+  siblingsMax: 8,
+  faults: true,
+  placement: contiguousPlacement,
+  traceMax: 60,
+};
+
+export const CHECKERS: readonly Checker[] = [...BASIC_CHECKERS];
+
+export interface SeedOutcome {
+  readonly result: SimResult;
+  readonly checks: CheckResult[];
+  readonly ok: boolean;
+}
+
+export function runSeed(seed: number, overrides: Partial<Omit<SimOptions, 'seed'>> = {}): SeedOutcome {
+  const result = runSimulation({ ...DEFAULT_SIM, ...overrides, seed });
+  const checks = result.error === null ? CHECKERS.map((c) => c(result.history)) : [];
+  const ok = result.error === null && checks.every((c) => c.ok);
+  return { result, checks, ok };
+}
+
+export function replayCommand(seed: number, overrides: Partial<Omit<SimOptions, 'seed'>> = {}): string {
+  const extra: string[] = [];
+  if (overrides.nodes !== undefined) extra.push(`--nodes ${overrides.nodes}`);
+  if (overrides.ops !== undefined) extra.push(`--ops ${overrides.ops}`);
+  if (overrides.mode !== undefined) extra.push(`--mode ${overrides.mode}`);
+  return `npm run sim -- --seed ${seed}${extra.length > 0 ? ' ' + extra.join(' ') : ''}`;
+}
+
+export function failureReport(o: SeedOutcome, overrides: Partial<Omit<SimOptions, 'seed'>> = {}): string {
+  const lines = [`FAILED seed ${o.result.seed}`, `  replay: ${replayCommand(o.result.seed, overrides)}`];
+  if (o.result.error !== null) lines.push(`  error: ${o.result.error}`);
+  for (const c of o.checks) {
+    if (c.ok) continue;
+    lines.push(`  checker "${c.name}": ${c.violations.length} violation(s)`);
+    for (const v of c.violations.slice(0, 10)) lines.push(`    ${v}`);
+  }
+  lines.push('  trace tail:');
+  for (const t of o.result.trace) lines.push(`    ${t}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,580 @@
+/**
+ * A deterministic cluster simulator (after TigerBeetle's VOPR and FoundationDB's sim2): N real
+ * `Node` instances in one process, driven by an event queue in simulated time, with a seeded
+ * network (delay, loss, duplication, reordering, partitions: random halves, one isolated,
+ * bridge), crashes and restarts (durable disk kept, volatile state and unsynced writes lost),
+ * per-node clock skew, and concurrent clients recording a history.
+ *
+ * A run is a pure function of its options: one PRNG stream (sfc32) decides everything, events
+ * at equal times run in scheduling order, and nothing reads the real clock. `digest` covers every
+ * effect every node emitted, so rerunning a seed must reproduce it exactly.
+ *
+ * Phases: (1) faults + workload until the clients have issued `ops` operations; (2) heal
+ * everything (restart crashed nodes, end partitions and loss) and let clients finish and messages
+ * drain; (3) final reads at R = ALL of every key touched, recorded in `history.final`.
+ * `node.invariants()` runs after every step; a thrown invariant ends the run as a failure.
+ */
+import { Node, type Placement } from '../../src/core/node/node.js';
+import type { Consistency, Effect, Input, KvOp, KvResult, PeerMessage, StorageOp } from '../../src/core/messages.js';
+import { resolveQuorum } from '../../src/core/coordinator/quorum.js';
+import { nodeId, requestId, type NodeId, type RequestId } from '../../src/core/types.js';
+import { Digest } from './digest.js';
+import { EventQueue } from './event-queue.js';
+import { completeOp, invokeOp, newHistory, type History, type HistoryOp } from './history.js';
+import { Prng } from './prng.js';
+
+export interface SimOptions {
+  seed: number;
+  nodes: number;
+  replicationFactor: number;
+  /** Client operations issued during the fault phase. */
+  ops: number;
+  clients: number;
+  mode: 'siblings' | 'lww';
+  siblingsMax: number;
+  /** false = a fault-free run (network delay and reordering only). */
+  faults: boolean;
+  placement: (members: readonly NodeId[], replicationFactor: number) => Placement;
+  /** Lines of trace kept for a failure report. */
+  traceMax: number;
+}
+
+export type FaultKind =
+  | 'partition_halves' | 'partition_isolate' | 'partition_bridge' | 'heal' | 'crash' | 'restart'
+  | 'msg_drop' | 'msg_partitioned' | 'msg_duplicate' | 'msg_delay' | 'unsynced_write_lost' | 'clock_skew';
+
+export interface SimResult {
+  readonly seed: number;
+  readonly digest: string;
+  readonly effects: number;
+  readonly history: History;
+  readonly faults: Record<FaultKind, number>;
+  readonly simulatedMs: number;
+  readonly trace: string[];
+  /** A thrown invariant or simulator error, with its message; null when the run completed. */
+  readonly error: string | null;
+}
+
+const BASE_CLOCK_MS = 1_700_000_000_000;
+const TICK_MS = 10;
+const REQUEST_TIMEOUT_MS = 1000;
+const CLIENT_TIMEOUT_MS = 4 * REQUEST_TIMEOUT_MS;
+const SKEW_MAX_MS = 250;
+const HOT_KEYS = 3;
+const COLD_KEYS = 40;
+const QUORUM_SETTINGS: readonly (readonly [Consistency, Consistency])[] = [
+  ['quorum', 'quorum'], ['one', 'all'], ['all', 'one'], ['two', 'two'], ['one', 'one'], ['one', 'quorum'], ['quorum', 'one'],
+];
+
+type SimEvent =
+  | { kind: 'deliver'; from: NodeId; to: NodeId; message: PeerMessage }
+  | { kind: 'storage_done'; node: NodeId; incarnation: number; ioId: number; op: StorageOp }
+  | { kind: 'tick'; node: NodeId; incarnation: number }
+  | { kind: 'client_next'; client: number }
+  | { kind: 'client_reply'; requestId: RequestId; result: KvResult }
+  | { kind: 'client_timeout'; requestId: RequestId }
+  | { kind: 'fault' }
+  | { kind: 'restart'; node: NodeId }
+  | { kind: 'heal_all' }
+  | { kind: 'final_reads' };
+
+/** Durable map plus an overlay of writes not yet synced; a crash keeps each overlay entry or not. */
+class SimDisk {
+  readonly durable = new Map<string, Buffer>();
+  readonly unsynced = new Map<string, Buffer>();
+
+  read(key: string): Buffer | null {
+    return this.unsynced.get(key) ?? this.durable.get(key) ?? null;
+  }
+
+  write(key: string, record: Buffer, sync: boolean): void {
+    if (sync) {
+      this.durable.set(key, record);
+      this.unsynced.delete(key);
+    } else {
+      this.unsynced.set(key, record);
+    }
+  }
+
+  /** Returns how many unsynced writes were lost. */
+  crash(rng: Prng): number {
+    let lost = 0;
+    for (const [k, v] of this.unsynced) {
+      if (rng.chance(0.5)) this.durable.set(k, v);
+      else lost++;
+    }
+    this.unsynced.clear();
+    return lost;
+  }
+}
+
+interface SimNode {
+  readonly id: NodeId;
+  node: Node | null;
+  incarnation: number;
+  skewMs: number;
+  readonly disk: SimDisk;
+  /** Storage effects issued by the current incarnation and not yet completed. */
+  readonly pendingIo: Map<number, StorageOp>;
+}
+
+interface PendingRequest {
+  readonly client: number;
+  readonly op: HistoryOp | null;
+  /** For final reads: the key, and where to store the answer. */
+  readonly finalKey: string | null;
+}
+
+interface Client {
+  readonly id: number;
+  n: number;
+  busy: boolean;
+  /** The last successful read per key: its op id and context token. */
+  readonly lastRead: Map<string, { opId: number; context: Buffer }>;
+}
+
+export function emptyFaultCounts(): Record<FaultKind, number> {
+  return {
+    partition_halves: 0, partition_isolate: 0, partition_bridge: 0, heal: 0, crash: 0, restart: 0,
+    msg_drop: 0, msg_partitioned: 0, msg_duplicate: 0, msg_delay: 0, unsynced_write_lost: 0, clock_skew: 0,
+  };
+}
+
+export function runSimulation(opts: SimOptions): SimResult {
+  return new Simulation(opts).run();
+}
+
+class Simulation {
+  private readonly rng: Prng;
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly nodes = new Map<NodeId, SimNode>();
+  private readonly ids: NodeId[];
+  private readonly placement: Placement;
+  private readonly history: History;
+  private readonly digest = new Digest();
+  private readonly faults = emptyFaultCounts();
+  private readonly trace: string[] = [];
+  private readonly clients: Client[] = [];
+  private readonly pending = new Map<RequestId, PendingRequest>();
+  private readonly touchedKeys = new Set<string>();
+  private readonly finalValues = new Map<string, string[]>();
+  private readonly finalAttempts = new Map<string, number>();
+  private nowMs = 0;
+  private requestSeq = 0;
+  private opsIssued = 0;
+  private faultPhase = true;
+  private finalPhase = false;
+  /** side[i] = partition side of node i; null = fully connected. */
+  private side: Map<NodeId, number> | null = null;
+  private bridge: NodeId | null = null;
+  private lossP = 0;
+  private dupP = 0;
+
+  constructor(private readonly opts: SimOptions) {
+    this.rng = new Prng(opts.seed);
+    this.ids = Array.from({ length: opts.nodes }, (_, i) => nodeId(`n${i + 1}`));
+    this.placement = opts.placement(this.ids, opts.replicationFactor);
+    this.history = newHistory({
+      seed: opts.seed, nodes: opts.nodes, replicationFactor: opts.replicationFactor, mode: opts.mode, siblingsMax: opts.siblingsMax,
+    });
+    if (opts.faults) {
+      this.lossP = this.rng.next() * 0.05;
+      this.dupP = this.rng.next() * 0.05;
+    }
+  }
+
+  run(): SimResult {
+    let error: string | null = null;
+    try {
+      for (const id of this.ids) {
+        const skewMs = this.opts.faults ? this.rng.between(-SKEW_MAX_MS, SKEW_MAX_MS) : 0;
+        if (skewMs !== 0) this.faults.clock_skew++;
+        const sn: SimNode = { id, node: null, incarnation: 0, skewMs, disk: new SimDisk(), pendingIo: new Map() };
+        this.nodes.set(id, sn);
+        this.start(sn);
+      }
+      for (let c = 0; c < this.opts.clients; c++) {
+        this.clients.push({ id: c, n: 0, busy: false, lastRead: new Map() });
+        this.queue.push(this.rng.between(0, 20), { kind: 'client_next', client: c });
+      }
+      if (this.opts.faults) this.queue.push(this.rng.between(50, 300), { kind: 'fault' });
+      let steps = 0;
+      for (;;) {
+        const item = this.queue.pop();
+        if (item === undefined) break;
+        if (item.atMs < this.nowMs) throw new Error('event queue went back in time');
+        this.nowMs = item.atMs;
+        this.handle(item.event);
+        if (++steps > 5_000_000) throw new Error('simulation did not terminate');
+        if (this.finalPhase && this.finalValues.size === this.touchedKeys.size && this.pending.size === 0) break;
+      }
+      if (this.finalValues.size !== this.touchedKeys.size) throw new Error('final reads did not complete');
+      for (const key of [...this.touchedKeys].sort()) {
+        this.history.final.push({ key, values: this.finalValues.get(key) ?? [], siblingCount: this.siblingCount(key) });
+      }
+    } catch (e) {
+      error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    }
+    return {
+      seed: this.opts.seed, digest: this.digest.hex(), effects: this.digest.effects, history: this.history,
+      faults: this.faults, simulatedMs: this.nowMs, trace: this.trace, error,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private log(line: string): void {
+    this.trace.push(`${String(this.nowMs).padStart(7)} ${line}`);
+    if (this.trace.length > this.opts.traceMax) this.trace.splice(0, this.trace.length - this.opts.traceMax);
+  }
+
+  private start(sn: SimNode): void {
+    sn.incarnation++;
+    sn.pendingIo.clear();
+    sn.node = new Node({
+      id: sn.id, incarnation: sn.incarnation, placement: this.placement, mode: this.opts.mode, siblingsMax: this.opts.siblingsMax,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS, inFlightMax: 256, keyQueueMax: 1024, forwardDedupMax: 1024,
+      replicaSync: true, repairSync: false, startMs: this.clockOf(sn),
+    });
+    this.queue.push(this.nowMs + this.rng.between(0, TICK_MS - 1), { kind: 'tick', node: sn.id, incarnation: sn.incarnation });
+  }
+
+  private clockOf(sn: SimNode): number {
+    return BASE_CLOCK_MS + this.nowMs + sn.skewMs;
+  }
+
+  private step(sn: SimNode, input: Input): void {
+    const node = sn.node;
+    if (node === null) throw new Error(`step on crashed node ${sn.id}`);
+    node.step(input);
+    node.invariants();
+    for (const e of node.takeEffects()) this.execute(sn, e);
+  }
+
+  private execute(sn: SimNode, e: Effect): void {
+    this.digest.effect(sn.id, e);
+    switch (e.kind) {
+      case 'send':
+        this.log(`${sn.id} -> ${e.to} ${e.message.kind} ${'opId' in e.message ? e.message.opId : ''} ${'key' in e.message ? e.message.key : ''}`);
+        this.send(sn.id, e.to, e.message);
+        return;
+      case 'storage': {
+        sn.pendingIo.set(e.ioId, e.op);
+        const lat = this.rng.chance(0.03) ? this.rng.between(5, 40) : this.rng.between(0, 2);
+        this.queue.push(this.nowMs + lat, { kind: 'storage_done', node: sn.id, incarnation: sn.incarnation, ioId: e.ioId, op: e.op });
+        return;
+      }
+      case 'reply':
+        this.log(`${sn.id} reply #${e.requestId} ${e.result.kind === 'error' ? e.result.code : e.result.kind}`);
+        this.queue.push(this.nowMs + 1, { kind: 'client_reply', requestId: e.requestId, result: e.result });
+        return;
+      default: {
+        const never: never = e;
+        throw new TypeError(`unknown effect ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private connected(a: NodeId, b: NodeId): boolean {
+    if (this.side === null || a === this.bridge || b === this.bridge) return true;
+    return this.side.get(a) === this.side.get(b);
+  }
+
+  private send(from: NodeId, to: NodeId, message: PeerMessage): void {
+    if (!this.connected(from, to)) {
+      this.faults.msg_partitioned++;
+      return;
+    }
+    if (this.rng.chance(this.lossP)) {
+      this.faults.msg_drop++;
+      return;
+    }
+    const copies = this.rng.chance(this.dupP) ? 2 : 1;
+    if (copies === 2) this.faults.msg_duplicate++;
+    for (let i = 0; i < copies; i++) {
+      let delay = this.rng.between(1, 8);
+      if (this.opts.faults && this.rng.chance(0.04)) {
+        delay += this.rng.between(20, 300);
+        this.faults.msg_delay++;
+      }
+      this.queue.push(this.nowMs + delay, { kind: 'deliver', from, to, message });
+    }
+  }
+
+  private handle(ev: SimEvent): void {
+    switch (ev.kind) {
+      case 'deliver': {
+        const sn = this.mustNode(ev.to);
+        if (sn.node === null) return;
+        if (!this.connected(ev.from, ev.to)) {
+          this.faults.msg_partitioned++;
+          return;
+        }
+        this.step(sn, { kind: 'peer_message', from: ev.from, message: ev.message });
+        return;
+      }
+      case 'storage_done': {
+        const sn = this.mustNode(ev.node);
+        if (sn.node === null || sn.incarnation !== ev.incarnation) return;
+        sn.pendingIo.delete(ev.ioId);
+        if (ev.op.kind === 'write') {
+          sn.disk.write(ev.op.key, ev.op.record, ev.op.sync);
+          this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'written' } });
+        } else {
+          this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'read', record: sn.disk.read(ev.op.key) } });
+        }
+        return;
+      }
+      case 'tick': {
+        const sn = this.mustNode(ev.node);
+        if (sn.node === null || sn.incarnation !== ev.incarnation) return;
+        this.step(sn, { kind: 'tick', nowMs: this.clockOf(sn) });
+        this.queue.push(this.nowMs + TICK_MS, ev);
+        return;
+      }
+      case 'client_next':
+        this.clientNext(this.clients[ev.client] as Client);
+        return;
+      case 'client_reply':
+        this.clientReply(ev.requestId, ev.result);
+        return;
+      case 'client_timeout': {
+        const p = this.pending.get(ev.requestId);
+        if (p === undefined) return;
+        this.pending.delete(ev.requestId);
+        if (p.finalKey !== null) return this.finalRead(p.finalKey);
+        if (p.op === null) return;
+        completeOp(p.op, this.nowMs, { outcome: p.op.kind === 'get' ? 'fail' : 'unknown', errorCode: 'CLIENT_TIMEOUT' });
+        this.clientDone(this.clients[p.client] as Client);
+        return;
+      }
+      case 'fault':
+        if (!this.faultPhase) return;
+        this.injectFault();
+        this.queue.push(this.nowMs + this.rng.between(100, 500), { kind: 'fault' });
+        return;
+      case 'restart': {
+        const sn = this.mustNode(ev.node);
+        if (sn.node !== null) return;
+        this.faults.restart++;
+        sn.skewMs = this.opts.faults ? this.rng.between(-SKEW_MAX_MS, SKEW_MAX_MS) : 0;
+        this.log(`restart ${sn.id} (skew ${sn.skewMs} ms)`);
+        this.start(sn);
+        return;
+      }
+      case 'heal_all':
+        this.log('heal all: end partitions and loss, restart crashed nodes');
+        this.side = null;
+        this.bridge = null;
+        this.lossP = 0;
+        for (const sn of this.nodes.values()) if (sn.node === null) this.handle({ kind: 'restart', node: sn.id });
+        return;
+      case 'final_reads':
+        this.finalPhase = true;
+        for (const key of [...this.touchedKeys].sort()) this.finalRead(key);
+        return;
+      default: {
+        const never: never = ev;
+        throw new TypeError(`unknown event ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private mustNode(id: NodeId): SimNode {
+    const sn = this.nodes.get(id);
+    if (sn === undefined) throw new Error(`unknown node ${id}`);
+    return sn;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Faults
+  // -------------------------------------------------------------------------------------------
+
+  private injectFault(): void {
+    const up = [...this.nodes.values()].filter((s) => s.node !== null);
+    const roll = this.rng.int(100);
+    if (roll < 15) {
+      const sides = new Map<NodeId, number>();
+      for (const id of this.ids) sides.set(id, this.rng.int(2));
+      this.side = sides;
+      this.bridge = null;
+      this.faults.partition_halves++;
+      this.log(`partition halves ${this.ids.map((i) => `${i}:${sides.get(i)}`).join(' ')}`);
+    } else if (roll < 27) {
+      const lone = this.rng.pick(this.ids);
+      this.side = new Map(this.ids.map((i) => [i, i === lone ? 1 : 0]));
+      this.bridge = null;
+      this.faults.partition_isolate++;
+      this.log(`partition isolate ${lone}`);
+    } else if (roll < 37) {
+      const sides = new Map<NodeId, number>();
+      for (const id of this.ids) sides.set(id, this.rng.int(2));
+      this.side = sides;
+      this.bridge = this.rng.pick(this.ids);
+      this.faults.partition_bridge++;
+      this.log(`partition bridge via ${this.bridge}`);
+    } else if (roll < 60) {
+      if (this.side !== null) this.faults.heal++;
+      this.side = null;
+      this.bridge = null;
+      this.log('heal partitions');
+    } else if (roll < 85) {
+      const crashed = this.nodes.size - up.length;
+      if (up.length === 0 || crashed >= Math.max(1, Math.floor((this.nodes.size - 1) / 2))) return;
+      const sn = this.rng.pick(up);
+      this.crash(sn);
+      this.queue.push(this.nowMs + this.rng.between(100, 1500), { kind: 'restart', node: sn.id });
+    } else {
+      // A burst of loss and duplication for a while (reset by the next heal of everything).
+      this.lossP = this.rng.next() * 0.2;
+      this.dupP = this.rng.next() * 0.1;
+      this.log(`network loss ${this.lossP.toFixed(3)} duplication ${this.dupP.toFixed(3)}`);
+    }
+  }
+
+  private crash(sn: SimNode): void {
+    this.faults.crash++;
+    // Sync writes in flight may or may not have reached the disk; reads in flight just vanish.
+    for (const op of sn.pendingIo.values()) {
+      if (op.kind === 'write' && op.sync && this.rng.chance(0.5)) sn.disk.write(op.key, op.record, true);
+    }
+    sn.pendingIo.clear();
+    this.faults.unsynced_write_lost += sn.disk.crash(this.rng);
+    sn.node = null;
+    this.log(`crash ${sn.id}`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Clients
+  // -------------------------------------------------------------------------------------------
+
+  private pickKey(): string {
+    return this.rng.chance(0.5) ? `h${this.rng.int(HOT_KEYS)}` : `k${this.rng.int(COLD_KEYS)}`;
+  }
+
+  private clientNext(c: Client): void {
+    if (c.busy) throw new Error(`client ${c.id} issued while busy`);
+    if (this.opsIssued >= this.opts.ops) {
+      this.maybeEndFaultPhase();
+      return;
+    }
+    this.opsIssued++;
+    const key = this.pickKey();
+    this.touchedKeys.add(key);
+    const [rl, wl] = this.rng.pick(QUORUM_SETTINGS);
+    const n = this.opts.replicationFactor;
+    const coordinator = this.rng.pick(this.ids);
+    const roll = this.rng.int(100);
+    const last = c.lastRead.get(key);
+    let kvOp: KvOp;
+    let op: HistoryOp;
+    const base = { client: c.id, node: coordinator, key, replicationFactor: n, invokeMs: this.nowMs };
+    if (roll < 40) {
+      kvOp = { kind: 'get', key, readQuorum: rl };
+      op = invokeOp(this.history, { ...base, kind: 'get', value: null, contextFromOp: null, context: null, readQuorum: resolveQuorum(rl, n, 'R'), writeQuorum: 0 });
+    } else if (roll < 90) {
+      const useContext = roll >= 60 && last !== undefined;
+      const value = `c${c.id}-${c.n++}`;
+      kvOp = { kind: 'put', key, value: Buffer.from(value), expiresAtMs: 0, context: useContext ? last.context : null, writeQuorum: wl };
+      op = invokeOp(this.history, {
+        ...base, kind: 'put', value, contextFromOp: useContext ? last.opId : null,
+        context: useContext ? last.context.toString('base64') : null, readQuorum: 0, writeQuorum: resolveQuorum(wl, n, 'W'),
+      });
+    } else {
+      const useContext = last !== undefined && roll >= 93;
+      kvOp = { kind: 'delete', key, context: useContext ? last.context : null, writeQuorum: wl };
+      op = invokeOp(this.history, {
+        ...base, kind: 'delete', value: null, contextFromOp: useContext ? last.opId : null,
+        context: useContext ? last.context.toString('base64') : null, readQuorum: 0, writeQuorum: resolveQuorum(wl, n, 'W'),
+      });
+    }
+    c.busy = true;
+    const sn = this.mustNode(coordinator);
+    if (sn.node === null) {
+      // Connection refused: the request never left the client, so it did not happen.
+      completeOp(op, this.nowMs, { outcome: 'fail', errorCode: 'CONNECTION_REFUSED' });
+      this.clientDone(c);
+      return;
+    }
+    const rid = requestId(++this.requestSeq);
+    this.pending.set(rid, { client: c.id, op, finalKey: null });
+    this.log(`client ${c.id} #${rid} ${kvOp.kind} ${key} at ${coordinator}${op.value !== null ? ` value ${op.value}` : ''}${op.contextFromOp !== null ? ` ctx@${op.contextFromOp}` : ''}`);
+    this.queue.push(this.nowMs + CLIENT_TIMEOUT_MS, { kind: 'client_timeout', requestId: rid });
+    this.step(sn, { kind: 'client_request', requestId: rid, op: kvOp });
+  }
+
+  private clientReply(rid: RequestId, result: KvResult): void {
+    const p = this.pending.get(rid);
+    if (p === undefined) return; // the client gave up already
+    this.pending.delete(rid);
+    if (p.finalKey !== null) {
+      if (result.kind === 'values') this.finalValues.set(p.finalKey, result.values.map((v) => v.value.toString()).sort());
+      else this.finalRead(p.finalKey);
+      return;
+    }
+    const op = p.op;
+    if (op === null) return;
+    const c = this.clients[p.client] as Client;
+    switch (result.kind) {
+      case 'values':
+        if (op.kind !== 'get') throw new Error(`op ${op.id} (${op.kind}) answered with values`);
+        completeOp(op, this.nowMs, {
+          outcome: 'ok', valuesRead: result.values.map((v) => v.value.toString()), contextRead: result.context.toString('base64'),
+        });
+        c.lastRead.set(op.key, { opId: op.id, context: result.context });
+        break;
+      case 'written':
+        if (op.kind === 'get') throw new Error(`op ${op.id} (get) answered written`);
+        completeOp(op, this.nowMs, { outcome: 'ok' });
+        break;
+      case 'error':
+        completeOp(op, this.nowMs, { outcome: result.code === 'ERR_MAYBE_APPLIED' ? 'unknown' : 'fail', errorCode: result.code });
+        break;
+      default: {
+        const never: never = result;
+        throw new TypeError(`unknown result ${JSON.stringify(never)}`);
+      }
+    }
+    this.clientDone(c);
+  }
+
+  private clientDone(c: Client): void {
+    c.busy = false;
+    this.queue.push(this.nowMs + this.rng.between(0, 30), { kind: 'client_next', client: c.id });
+  }
+
+  private maybeEndFaultPhase(): void {
+    if (!this.faultPhase || this.clients.some((c) => c.busy)) return;
+    this.faultPhase = false;
+    this.handle({ kind: 'heal_all' });
+    // Long enough for replication, read repair and every timeout to play out.
+    this.queue.push(this.nowMs + 3 * REQUEST_TIMEOUT_MS, { kind: 'final_reads' });
+  }
+
+  private finalRead(key: string): void {
+    const attempts = (this.finalAttempts.get(key) ?? 0) + 1;
+    this.finalAttempts.set(key, attempts);
+    if (attempts > 5) throw new Error(`final read of ${key} failed ${attempts - 1} times after healing`);
+    const sn = this.mustNode(this.ids[attempts % this.ids.length] as NodeId);
+    const rid = requestId(++this.requestSeq);
+    this.pending.set(rid, { client: -1, op: null, finalKey: key });
+    this.queue.push(this.nowMs + CLIENT_TIMEOUT_MS, { kind: 'client_timeout', requestId: rid });
+    this.step(sn, { kind: 'client_request', requestId: rid, op: { kind: 'get', key, readQuorum: 'all' } });
+  }
+
+  /** Siblings (tombstones included) of the merge of every replica's stored record. */
+  private siblingCount(key: string): number | null {
+    let count: number | null = null;
+    const any = [...this.nodes.values()].find((s) => s.node !== null)?.node;
+    if (any === undefined || any === null) return null;
+    let merged = null;
+    for (const sn of this.nodes.values()) {
+      const bytes = sn.disk.read(key);
+      if (bytes === null) continue;
+      const rec = any.versions.decode(bytes);
+      merged = merged === null ? rec : any.versions.merge(merged, rec);
+    }
+    if (merged !== null) count = any.versions.siblingCount(merged);
+    return count;
+  }
+}
