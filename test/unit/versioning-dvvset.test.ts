@@ -164,9 +164,10 @@ test('sibling bound: a context-less write past siblingsMax is refused with ERR_T
   );
   // A stale context that supersedes nothing present also grows the list: refused.
   assert.throws(() => applyWrite(r, [{ node: B, counter: 1 }], w('v3', 9, A), A, opts), (e: unknown) => isRingkvError(e) && e.code === 'ERR_TOO_MANY_SIBLINGS');
-  // A write with a context that supersedes one sibling keeps the count: allowed.
+  // A write with a context that supersedes one sibling keeps the count at the bound: allowed.
   const partial = applyWrite(r, [{ node: A, counter: 1 }], w('p', 9, A), A, opts);
   assert.equal(partial.siblings.length, 3);
+  assert.equal(r.siblings.length, 3, 'the refused writes left the record unchanged');
   // Full context collapses to one.
   assert.equal(applyWrite(r, contextOf(r), w('all', 9, A), A, opts).siblings.length, 1);
 });
@@ -176,8 +177,10 @@ test('sibling bound: merges from replication are never refused and keep every ve
   const parts = NODES.map((n, i) => applyWrite(emptyRecord(), EMPTY_VV, w(`v${i}`, i, n), n, opts));
   const merged = parts.reduce((acc, p) => merge(acc, p, 'siblings'), emptyRecord());
   assert.equal(merged.siblings.length, 4, 'past the bound of 2, nothing was dropped');
-  // Over the bound, a write that does not shrink the list is refused, one that resolves is not.
+  // Over the bound, a write that would still leave more than siblingsMax is refused (even if it
+  // supersedes some); one with the context of a full read resolves.
   assert.throws(() => applyWrite(merged, EMPTY_VV, w('x', 9, A), A, opts), (e: unknown) => isRingkvError(e) && e.code === 'ERR_TOO_MANY_SIBLINGS');
+  assert.throws(() => applyWrite(merged, [{ node: A, counter: 1 }], w('x', 9, A), A, opts), (e: unknown) => isRingkvError(e) && e.code === 'ERR_TOO_MANY_SIBLINGS');
   const resolved = applyWrite(merged, contextOf(merged), w('x', 9, A), A, opts);
   assert.deepEqual(values(resolved), ['x']);
 });
@@ -240,7 +243,7 @@ function dotKey(d: Dot): string {
   return `${d.node}:${d.counter}`;
 }
 
-function runModel(mode: ConflictMode, steps: readonly Step[], skewMs: readonly number[]): void {
+function runModel(mode: ConflictMode, steps: readonly Step[], skewMs: readonly number[], siblingsMax = 1000): void {
   const replicas = NODES.map((n) => ({ node: n, record: emptyRecord(), received: new Set<string>(), clock: new HybridClock(n) }));
   const writes = new Map<string, Known>();
   const contexts: VersionVector[] = [];
@@ -252,7 +255,13 @@ function runModel(mode: ConflictMode, steps: readonly Step[], skewMs: readonly n
       const ctx = step.ctxFrom < 0 || contexts.length === 0 ? EMPTY_VV : contexts[step.ctxFrom % contexts.length]!;
       const hlc = stampWrite(rep.clock, rep.record, now + skewMs[step.at]!);
       const write: Write = { value: step.tomb ? null : Buffer.from(`w${writes.size}`), expiresAtMs: 0, hlc };
-      rep.record = applyWrite(rep.record, ctx, write, rep.node, { mode, siblingsMax: 1000 });
+      try {
+        rep.record = applyWrite(rep.record, ctx, write, rep.node, { mode, siblingsMax });
+      } catch (e) {
+        assert.ok(isRingkvError(e) && e.code === 'ERR_TOO_MANY_SIBLINGS' && mode === 'siblings', String(e));
+        continue; // refused: did not happen
+      }
+      assert.ok(rep.record.siblings.length <= siblingsMax, 'a coordinated write never leaves more than siblingsMax');
       const fresh = rep.record.siblings.find((s) => s.hlc === hlc)!;
       writes.set(dotKey(fresh.dot), { sibling: fresh, ctx });
       rep.received.add(dotKey(fresh.dot));
@@ -268,6 +277,10 @@ function runModel(mode: ConflictMode, steps: readonly Step[], skewMs: readonly n
     }
     for (const rep of replicas) {
       assertRecord(rep.record, mode);
+      // Per-coordinator bound (dvvset.ts header): at most siblingsMax siblings per dot node.
+      for (const n of NODES) {
+        assert.ok(rep.record.siblings.filter((s) => s.dot.node === n).length <= siblingsMax, `siblings from ${n} on ${rep.node}`);
+      }
       const expected = oracle(mode, rep.record.context, rep.received, writes);
       assert.deepEqual(
         rep.record.siblings.map((s) => dotKey(s.dot)),
@@ -310,3 +323,28 @@ for (const mode of ['siblings', 'lww'] as const) {
     );
   });
 }
+
+test('model (siblings, tight bound): refusals keep siblings per coordinating node within siblingsMax in every record, merges included', () => {
+  fc.assert(
+    fc.property(
+      fc.array(arbStep, { minLength: 1, maxLength: 60 }),
+      fc.tuple(...NODES.map(() => fc.integer({ min: -50, max: 50 }))),
+      fc.integer({ min: 1, max: 3 }),
+      (steps, skew, max) => runModel('siblings', steps, skew, max),
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('sibling bound regression: a write that supersedes a merged-in sibling cannot stack a second sibling from the same node past siblingsMax', () => {
+  // Found by the tight-bound model against a looser rule (refuse only writes that grow the list).
+  const steps: Step[] = [
+    { kind: 'write', at: 0, ctxFrom: 0, tomb: false },
+    { kind: 'write', at: 2, ctxFrom: 0, tomb: false },
+    { kind: 'sync', from: 2, to: 0 },
+    { kind: 'read', nodes: [2] },
+    { kind: 'write', at: 0, ctxFrom: 0, tomb: false },
+    { kind: 'sync', from: 0, to: 0 },
+  ];
+  runModel('siblings', steps, [0, 0, 0, 0], 1);
+});

@@ -30,11 +30,17 @@
  * the same node lose to an old one. The mode is cluster configuration, not stored per record.
  *
  * Sibling bound (`siblingsMax`): on the coordinating replica, `applyWrite` refuses with
- * ERR_TOO_MANY_SIBLINGS a write that would leave more than `siblingsMax` siblings AND more than
- * the record has now (a write with a context that supersedes something is never refused: it is
- * how clients resolve). Merges from replication are never refused and never drop versions to
- * meet the bound: losing an acknowledged write is worse than a long sibling list, and the next
- * read-modify-write with context collapses them.
+ * ERR_TOO_MANY_SIBLINGS any write that would leave more than `siblingsMax` siblings in that
+ * replica's record (a context-less write to a full key, or a stale context that supersedes too
+ * little). A write carrying the context of a read of the whole record leaves one sibling (plus
+ * whatever arrived after the read), so read-modify-write is always the way out. Merges from
+ * replication are never refused and never drop versions to meet the bound: losing an
+ * acknowledged write is worse than a long sibling list, so a merged record may hold more than
+ * `siblingsMax`. What does hold everywhere: siblings whose dots come from one node number at
+ * most `siblingsMax` in any record (each record holding node X's latest dot has seen X's
+ * record as of that write, which had at most `siblingsMax` siblings, and older X dots absent
+ * from it stay superseded). Hence any record holds at most siblingsMax x (distinct nodes that
+ * coordinated writes for the key) siblings: siblingsMax x replicationFactor with a stable ring.
  *
  * Dots are unique by construction: a node makes the next dot from max(own counter in the
  * record, counter in the client context) + 1, and its record for the key only grows. A record
@@ -170,8 +176,8 @@ export function stampWrite(clock: HybridClock, r: VersionedRecord, physicalMs: n
  * record; `r` is unchanged. The new sibling's dot is the return value's
  * `siblings` entry with node `replica` and counter `counterOf(result.context, replica)`.
  *
- * Throws RingkvError('ERR_TOO_MANY_SIBLINGS') in siblings mode when the write would grow the
- * sibling list past `siblingsMax`; RangeError on misuse (bad options, or in lww mode a write
+ * Throws RingkvError('ERR_TOO_MANY_SIBLINGS') in siblings mode when the write would leave more
+ * than `siblingsMax` siblings; RangeError on misuse (bad options, or in lww mode a write
  * not stamped past the record's timestamps).
  */
 export function applyWrite(
@@ -214,10 +220,10 @@ export function applyWrite(
         siblings.push(s);
       }
       if (!inserted) siblings.push(fresh);
-      if (siblings.length > opts.siblingsMax && siblings.length > r.siblings.length) {
+      if (siblings.length > opts.siblingsMax) {
         throw new RingkvError(
           'ERR_TOO_MANY_SIBLINGS',
-          `key has ${r.siblings.length} concurrent versions (max ${opts.siblingsMax}); read it and write back with its context`,
+          `key would hold ${siblings.length} concurrent versions (max ${opts.siblingsMax}); read it and write back with its context`,
         );
       }
       return { context, siblings };
