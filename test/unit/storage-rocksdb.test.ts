@@ -1,0 +1,281 @@
+/**
+ * RocksDB-engine specifics beyond the conformance suite: durability modes and group commit,
+ * read-your-writes and per-key order before a write's promise settles, close semantics, the
+ * on-disk format (record codec, index order, format version) and recovery after SIGKILL.
+ *
+ * When RINGKV_CRASH_CHILD is set this file runs as the child of the crash test instead: it
+ * writes in fsync mode, reports each acknowledged key on stdout, and is killed mid-stream.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { RocksLevel } from '@nxtedition/rocksdb';
+import { configSchema, type Durability } from '../../src/config/schema.js';
+import { isRingkvError } from '../../src/errors/index.js';
+import { isPromise } from '../../src/util/maybe-promise.js';
+import { RocksdbEngine } from '../../src/storage/rocksdb/rocksdb-engine.js';
+import {
+  META_FORMAT_KEY, decodeIndexKey, decodeRecord, encodeIndexKey, encodeRecord,
+} from '../../src/storage/rocksdb/record-codec.js';
+
+const rec = (v: string, expiresAtMs = 0) => ({ value: Buffer.from(v), expiresAtMs });
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'ringkv-rocksdb-unit-'));
+  dirs.push(d);
+  return d;
+}
+
+function config(dataDir: string, durability: Durability, batchSyncIntervalMs = 100) {
+  return configSchema.parse({ dataDir, durability, batchSyncIntervalMs, rocksdb: { blockCacheBytes: 8 * 1024 * 1024, writeBufferBytes: 4 * 1024 * 1024 } });
+}
+
+async function openEngine(durability: Durability, dataDir = tempDir(), batchSyncIntervalMs = 100): Promise<RocksdbEngine> {
+  const e = new RocksdbEngine(config(dataDir, durability, batchSyncIntervalMs));
+  await e.open();
+  return e;
+}
+
+async function crashChild(): Promise<void> {
+  const dataDir = process.env.RINGKV_CRASH_CHILD ?? '';
+  const e = new RocksdbEngine(config(dataDir, 'fsync'));
+  await e.open();
+  for (let i = 0; ; i++) {
+    const writes: Promise<void>[] = [];
+    for (let j = 0; j < 10; j++) {
+      const p = e.put(`k${i}-${j}`, rec(`v${i}-${j}`));
+      if (isPromise(p)) writes.push(p);
+    }
+    await Promise.all(writes);
+    process.stdout.write(`${i}\n`);
+  }
+}
+
+if (process.env.RINGKV_CRASH_CHILD !== undefined) {
+  await crashChild();
+} else {
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  describe('rocksdb engine', () => {
+    describe('durability and group commit', () => {
+      it('fsync: concurrent writes in one event-loop turn share a single WAL sync', async () => {
+        const e = await openEngine('fsync');
+        try {
+          const before = e.walSyncs;
+          const writes: Promise<void>[] = [];
+          for (let i = 0; i < 100; i++) {
+            const p = e.put(`k${i}`, rec(String(i)));
+            assert.ok(isPromise(p), 'fsync writes return a promise');
+            writes.push(p);
+          }
+          await Promise.all(writes);
+          assert.equal(e.walSyncs - before, 1);
+          assert.equal(e.count(), 100);
+        } finally {
+          await e.close();
+        }
+      });
+
+      it('fsync: sequential awaited writes each wait for their own WAL sync', async () => {
+        const e = await openEngine('fsync');
+        try {
+          const before = e.walSyncs;
+          for (let i = 0; i < 3; i++) await e.put(`k${i}`, rec('v'));
+          assert.equal(await e.delete('k0'), true);
+          await e.batch([{ kind: 'delete', key: 'k1' }]);
+          assert.equal(e.walSyncs - before, 5);
+        } finally {
+          await e.close();
+        }
+      });
+
+      it('fsync: a write is visible to get before its promise settles, and same-key writes apply in call order', async () => {
+        const e = await openEngine('fsync');
+        try {
+          const p1 = e.put('k', rec('first'));
+          const p2 = e.put('k', rec('second'));
+          assert.equal(e.get('k')?.value.toString(), 'second');
+          const p3 = e.delete('k');
+          assert.equal(e.get('k'), undefined);
+          await Promise.all([p1, p2]);
+          assert.equal(await p3, true);
+          assert.equal(e.get('k'), undefined);
+        } finally {
+          await e.close();
+        }
+      });
+
+      it('none: writes complete synchronously and never sync the WAL before close', async () => {
+        const e = await openEngine('none');
+        const before = e.walSyncs;
+        assert.equal(isPromise(e.put('a', rec('1'))), false);
+        assert.equal(e.delete('a'), true);
+        assert.equal(isPromise(e.batch([{ kind: 'put', key: 'b', record: rec('2') }])), false);
+        await new Promise((r) => setTimeout(r, 30));
+        assert.equal(e.walSyncs, before);
+        await e.close();
+      });
+
+      it('batch: unsynced writes are synced by the interval timer, an idle engine is not', async () => {
+        const e = await openEngine('batch', tempDir(), 20);
+        try {
+          const before = e.walSyncs;
+          e.put('a', rec('1'));
+          await new Promise((r) => setTimeout(r, 80));
+          const afterWrite = e.walSyncs;
+          assert.ok(afterWrite - before >= 1, 'a sync happened after the write');
+          await new Promise((r) => setTimeout(r, 80));
+          assert.equal(e.walSyncs, afterWrite, 'no sync while idle');
+        } finally {
+          await e.close();
+        }
+      });
+
+      it('close settles writes waiting for a group sync', async () => {
+        const e = await openEngine('fsync');
+        const p = e.put('a', rec('1'));
+        await e.close();
+        await p;
+        assert.ok(e.walSyncs >= 1);
+      });
+
+      it('acknowledged fsync writes survive SIGKILL of the writing process', async () => {
+        const dataDir = tempDir();
+        const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+          env: { ...process.env, RINGKV_CRASH_CHILD: dataDir },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let acked = -1;
+        let buf = '';
+        await new Promise<void>((resolve, reject) => {
+          child.on('error', reject);
+          child.on('exit', () => resolve());
+          child.stdout.on('data', (d: Buffer) => {
+            buf += d.toString();
+            const lines = buf.split('\n');
+            buf = lines.pop() ?? '';
+            for (const l of lines) if (l !== '') acked = Number(l);
+            if (acked >= 20 && child.exitCode === null && !child.killed) child.kill('SIGKILL');
+          });
+        });
+        assert.ok(acked >= 20, `child acknowledged ${acked + 1} rounds`);
+        const e = await openEngine('none', dataDir);
+        try {
+          for (let i = 0; i <= acked; i++) {
+            for (let j = 0; j < 10; j++) assert.equal(e.get(`k${i}-${j}`)?.value.toString(), `v${i}-${j}`);
+          }
+          assert.ok(e.count() >= (acked + 1) * 10);
+        } finally {
+          await e.close();
+        }
+      });
+    });
+
+    describe('lifecycle', () => {
+      it('close is idempotent and operations after close fail with ERR_SHUTTING_DOWN', async () => {
+        const e = await openEngine('none');
+        await e.close();
+        await e.close();
+        const isShutdown = (err: unknown) => isRingkvError(err) && err.code === 'ERR_SHUTTING_DOWN';
+        assert.throws(() => e.get('a'), isShutdown);
+        assert.throws(() => e.put('a', rec('1')), isShutdown);
+        assert.throws(() => e.count(), isShutdown);
+      });
+
+      it('opening data written in an unknown format version fails with ERR_CONFIG', async () => {
+        const dataDir = tempDir();
+        const e = await openEngine('none', dataDir);
+        const location = e.location;
+        await e.close();
+        const raw = new RocksLevel(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+        await raw.open({ createIfMissing: false });
+        const b = raw._chainedBatch();
+        b._put(META_FORMAT_KEY, Buffer.from([99]));
+        b._writeSync({ sync: true });
+        b._closeSync();
+        await raw.close();
+        await assert.rejects(openEngine('none', dataDir), (err: unknown) => isRingkvError(err) && err.code === 'ERR_CONFIG');
+      });
+
+      it('counters are rebuilt at open, including expired records not yet collected', async () => {
+        const dataDir = tempDir();
+        let now = 1_000_000;
+        const cfg = config(dataDir, 'none');
+        const e1 = new RocksdbEngine(cfg, { now: () => now });
+        await e1.open();
+        for (let i = 0; i < 10; i++) e1.put(`k${i}`, rec('v', i < 4 ? now + 10 : 0));
+        await e1.close();
+        now += 100;
+        const e2 = new RocksdbEngine(cfg, { now: () => now });
+        await e2.open();
+        try {
+          assert.equal(e2.stats().keys, 10);
+          assert.equal(e2.stats().keysWithExpiry, 4);
+          assert.equal(e2.count(), 6);
+          assert.equal(e2.expireCycle(now), 4);
+          assert.equal(e2.stats().keys, 6);
+        } finally {
+          await e2.close();
+        }
+      });
+
+      it('expireCycle processes at most expireCycleKeysMax due entries per call, oldest first', async () => {
+        let now = 1_000_000;
+        const e = new RocksdbEngine(config(tempDir(), 'none'), { now: () => now, expireCycleKeysMax: 10 });
+        await e.open();
+        try {
+          for (let i = 0; i < 25; i++) e.put(`k${String(i).padStart(2, '0')}`, rec('v', now + 1 + (24 - i)));
+          now += 1000;
+          assert.equal(e.expireCycle(now), 10);
+          // Latest-written keys expire first (k24 has the nearest deadline).
+          assert.equal(e.stats().keys, 15);
+          now -= 1000; // back before any deadline: the remaining keys are visible again
+          assert.equal(e.get('k24'), undefined);
+          assert.equal(e.get('k00')?.value.toString(), 'v');
+          now += 1000;
+          assert.equal(e.expireCycle(now), 10);
+          assert.equal(e.expireCycle(now), 5);
+          assert.equal(e.expireCycle(now), 0);
+        } finally {
+          await e.close();
+        }
+      });
+    });
+
+    describe('record codec', () => {
+      it('records round-trip value and expiry up to the year 275760', () => {
+        fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 0, max: 8.64e15 }), (bytes, exp) => {
+          const r = decodeRecord(encodeRecord({ value: Buffer.from(bytes), expiresAtMs: exp }));
+          assert.equal(r.expiresAtMs, exp);
+          assert.deepEqual(new Uint8Array(r.value), bytes);
+        }));
+      });
+
+      it('index keys sort by expiry first, then by key bytes', () => {
+        const key = fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b).toString('latin1'));
+        const exp = fc.integer({ min: 1, max: 8.64e15 });
+        fc.assert(fc.property(exp, key, exp, key, (e1, k1, e2, k2) => {
+          const a = encodeIndexKey(e1, k1);
+          const b = encodeIndexKey(e2, k2);
+          const expected = e1 !== e2 ? Math.sign(e1 - e2) : Math.sign(Buffer.compare(Buffer.from(k1, 'latin1'), Buffer.from(k2, 'latin1')));
+          assert.equal(Math.sign(Buffer.compare(a, b)), expected);
+          assert.deepEqual(decodeIndexKey(a), { expiresAtMs: e1, key: k1 });
+        }));
+      });
+
+      it('a record with an unknown format byte is rejected, not misread', () => {
+        const b = encodeRecord(rec('v'));
+        b[0] = 42;
+        assert.throws(() => decodeRecord(b), /corrupt record header/);
+      });
+    });
+  });
+}
