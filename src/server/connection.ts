@@ -66,6 +66,8 @@ export class Connection {
 
   /** A handler's promise is pending. */
   private busy = false;
+  /** CLIENT REPLY SKIP was given: drop the next reply. */
+  private skipNext = false;
   /** Commands parsed while busy, answered in order once it settles. */
   private queue: Queued[] = [];
   private queueHead = 0;
@@ -297,14 +299,51 @@ export class Connection {
   }
 
   private execute(args: Buffer[]): void {
+    const writer = this.writer;
+    // Every reply, including dispatch errors, sits between begin and end so CLIENT REPLY
+    // OFF/SKIP can drop it and a failing handler's partial output can be rolled back.
+    writer.beginReply();
+    const suppress = this.skipNext;
+    this.skipNext = false;
+    const spec = this.dispatch(args);
+    if (spec === undefined) {
+      this.endReply(suppress);
+      return;
+    }
+    const metrics = this.host.metrics;
+    const t0 = metrics === undefined ? 0n : process.hrtime.bigint();
+    let result;
+    try {
+      result = spec.handler(this.ctx, args);
+    } catch (e) {
+      this.handlerFailed(spec, e);
+      this.endReply(suppress);
+      if (metrics !== undefined) metrics.onCommand(spec.name, Number(process.hrtime.bigint() - t0), false);
+      return;
+    }
+    if (isPromise(result)) {
+      this.busy = true;
+      result.then(
+        () => this.settled(spec, t0, suppress, undefined, false),
+        (e: unknown) => this.settled(spec, t0, suppress, e, true),
+      );
+      // Send what earlier commands of this batch produced while this one waits.
+      this.flush();
+      return;
+    }
+    this.endReply(suppress);
+    if (metrics !== undefined) metrics.onCommand(spec.name, Number(process.hrtime.bigint() - t0), true);
+  }
+
+  /** Resolves the command to run, or writes the dispatch error and returns undefined. */
+  private dispatch(args: Buffer[]): CommandSpec | undefined {
     const host = this.host;
     const writer = this.writer;
     const name = args[0] as Buffer;
     let spec = host.lookup(name);
     if (spec === undefined) {
-      this.lastCommand = 'NULL';
       writer.errorLine(unknownCommandLine(args));
-      return;
+      return undefined;
     }
     if (spec.subcommands !== undefined && args.length >= 2) {
       const sub = host.lookupSubcommand(spec, args[1] as Buffer);
@@ -312,54 +351,42 @@ export class Connection {
         writer.errorLine(
           `ERR unknown subcommand '${truncate((args[1] as Buffer).toString('latin1'))}'. Try ${name.toString('latin1').toUpperCase()} HELP.`,
         );
-        return;
+        return undefined;
       }
       spec = sub;
     }
     const arity = spec.arity;
     if ((arity > 0 && args.length !== arity) || args.length < -arity) {
       writer.errorLine(`ERR wrong number of arguments for '${spec.name}' command`);
-      return;
+      return undefined;
     }
     if (this.authRequired() && !spec.flags.includes('no_auth')) {
       writer.error(NOAUTH_ERROR);
-      return;
+      return undefined;
     }
     this.lastCommand = spec.name;
     host.counters.totalCommandsProcessed++;
-    const metrics = host.metrics;
-    const t0 = metrics === undefined ? 0n : process.hrtime.bigint();
-    writer.beginReply();
-    let result;
-    try {
-      result = spec.handler(this.ctx, args);
-    } catch (e) {
-      this.handlerFailed(spec, e);
-      writer.endReply();
-      if (metrics !== undefined) metrics.onCommand(spec.name, Number(process.hrtime.bigint() - t0), false);
-      return;
-    }
-    if (isPromise(result)) {
-      this.busy = true;
-      const s = spec;
-      result.then(
-        () => this.settled(s, t0, undefined, false),
-        (e: unknown) => this.settled(s, t0, e, true),
-      );
-      // Send what earlier commands of this batch produced while this one waits.
-      this.flush();
-      return;
-    }
-    writer.endReply();
-    if (metrics !== undefined) metrics.onCommand(spec.name, Number(process.hrtime.bigint() - t0), true);
+    return spec;
   }
 
-  private settled(spec: CommandSpec, t0: bigint, err: unknown, failed: boolean): void {
+  /** `skipped`: CLIENT REPLY SKIP applied to this command. OFF is read at the end, so ON's +OK is sent. */
+  private endReply(skipped: boolean): void {
+    if (skipped || this.client.replyMode === 'off') this.writer.rollback();
+    this.writer.endReply();
+    const mode = this.client.replyMode;
+    if (mode === 'skip') {
+      // CLIENT REPLY SKIP: drop the reply of the command after this one.
+      this.skipNext = true;
+      this.client.replyMode = 'on';
+    }
+  }
+
+  private settled(spec: CommandSpec, t0: bigint, suppress: boolean, err: unknown, failed: boolean): void {
     const metrics = this.host.metrics;
     if (metrics !== undefined) metrics.onCommand(spec.name, Number(process.hrtime.bigint() - t0), !failed);
     this.busy = false;
     if (failed) this.handlerFailed(spec, err);
-    this.writer.endReply();
+    this.endReply(suppress);
     if (this.closed) return;
     if (this.client.closeAfterReply || this.closing) {
       this.finish();

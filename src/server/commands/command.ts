@@ -50,6 +50,8 @@ export interface ClientState {
   libVersion: string;
   /** Set by QUIT / CLIENT KILL: the server closes after flushing the current reply. */
   closeAfterReply: boolean;
+  /** CLIENT REPLY: 'off' drops every reply, 'skip' drops the next command's reply. */
+  replyMode?: 'on' | 'off' | 'skip';
 }
 
 /** What the server exposes to admin commands (CLIENT, INFO, CONFIG, ...). */
