@@ -11,14 +11,13 @@
  * listeners stop accepting, in-flight commands finish (bounded by shutdownTimeoutMs), then the
  * engine closes (flush/sync). runNode() adds the process concerns: signals, exit codes.
  */
-import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
 import { LocalKvStore } from './data/local-kv-store.js';
 import { HttpServer } from './server/http.js';
 import { createLogger, type Logger } from './server/logger.js';
 import { NodeMetrics } from './server/metrics.js';
 import { RespServer } from './server/resp-server.js';
-import { createCommandRegistry } from './server/commands/registry.js';
+import { defaultCommandTable } from './server/commands/registry.js';
 import { createEngine } from './storage/index.js';
 import type { StorageEngine } from './storage/engine.js';
 import { isPromise } from './util/maybe-promise.js';
@@ -39,9 +38,10 @@ export interface StartNodeOptions {
 
 export interface NodeHandle {
   readonly config: Config;
-  readonly respAddress: AddressInfo;
-  /** Undefined when the HTTP listener is disabled (httpPort 0). */
-  readonly httpAddress: AddressInfo | undefined;
+  /** The bound RESP port (differs from config.respPort when that was 0). */
+  readonly respPort: number;
+  /** The bound HTTP port; undefined when the HTTP listener is disabled (httpPort 0). */
+  readonly httpPort: number | undefined;
   readonly metrics: NodeMetrics;
   /** Graceful shutdown; idempotent (later calls return the same promise). */
   close(): Promise<void>;
@@ -122,18 +122,21 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
   } catch (e) {
     await engine.close().catch(() => undefined);
     const where = config.engine === 'rocksdb' ? `data directory ${config.dataDir}` : `${config.engine} engine`;
-    throw new StartupError(`cannot open ${where}: ${rootReason(e)}`, { cause: e });
+    const reason = rootReason(e);
+    const hint = /LOCK|LEVEL_LOCKED/.test(reason) ? ' (is another ringkv using it?)' : '';
+    throw new StartupError(`cannot open ${where}: ${reason}${hint}`, { cause: e });
   }
 
   const store = new LocalKvStore({ engine, config, now });
-  const commands = createCommandRegistry();
-  const metrics = new NodeMetrics({ knownCommands: [...commands.keys()] });
+  const commands = defaultCommandTable();
+  const knownCommands = [...commands.values()].flatMap((spec) => [spec.name, ...(spec.subcommands ?? []).map((sub) => sub.name)]);
+  const metrics = new NodeMetrics({ knownCommands });
   let serving = true;
 
   const resp = new RespServer({ config, store, commands, logger: logger.child({ component: 'resp' }), now, metrics });
-  let respAddress: AddressInfo;
+  let respPort: number;
   try {
-    respAddress = await resp.listen();
+    respPort = (await resp.listen()).port;
   } catch (e) {
     await resp.close(0).catch(() => undefined);
     await engine.close().catch(() => undefined);
@@ -142,19 +145,28 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
   metrics.setSources({ kvStats: () => store.stats(), connectedClients: () => resp.connectedClients() });
 
   const http = new HttpServer({ metrics, logger: logger.child({ component: 'http' }), isServing: () => serving });
-  let httpAddress: AddressInfo | undefined;
+  let httpPort: number | undefined;
   try {
-    if (config.httpPort !== 0) httpAddress = await http.listen(config.httpPort, config.host);
+    if (config.httpPort !== 0) httpPort = (await http.listen(config.httpPort, config.host)).port;
   } catch (e) {
     await resp.close(0).catch(() => undefined);
     await engine.close().catch(() => undefined);
     throw listenError('http', config.host, config.httpPort, e);
   }
 
-  const expiry = startActiveExpiry(engine, config, now, logger.child({ component: 'expiry' }));
+  const expiryLog = logger.child({ component: 'expiry' });
+  let expiry = startActiveExpiry(engine, config, now, expiryLog);
+  // CONFIG SET hz takes effect at once; other runtime changes are applied by the RESP server.
+  resp.onConfigChange((next, previous) => {
+    if (next.hz !== previous.hz) {
+      void expiry.stop();
+      expiry = startActiveExpiry(engine, next, now, expiryLog);
+    }
+    log.info({ hz: next.hz }, 'runtime configuration changed');
+  });
 
-  const respAt = `${respAddress.address}:${respAddress.port}`;
-  const httpAt = httpAddress ? `${httpAddress.address}:${httpAddress.port}` : 'off';
+  const respAt = `${config.host}:${respPort}`;
+  const httpAt = httpPort !== undefined ? `${config.host}:${httpPort}` : 'off';
   log.info(
     { resp: respAt, http: httpAt, engine: config.engine, dataDir: config.dataDir, durability: config.durability },
     `ringkv listening resp=${respAt} http=${httpAt} engine=${config.engine}` + (config.engine === 'rocksdb' ? ` data=${config.dataDir}` : ''),
@@ -176,7 +188,7 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     return closing;
   };
 
-  return { config, respAddress, httpAddress, metrics, close };
+  return { config, respPort, httpPort, metrics, close };
 }
 
 export interface RunNodeOptions extends StartNodeOptions {
@@ -192,34 +204,48 @@ export interface RunNodeOptions extends StartNodeOptions {
 export async function runNode(config: Config, options: RunNodeOptions = {}): Promise<number> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const log = logger.child({ component: 'process' });
-  const node = await startNode(config, { ...options, logger });
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
 
-  return new Promise<number>((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (signalled) {
-        log.warn({ signal }, 'second signal: forcing exit without finishing shutdown');
-        process.exit(1);
-      }
-      signalled = true;
-      log.info({ signal }, 'signal received: graceful shutdown (send again to force)');
-      node.close().then(
-        () => resolve(0),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-    };
-    for (const s of signals) process.on(s, onSignal);
-    process.on('uncaughtException', (err) => {
-      log.fatal({ err }, 'uncaught exception');
+  // Handlers go in before start-up, so a signal that arrives the moment the node logs that it
+  // listens (or while it is still opening) is a graceful shutdown, not the default kill.
+  let node: NodeHandle | undefined;
+  let signalled = false;
+  let resolveExit: (code: number) => void = () => undefined;
+  const exitCode = new Promise<number>((resolve) => { resolveExit = resolve; });
+  const shutdown = (n: NodeHandle): void => {
+    n.close().then(
+      () => resolveExit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        resolveExit(1);
+      },
+    );
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      log.warn({ signal }, 'second signal: forcing exit without finishing shutdown');
       process.exit(1);
-    });
-    process.on('unhandledRejection', (err) => {
-      log.fatal({ err }, 'unhandled rejection');
-      process.exit(1);
-    });
+    }
+    signalled = true;
+    log.info({ signal }, 'signal received: graceful shutdown (send again to force)');
+    if (node !== undefined) shutdown(node);
+  };
+  for (const s of signals) process.on(s, onSignal);
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception');
+    process.exit(1);
   });
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unhandled rejection');
+    process.exit(1);
+  });
+
+  try {
+    node = await startNode(config, { ...options, logger });
+  } catch (e) {
+    for (const s of signals) process.off(s, onSignal);
+    throw e;
+  }
+  if (signalled) shutdown(node);
+  return exitCode;
 }
