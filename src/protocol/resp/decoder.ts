@@ -82,6 +82,11 @@ export class RespDecoder {
     return this.end - this.start;
   }
 
+  /** Size of the buffer currently held (tests check it never follows announced lengths). */
+  get capacityBytes(): number {
+    return this.buf.length;
+  }
+
   get failed(): boolean {
     return this.failure !== undefined;
   }
