@@ -41,7 +41,9 @@ export interface SimOptions {
 
 export type FaultKind =
   | 'partition_halves' | 'partition_isolate' | 'partition_bridge' | 'heal' | 'crash' | 'restart'
-  | 'msg_drop' | 'msg_partitioned' | 'msg_duplicate' | 'msg_delay' | 'unsynced_write_lost' | 'clock_skew';
+  | 'msg_drop' | 'msg_partitioned' | 'msg_duplicate' | 'msg_delay' | 'unsynced_write_lost' | 'clock_skew'
+  /** A crash that the other nodes were told about (their local down set), so requests fail fast. */
+  | 'suspected';
 
 export interface SimResult {
   readonly seed: number;
@@ -75,6 +77,8 @@ type SimEvent =
   | { kind: 'client_timeout'; requestId: RequestId }
   | { kind: 'fault' }
   | { kind: 'restart'; node: NodeId }
+  /** A stand-in failure detector: every live node learns that `node` is down (or up again). */
+  | { kind: 'suspect'; node: NodeId; down: boolean }
   | { kind: 'heal_all' }
   | { kind: 'final_reads' };
 
@@ -136,7 +140,7 @@ interface Client {
 export function emptyFaultCounts(): Record<FaultKind, number> {
   return {
     partition_halves: 0, partition_isolate: 0, partition_bridge: 0, heal: 0, crash: 0, restart: 0,
-    msg_drop: 0, msg_partitioned: 0, msg_duplicate: 0, msg_delay: 0, unsynced_write_lost: 0, clock_skew: 0,
+    msg_drop: 0, msg_partitioned: 0, msg_duplicate: 0, msg_delay: 0, unsynced_write_lost: 0, clock_skew: 0, suspected: 0,
   };
 }
 
@@ -157,6 +161,7 @@ class Simulation {
   private readonly clients: Client[] = [];
   private readonly pending = new Map<RequestId, PendingRequest>();
   private readonly touchedKeys = new Set<string>();
+  private readonly suspected = new Set<NodeId>();
   private readonly finalValues = new Map<string, string[]>();
   private readonly finalAttempts = new Map<string, number>();
   private nowMs = 0;
@@ -360,6 +365,17 @@ class Simulation {
         sn.skewMs = this.opts.faults ? this.rng.between(-SKEW_MAX_MS, SKEW_MAX_MS) : 0;
         this.log(`restart ${sn.id} (skew ${sn.skewMs} ms)`);
         this.start(sn);
+        this.handle({ kind: 'suspect', node: sn.id, down: false });
+        const started: Node | null = this.mustNode(ev.node).node;
+        for (const id of this.suspected) started?.setDown(id, true);
+        return;
+      }
+      case 'suspect': {
+        const sn = this.mustNode(ev.node);
+        if (ev.down && sn.node !== null) return; // restarted before anyone noticed
+        if (ev.down) this.suspected.add(ev.node);
+        else this.suspected.delete(ev.node);
+        for (const other of this.nodes.values()) if (other.id !== ev.node) other.node?.setDown(ev.node, ev.down);
         return;
       }
       case 'heal_all':
@@ -442,6 +458,10 @@ class Simulation {
     this.faults.unsynced_write_lost += sn.disk.crash(this.rng);
     sn.node = null;
     this.log(`crash ${sn.id}`);
+    if (this.rng.chance(0.5)) {
+      this.faults.suspected++;
+      this.queue.push(this.nowMs + this.rng.between(20, 300), { kind: 'suspect', node: sn.id, down: true });
+    }
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,0 +1,148 @@
+/**
+ * A tiny hand-driven harness for coordinator scenarios: real Node instances, in-memory disks,
+ * and every message / storage completion held in a list until the test delivers, drops or
+ * duplicates it. Nothing happens unless the test says so, which is what makes a scenario like
+ * "c's ack is lost, then the deadline passes" a few readable lines.
+ */
+import { Node, NODE_DEFAULTS, type NodeOptions, type Placement } from '../../src/core/node/node.js';
+import type { KvOp, KvResult, PeerMessage, StorageOp } from '../../src/core/messages.js';
+import { nodeId, requestId, type NodeId, type RequestId } from '../../src/core/types.js';
+
+export interface InFlightMessage {
+  from: NodeId;
+  to: NodeId;
+  message: PeerMessage;
+}
+
+export interface InFlightIo {
+  node: NodeId;
+  ioId: number;
+  op: StorageOp;
+}
+
+export interface Reply {
+  node: NodeId;
+  requestId: RequestId;
+  result: KvResult;
+}
+
+export const T0 = 1_000_000;
+
+export class Harness {
+  readonly nodes = new Map<NodeId, Node>();
+  readonly disks = new Map<NodeId, Map<string, Buffer>>();
+  messages: InFlightMessage[] = [];
+  io: InFlightIo[] = [];
+  readonly replies: Reply[] = [];
+  private rid = 0;
+  nowMs = T0;
+
+  constructor(ids: readonly string[], placement: Placement, overrides: Partial<NodeOptions> = {}) {
+    for (const s of ids) {
+      const id = nodeId(s);
+      this.disks.set(id, new Map());
+      this.nodes.set(id, new Node({ ...NODE_DEFAULTS, id, incarnation: 1, placement, startMs: T0, ...overrides }));
+    }
+  }
+
+  node(id: string): Node {
+    const n = this.nodes.get(nodeId(id));
+    if (n === undefined) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  disk(id: string): Map<string, Buffer> {
+    const d = this.disks.get(nodeId(id));
+    if (d === undefined) throw new Error(`no disk ${id}`);
+    return d;
+  }
+
+  private collect(id: NodeId): void {
+    const n = this.nodes.get(id);
+    if (n === undefined) throw new Error(`no node ${id}`);
+    n.invariants();
+    for (const e of n.takeEffects()) {
+      switch (e.kind) {
+        case 'send': this.messages.push({ from: id, to: e.to, message: e.message }); break;
+        case 'storage': this.io.push({ node: id, ioId: e.ioId, op: e.op }); break;
+        case 'reply': this.replies.push({ node: id, requestId: e.requestId, result: e.result }); break;
+        default: { const never: never = e; throw new TypeError(String(never)); }
+      }
+    }
+  }
+
+  request(at: string, op: KvOp): RequestId {
+    const r = requestId(++this.rid);
+    this.node(at).step({ kind: 'client_request', requestId: r, op });
+    this.collect(nodeId(at));
+    return r;
+  }
+
+  reply(r: RequestId): KvResult | undefined {
+    return this.replies.find((x) => x.requestId === r)?.result;
+  }
+
+  /** Completes pending storage IO matching `pred` (all by default), applying writes to the disk. */
+  completeIo(pred: (io: InFlightIo) => boolean = () => true): number {
+    const now = this.io.filter(pred);
+    this.io = this.io.filter((x) => !pred(x));
+    for (const x of now) {
+      const disk = this.disks.get(x.node) as Map<string, Buffer>;
+      if (x.op.kind === 'write') {
+        disk.set(x.op.key, x.op.record);
+        this.node(x.node).step({ kind: 'storage_done', ioId: x.ioId, result: { kind: 'written' } });
+      } else {
+        this.node(x.node).step({ kind: 'storage_done', ioId: x.ioId, result: { kind: 'read', record: disk.get(x.op.key) ?? null } });
+      }
+      this.collect(x.node);
+    }
+    return now.length;
+  }
+
+  /** Completes storage IO, including IO that completions start, until none is pending. */
+  drainIo(): void {
+    for (let i = 0; i < 1000 && this.io.length > 0; i++) this.completeIo();
+  }
+
+  /** Delivers in-flight messages matching `pred`; `drop` ones are discarded instead. */
+  deliver(pred: (m: InFlightMessage) => boolean = () => true, drop: (m: InFlightMessage) => boolean = () => false): number {
+    const now = this.messages.filter((m) => pred(m) || drop(m));
+    this.messages = this.messages.filter((m) => !(pred(m) || drop(m)));
+    let n = 0;
+    for (const m of now) {
+      if (drop(m)) continue;
+      this.node(m.to).step({ kind: 'peer_message', from: m.from, message: m.message });
+      this.collect(m.to);
+      n++;
+    }
+    return n;
+  }
+
+  /** Runs IO and message delivery to quiescence; `drop` discards matching messages. */
+  settle(drop: (m: InFlightMessage) => boolean = () => false): void {
+    for (let i = 0; i < 10_000; i++) {
+      const progressed = this.completeIo() + this.deliver(() => true, drop);
+      if (progressed === 0 && this.messages.length === 0 && this.io.length === 0) return;
+    }
+    throw new Error('harness did not settle');
+  }
+
+  tick(advanceMs: number): void {
+    this.nowMs += advanceMs;
+    for (const id of this.nodes.keys()) {
+      this.node(id).step({ kind: 'tick', nowMs: this.nowMs });
+      this.collect(id);
+    }
+  }
+}
+
+/** Every key lives on `replicas`; other nodes coordinate but hold nothing. */
+export function fixedPlacement(replicas: readonly string[]): Placement {
+  const list = replicas.map(nodeId);
+  return { replicationFactor: list.length, preferenceList: () => list };
+}
+
+export const values = (r: KvResult | undefined): string[] => {
+  if (r?.kind !== 'values') throw new Error(`expected values, got ${JSON.stringify(r)}`);
+  return r.values.map((v) => v.value.toString()).sort();
+};
