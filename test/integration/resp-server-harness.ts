@@ -1,0 +1,143 @@
+/**
+ * Test harness for the RESP server: an in-process RespServer on 127.0.0.1 port 0 over the
+ * memory engine, with a few test-only commands (SLOW answers after a delay, BOOM fails after
+ * writing half a reply), and a raw socket client that reads exact byte strings.
+ */
+import net from 'node:net';
+import { defaultConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { LocalKvStore } from '../../src/data/local-kv-store.js';
+import type { CommandSpec } from '../../src/server/commands/command.js';
+import { defaultCommandTable } from '../../src/server/commands/registry.js';
+import { RespServer } from '../../src/server/resp-server.js';
+import { MemoryEngine } from '../../src/storage/memory/memory-engine.js';
+
+const testCommands: CommandSpec[] = [
+  {
+    name: 'slow',
+    arity: 3,
+    flags: [],
+    firstKey: 0, lastKey: 0, keyStep: 0,
+    async handler(ctx, args) {
+      await new Promise((r) => setTimeout(r, Number((args[1] as Buffer).toString())));
+      ctx.reply.bulk(args[2] as Buffer);
+    },
+  },
+  {
+    name: 'boom',
+    arity: 1,
+    flags: [],
+    firstKey: 0, lastKey: 0, keyStep: 0,
+    handler(ctx) {
+      ctx.reply.array(2);
+      ctx.reply.bulk('half');
+      throw new Error('secret internal detail');
+    },
+  },
+  {
+    name: 'asyncboom',
+    arity: 1,
+    flags: [],
+    firstKey: 0, lastKey: 0, keyStep: 0,
+    async handler(ctx) {
+      ctx.reply.array(2);
+      await new Promise((r) => setTimeout(r, 5));
+      throw new Error('secret internal detail');
+    },
+  },
+];
+
+export interface TestServer {
+  server: RespServer;
+  port: number;
+  store: LocalKvStore;
+  config: Config;
+}
+
+export async function startServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+  const config = defaultConfig({ respPort: 0, engine: 'memory', host: '127.0.0.1', ...overrides });
+  const engine = new MemoryEngine();
+  await engine.open();
+  const store = new LocalKvStore({ engine, config });
+  const commands = defaultCommandTable();
+  for (const c of testCommands) commands.set(c.name, c);
+  const server = new RespServer({ config, store, commands });
+  const { port } = await server.listen();
+  return { server, port, store, config };
+}
+
+export class RawClient {
+  private data = Buffer.alloc(0);
+  private waiters: (() => void)[] = [];
+  closed = false;
+  readonly closedPromise: Promise<void>;
+
+  private constructor(readonly socket: net.Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.data = Buffer.concat([this.data, d]);
+      this.wake();
+    });
+    socket.on('error', () => {});
+    this.closedPromise = new Promise((r) => {
+      socket.on('close', () => {
+        this.closed = true;
+        this.wake();
+        r();
+      });
+    });
+  }
+
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  send(s: string | Buffer): void {
+    this.socket.write(typeof s === 'string' ? Buffer.from(s, 'latin1') : s);
+  }
+
+  /** Waits until `n` bytes arrived (or the socket closed / timeout) and takes them. */
+  async read(n: number, timeoutMs = 3000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.data.length < n && !this.closed && Date.now() < deadline) {
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+    const out = this.data.subarray(0, n);
+    this.data = this.data.subarray(out.length);
+    return out.toString('latin1');
+  }
+
+  /** Reads exactly as many bytes as `expected` has. */
+  expect(expected: string, timeoutMs?: number): Promise<string> {
+    return this.read(Buffer.byteLength(expected, 'latin1'), timeoutMs);
+  }
+
+  /** Everything that arrives until the server closes the connection. */
+  async readToClose(timeoutMs = 3000): Promise<string> {
+    await Promise.race([this.closedPromise, new Promise((r) => setTimeout(r, timeoutMs))]);
+    const out = this.data.toString('latin1');
+    this.data = Buffer.alloc(0);
+    return out;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+export function cmd(...args: string[]): string {
+  let s = `*${args.length}\r\n`;
+  for (const a of args) s += `$${Buffer.byteLength(a, 'latin1')}\r\n${a}\r\n`;
+  return s;
+}

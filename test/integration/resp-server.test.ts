@@ -1,0 +1,330 @@
+/**
+ * The RESP server over raw sockets: pipelining order with asynchronous handlers, isolation
+ * between connections, Redis 7's exact dispatch and protocol errors (and the close that follows
+ * a protocol error), inline commands, QUIT, maxclients, AUTH/NOAUTH, HELLO 3 and RESP3 replies,
+ * CLIENT REPLY, CLIENT KILL, CONFIG SET effects, idle timeout, bounded pipelines and graceful close.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { RawClient, cmd, startServer, type TestServer } from './resp-server-harness.js';
+
+describe('resp server: dispatch and replies', () => {
+  let t: TestServer;
+  const clients: RawClient[] = [];
+  const connect = async (): Promise<RawClient> => {
+    const c = await RawClient.connect(t.port);
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    t = await startServer();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await t.server.close(1000);
+  });
+
+  it('answers inline and multibulk PING', async () => {
+    const c = await connect();
+    c.send('PING\r\n' + cmd('PING') + cmd('PING', 'hi'));
+    assert.equal(await c.expect('+PONG\r\n+PONG\r\n$2\r\nhi\r\n'), '+PONG\r\n+PONG\r\n$2\r\nhi\r\n');
+  });
+
+  it('serves the data commands from the registry (SET/GET/DEL)', async () => {
+    const c = await connect();
+    c.send(cmd('SET', 'k1', 'v1') + cmd('GET', 'k1') + cmd('DEL', 'k1') + cmd('GET', 'k1'));
+    const want = '+OK\r\n$2\r\nv1\r\n:1\r\n$-1\r\n';
+    assert.equal(await c.expect(want), want);
+  });
+
+  it('keeps replies in request order when a handler is asynchronous', async () => {
+    const c = await connect();
+    c.send(cmd('SLOW', '60', 'a') + cmd('PING') + cmd('SLOW', '5', 'b') + cmd('ECHO', 'c') + 'PING\r\n');
+    const want = '$1\r\na\r\n+PONG\r\n$1\r\nb\r\n$1\r\nc\r\n+PONG\r\n';
+    assert.equal(await c.expect(want), want);
+  });
+
+  it('lets other connections proceed while one waits on a slow command', async () => {
+    const a = await connect();
+    const b = await connect();
+    a.send(cmd('SLOW', '400', 'late'));
+    const started = Date.now();
+    b.send(cmd('PING'));
+    assert.equal(await b.expect('+PONG\r\n'), '+PONG\r\n');
+    assert.ok(Date.now() - started < 300, 'PING waited for another connection');
+    assert.equal(await a.expect('$4\r\nlate\r\n'), '$4\r\nlate\r\n');
+  });
+
+  it('words unknown commands exactly as Redis 7', async () => {
+    const c = await connect();
+    c.send(cmd('foo', 'a', 'b') + cmd('nope'));
+    const want = "-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n-ERR unknown command 'nope', with args beginning with: \r\n";
+    assert.equal(await c.expect(want), want);
+  });
+
+  it('words arity errors and unknown subcommands exactly as Redis 7', async () => {
+    const c = await connect();
+    c.send(cmd('GET') + cmd('client', 'bogus') + cmd('CLIENT') + cmd('client', 'setname'));
+    const want =
+      "-ERR wrong number of arguments for 'get' command\r\n" +
+      "-ERR unknown subcommand 'bogus'. Try CLIENT HELP.\r\n" +
+      "-ERR wrong number of arguments for 'client' command\r\n" +
+      "-ERR wrong number of arguments for 'client|setname' command\r\n";
+    assert.equal(await c.expect(want), want);
+  });
+
+  it('turns a non-RingkvError into "ERR internal error" and rolls back the half-written reply', async () => {
+    const c = await connect();
+    c.send(cmd('BOOM') + cmd('ASYNCBOOM') + cmd('PING'));
+    const want = '-ERR internal error\r\n-ERR internal error\r\n+PONG\r\n';
+    const got = await c.expect(want);
+    assert.equal(got, want);
+    assert.ok(!got.includes('secret'));
+  });
+
+  it('replies a protocol error and closes, after answering what came before', async () => {
+    const c = await connect();
+    c.send(cmd('PING') + '*abc\r\n' + cmd('PING'));
+    assert.equal(await c.readToClose(), '+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n');
+    assert.equal(c.closed, true);
+  });
+
+  it('closes on unbalanced quotes in an inline command', async () => {
+    const c = await connect();
+    c.send('SET "abc\r\n');
+    assert.equal(await c.readToClose(), '-ERR Protocol error: unbalanced quotes in request\r\n');
+    assert.equal(c.closed, true);
+  });
+
+  it("closes on a bad bulk header with Redis's expected-'$' error", async () => {
+    const c = await connect();
+    c.send('*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n');
+    assert.equal(await c.readToClose(), "-ERR Protocol error: expected '$', got 'f'\r\n");
+  });
+
+  it('QUIT replies +OK, closes, and runs nothing after it', async () => {
+    const c = await connect();
+    c.send(cmd('SET', 'quitkey', '1') + cmd('QUIT') + cmd('SET', 'quitkey', '2'));
+    assert.equal(await c.readToClose(), '+OK\r\n+OK\r\n');
+    assert.equal(c.closed, true);
+    const d = await connect();
+    d.send(cmd('GET', 'quitkey'));
+    assert.equal(await d.expect('$1\r\n1\r\n'), '$1\r\n1\r\n');
+  });
+
+  it('HELLO 3 switches to RESP3: map reply, then RESP3 null/map/double types', async () => {
+    const c = await connect();
+    c.send(cmd('HELLO', '3'));
+    const hello = await c.read(400, 300);
+    assert.ok(hello.startsWith('%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:'), hello);
+    assert.ok(hello.endsWith('$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n'), hello);
+    c.send(cmd('GET', 'missing-key') + cmd('CONFIG', 'GET', 'maxmemory-policy'));
+    const want = '_\r\n%1\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n';
+    assert.equal(await c.expect(want), want);
+    c.send(cmd('HELLO', '2') + cmd('GET', 'missing-key'));
+    const back = await c.read(400, 300);
+    assert.ok(back.startsWith('*14\r\n') && back.endsWith('$-1\r\n'), back);
+  });
+
+  it('HELLO rejects unsupported protocol versions with NOPROTO', async () => {
+    const c = await connect();
+    c.send(cmd('HELLO', '4') + cmd('HELLO', 'x'));
+    const want = '-NOPROTO unsupported protocol version\r\n-ERR Protocol version is not an integer or out of range\r\n';
+    assert.equal(await c.expect(want), want);
+  });
+
+  it('CLIENT REPLY OFF drops replies until ON; SKIP drops exactly the next one', async () => {
+    const c = await connect();
+    c.send(cmd('CLIENT', 'REPLY', 'OFF') + cmd('PING') + cmd('nosuchcmd') + cmd('CLIENT', 'REPLY', 'ON') + cmd('ECHO', 'a'));
+    assert.equal(await c.expect('+OK\r\n$1\r\na\r\n'), '+OK\r\n$1\r\na\r\n');
+    c.send(cmd('CLIENT', 'REPLY', 'SKIP') + cmd('ECHO', 'skipped') + cmd('ECHO', 'b'));
+    assert.equal(await c.expect('$1\r\nb\r\n'), '$1\r\nb\r\n');
+  });
+
+  it('CLIENT SETNAME/GETNAME/ID/INFO describe this connection', async () => {
+    const c = await connect();
+    c.send(cmd('CLIENT', 'SETNAME', 'worker-1') + cmd('CLIENT', 'GETNAME') + cmd('CLIENT', 'INFO'));
+    assert.equal(await c.expect('+OK\r\n$8\r\nworker-1\r\n'), '+OK\r\n$8\r\nworker-1\r\n');
+    const info = await c.read(2000, 300);
+    assert.match(info, /^\$\d+\r\nid=\d+ addr=127\.0\.0\.1:\d+ laddr=127\.0\.0\.1:\d+ fd=8 name=worker-1 .* cmd=client\|info user=default redir=-1 resp=2 /);
+    c.send(cmd('CLIENT', 'SETNAME', 'has space'));
+    const want = '-ERR Client names cannot contain spaces, newlines or special characters.\r\n';
+    assert.equal(await c.expect(want), want);
+  });
+
+  it('CLIENT KILL ID closes the other connection and counts it', async () => {
+    const victim = await connect();
+    victim.send(cmd('CLIENT', 'ID'));
+    const idReply = await victim.read(100, 200);
+    const id = /^:(\d+)\r\n$/.exec(idReply)?.[1];
+    assert.ok(id !== undefined, idReply);
+    const killer = await connect();
+    killer.send(cmd('CLIENT', 'KILL', 'ID', id));
+    assert.equal(await killer.expect(':1\r\n'), ':1\r\n');
+    await victim.readToClose();
+    assert.equal(victim.closed, true);
+  });
+
+  it('COMMAND COUNT, INFO and GETKEYS come from the command specs', async () => {
+    const c = await connect();
+    c.send(cmd('COMMAND', 'GETKEYS', 'MSET', 'a', '1', 'b', '2') + cmd('COMMAND', 'INFO', 'nosuch'));
+    const want = '*2\r\n$1\r\na\r\n$1\r\nb\r\n*1\r\n$-1\r\n';
+    assert.equal(await c.expect(want), want);
+    c.send(cmd('COMMAND', 'INFO', 'get'));
+    const info = await c.read(4000, 300);
+    assert.ok(info.startsWith('*1\r\n*10\r\n$3\r\nget\r\n:2\r\n'), info);
+  });
+
+  it('CONFIG GET answers the probes redis-benchmark and tools send', async () => {
+    const c = await connect();
+    c.send(cmd('CONFIG', 'GET', 'save') + cmd('CONFIG', 'GET', 'appendonly') + cmd('CONFIG', 'GET', 'nosuchparam'));
+    const want = '*2\r\n$4\r\nsave\r\n$0\r\n\r\n*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n*0\r\n';
+    assert.equal(await c.expect(want), want);
+  });
+
+  it('CONFIG SET validates through the schema and reports Redis-style errors', async () => {
+    const c = await connect();
+    c.send(cmd('CONFIG', 'SET', 'foo', 'bar') + cmd('CONFIG', 'SET', 'hz', '0') + cmd('CONFIG', 'SET', 'hz', '20') + cmd('CONFIG', 'GET', 'hz'));
+    const want =
+      "-ERR Unknown option or number of arguments for CONFIG SET - 'foo'\r\n" +
+      "-ERR CONFIG SET failed (possibly related to argument 'hz') - ";
+    const got = await c.expect(want);
+    assert.equal(got, want);
+    const rest = await c.read(200, 300);
+    assert.ok(rest.endsWith('\r\n+OK\r\n*2\r\n$2\r\nhz\r\n$2\r\n20\r\n'), rest);
+    assert.equal(t.server.config.hz, 20);
+    c.send(cmd('CONFIG', 'REWRITE'));
+    assert.equal(await c.expect('-ERR The server is running without a config file\r\n'), '-ERR The server is running without a config file\r\n');
+  });
+
+  it('INFO reports loading:0, role:master and the keyspace line', async () => {
+    const c = await connect();
+    c.send(cmd('SET', 'infokey', 'x') + cmd('INFO'));
+    await c.expect('+OK\r\n');
+    const text = await c.read(20_000, 300);
+    assert.match(text, /\r\nloading:0\r\n/);
+    assert.match(text, /\r\nrole:master\r\n/);
+    assert.match(text, /\r\n# Keyspace\r\ndb0:keys=\d+,expires=0,avg_ttl=0\r\n/);
+    assert.match(text, /^\$\d+\r\n# Server\r\nredis_version:7\.0\.15\r\n/);
+  });
+
+  it('round-trips a 1 MB value', async () => {
+    const c = await connect();
+    const v = 'x'.repeat(1024 * 1024);
+    c.send(cmd('SET', 'big', v) + cmd('GET', 'big'));
+    const want = `+OK\r\n$${v.length}\r\n${v}\r\n`;
+    assert.equal(await c.expect(want, 5000), want);
+  });
+
+  it('answers everything a client sent before it half-closed', async () => {
+    const c = await connect();
+    c.send(cmd('SLOW', '20', 'x') + cmd('PING'));
+    c.socket.end();
+    assert.equal(await c.readToClose(), '$1\r\nx\r\n+PONG\r\n');
+  });
+});
+
+describe('resp server: limits and lifecycle', () => {
+  it('refuses clients over maxclients with Redis\'s error and counts them', async () => {
+    const t = await startServer({ maxclients: 2 });
+    const a = await RawClient.connect(t.port);
+    const b = await RawClient.connect(t.port);
+    a.send(cmd('PING'));
+    await a.expect('+PONG\r\n');
+    b.send(cmd('PING'));
+    await b.expect('+PONG\r\n');
+    const c = await RawClient.connect(t.port);
+    assert.equal(await c.readToClose(), '-ERR max number of clients reached\r\n');
+    a.send(cmd('INFO', 'stats'));
+    assert.match(await a.read(5000, 300), /rejected_connections:1\r\n/);
+    a.close();
+    b.close();
+    await t.server.close(1000);
+  });
+
+  it('requires AUTH when requirepass is set (NOAUTH, WRONGPASS, then OK)', async () => {
+    const t = await startServer({ requirepass: 's3cret' });
+    const c = await RawClient.connect(t.port);
+    c.send(cmd('GET', 'k') + cmd('AUTH', 'wrong') + cmd('HELLO', '3') + cmd('AUTH', 's3cret') + cmd('GET', 'k'));
+    const want =
+      '-NOAUTH Authentication required.\r\n' +
+      '-WRONGPASS invalid username-password pair or user is disabled.\r\n' +
+      '-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n' +
+      '+OK\r\n$-1\r\n';
+    assert.equal(await c.expect(want), want);
+    const d = await RawClient.connect(t.port);
+    d.send(cmd('HELLO', '3', 'AUTH', 'default', 's3cret') + cmd('GET', 'k'));
+    const hello = await d.read(300, 300);
+    assert.ok(hello.startsWith('%7\r\n') && hello.endsWith('_\r\n'), hello);
+    c.close();
+    d.close();
+    await t.server.close(1000);
+  });
+
+  it('AUTH without a configured password gives Redis 7\'s error', async () => {
+    const t = await startServer();
+    const c = await RawClient.connect(t.port);
+    c.send(cmd('AUTH', 'x') + cmd('AUTH', 'default', 'anything'));
+    const want =
+      '-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n+OK\r\n';
+    assert.equal(await c.expect(want), want);
+    c.close();
+    await t.server.close(1000);
+  });
+
+  it('keeps order and answers everything with a tiny pipeline bound', async () => {
+    const t = await startServer({ pipelineDepthMax: 2 });
+    const c = await RawClient.connect(t.port);
+    let req = '';
+    let want = '';
+    for (let i = 0; i < 200; i++) {
+      if (i % 20 === 0) {
+        req += cmd('SLOW', '2', `s${i}`);
+        want += `$${`s${i}`.length}\r\ns${i}\r\n`;
+      } else {
+        req += cmd('ECHO', `e${i}`);
+        want += `$${`e${i}`.length}\r\ne${i}\r\n`;
+      }
+    }
+    c.send(req);
+    assert.equal(await c.expect(want, 5000), want);
+    c.close();
+    await t.server.close(1000);
+  });
+
+  it('closes idle clients after `timeout` seconds (CONFIG SET applies to live clients)', async () => {
+    const t = await startServer();
+    const c = await RawClient.connect(t.port);
+    c.send(cmd('CONFIG', 'SET', 'timeout', '1'));
+    assert.equal(await c.expect('+OK\r\n'), '+OK\r\n');
+    const started = Date.now();
+    await c.readToClose(4000);
+    assert.equal(c.closed, true);
+    assert.ok(Date.now() - started >= 900);
+    await t.server.close(1000);
+  });
+
+  it('graceful close lets the in-flight command answer, then ends the socket', async () => {
+    const t = await startServer();
+    const c = await RawClient.connect(t.port);
+    c.send(cmd('SLOW', '100', 'done'));
+    await new Promise((r) => setTimeout(r, 20));
+    const closing = t.server.close(2000);
+    assert.equal(await c.readToClose(), '$4\r\ndone\r\n');
+    await closing;
+    assert.equal(c.closed, true);
+  });
+
+  it('close destroys connections still busy at the deadline', async () => {
+    const t = await startServer();
+    const c = await RawClient.connect(t.port);
+    c.send(cmd('SLOW', '5000', 'never'));
+    await new Promise((r) => setTimeout(r, 20));
+    const started = Date.now();
+    await t.server.close(100);
+    assert.ok(Date.now() - started < 2000);
+    await c.readToClose(1000);
+    assert.equal(c.closed, true);
+  });
+});
