@@ -420,7 +420,9 @@ export class Connection {
     if (this.stopped) return;
     this.stopped = true;
     this.flush();
-    this.socket.end();
+    // Close fully once the reply is flushed (Redis closes the fd): a bare end() half-closes, and
+    // a client that keeps writing (protocol desync tests) would never notice.
+    this.socket.end(() => this.socket.destroy());
   }
 
   private flush(): void {
