@@ -698,13 +698,17 @@ export function storageEngineConformance(h: EngineHarness): void {
 
       evictionIt('allkeys-random evicts until under the cap and counts evictions', async () => {
         const clock = new FakeClock();
-        const opened = await h.open({ now: clock.now, maxmemoryPolicy: 'allkeys-random', random: seededRandom(17), maxmemory: Math.floor((await perKeyBytes()) * 10.5) });
+        const cap = Math.floor((await perKeyBytes()) * 10.5);
+        const opened = await h.open({ now: clock.now, maxmemoryPolicy: 'allkeys-random', random: seededRandom(17), maxmemory: cap });
         try {
           const e = opened.engine;
           await fill(e, 20, (i) => (i % 2 === 0 ? clock.ms + 60_000 : 0));
           e.reserveMemory();
-          assert.equal(await e.count(), 10);
-          assert.equal(e.stats().evictedKeys, 10);
+          assert.ok(e.stats().usedBytes <= cap);
+          const left = await e.count();
+          // Keys with an expiry cost a little more, so 9 or 10 of the 20 fit under the cap.
+          assert.ok(left === 9 || left === 10, `left ${left}`);
+          assert.equal(e.stats().evictedKeys, 20 - left);
         } finally {
           await opened.dispose();
         }

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { MAXMEMORY_POLICIES } from '../../src/config/schema.js';
 import { isRingkvError } from '../../src/errors/index.js';
 import { isPromise } from '../../src/util/maybe-promise.js';
-import { ENTRY_OVERHEAD_BYTES, MemoryEngine } from '../../src/storage/memory/memory-engine.js';
+import { ENTRY_OVERHEAD_BYTES, MemoryEngine, VOLATILE_OVERHEAD_BYTES } from '../../src/storage/memory/memory-engine.js';
 import { FakeClock, seededRandom } from '../conformance/storage-engine-suite.js';
 
 const rec = (v: string, expiresAtMs = 0) => ({ value: Buffer.from(v), expiresAtMs });
@@ -26,15 +26,20 @@ describe('memory engine', () => {
     assert.equal(e.count(), 1);
   });
 
-  it('usedBytes is key length + value length + the fixed per-entry overhead', () => {
-    const e = new MemoryEngine();
+  it('usedBytes is key length + value length + the fixed per-entry overhead (+ TTL overhead)', () => {
+    const clock = new FakeClock();
+    const e = new MemoryEngine({}, { now: clock.now });
     e.put('abc', rec('12345'));
     e.put('d', rec(''));
     assert.equal(e.stats().usedBytes, 3 + 5 + 1 + 0 + 2 * ENTRY_OVERHEAD_BYTES);
+    e.put('abc', rec('1', clock.ms + 1000));
+    assert.equal(e.stats().usedBytes, 3 + 1 + 1 + 2 * ENTRY_OVERHEAD_BYTES + VOLATILE_OVERHEAD_BYTES);
     e.put('abc', rec('1'));
     assert.equal(e.stats().usedBytes, 3 + 1 + 1 + 2 * ENTRY_OVERHEAD_BYTES);
+    e.put('d', rec('', clock.ms + 10));
+    clock.advance(10);
+    e.expireCycle(clock.ms);
     e.delete('abc');
-    e.delete('d');
     assert.equal(e.stats().usedBytes, 0);
   });
 

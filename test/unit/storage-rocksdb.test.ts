@@ -190,6 +190,25 @@ if (process.env.RINGKV_CRASH_CHILD !== undefined) {
         assert.throws(() => e.count(), isShutdown);
       });
 
+      it('a scan left suspended or with a read in flight at close ends with ERR_SHUTTING_DOWN', async () => {
+        const isShutdown = (err: unknown) => isRingkvError(err) && err.code === 'ERR_SHUTTING_DOWN';
+        for (const inFlight of [false, true]) {
+          const e = await openEngine('none');
+          for (let i = 0; i < 600; i++) e.put(`k${String(i).padStart(3, '0')}`, rec('v'));
+          const it = e.scan()[Symbol.asyncIterator]();
+          assert.deepEqual((await it.next()).value?.[0], 'k000');
+          if (inFlight) {
+            for (let i = 1; i < 256; i++) await it.next(); // drain the first chunk
+            const pending = it.next().then(() => 'yielded', (err: unknown) => (isShutdown(err) ? 'shutdown' : err));
+            await e.close();
+            assert.equal(await pending, 'shutdown');
+          } else {
+            await e.close();
+            await assert.rejects(it.next(), isShutdown);
+          }
+        }
+      });
+
       it('opening data written in an unknown format version fails with ERR_CONFIG', async () => {
         const dataDir = tempDir();
         const e = await openEngine('none', dataDir);

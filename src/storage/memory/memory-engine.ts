@@ -7,7 +7,8 @@
  *   `entry.ttlSlot` in `volatile` (else ttlSlot = -1). Both arrays allow O(1) random pick and
  *   O(1) removal (swap with last, pop), which is what sampling (eviction, active expiry,
  *   randomKey) needs.
- * - usedBytes = sum over entries of (key.length + value.length + ENTRY_OVERHEAD_BYTES).
+ * - usedBytes = sum over entries of (key.length + value.length + ENTRY_OVERHEAD_BYTES, plus
+ *   VOLATILE_OVERHEAD_BYTES when the entry has an expiry).
  * - an entry is never mutated after insertion except its access fields (lru, lfu, lfuMinutes):
  *   get() hands the entry itself out as the StoredRecord (no allocation per read), so a caller
  *   holding a previous record keeps seeing the old value after an overwrite.
@@ -29,11 +30,15 @@ import type { BatchOp, EngineCapabilities, EngineStats, Key, ScanOptions, Storag
 
 /**
  * Fixed per-entry bytes counted in usedBytes besides key and value bytes: the Map slot, the
- * entry object, the key string header, the Buffer object and the two index array slots.
- * Measured on Node 20 x64 (scripts in the report): 1M entries of 16-byte keys and 100-byte
- * values cost ~330 bytes each over key+value in RSS. See MEMORY_OVERHEAD notes in the report.
+ * entry object, the key string header, the Buffer object and the `all` array slot. Measured on
+ * Node 20 x64 with 1M entries of 16-byte keys and 100-byte values: V8 heap 344 bytes per entry
+ * (including the 16 key chars) plus ~5 bytes of value-pool slack, i.e. ~334 bytes over
+ * key + value. RSS is higher (~490 bytes per entry in all) because of GC headroom; like Redis's
+ * used_memory, usedBytes does not count allocator or GC slack.
  */
-export const ENTRY_OVERHEAD_BYTES = 200;
+export const ENTRY_OVERHEAD_BYTES = 336;
+/** Extra bytes of an entry with an expiry: its `volatile` slot and the boxed expiry double (measured ~27). */
+export const VOLATILE_OVERHEAD_BYTES = 28;
 
 /** Redis: LFU_INIT_VAL. New keys start here so they are not evicted before they get a chance. */
 const LFU_INIT_VAL = 5;
@@ -160,6 +165,7 @@ export class MemoryEngine implements StorageEngine {
     if (expiresAtMs !== 0) {
       e.ttlSlot = this.volatile.length;
       this.volatile.push(e);
+      this.usedBytes += VOLATILE_OVERHEAD_BYTES;
     }
     this.map.set(key, e);
   }
@@ -293,6 +299,7 @@ export class MemoryEngine implements StorageEngine {
       if (e.expiresAtMs !== 0) {
         vol++;
         if (this.volatile[e.ttlSlot] !== e) throw new Error(`ttlSlot broken for ${JSON.stringify(k)}`);
+        bytes += VOLATILE_OVERHEAD_BYTES;
       } else if (e.ttlSlot !== -1) throw new Error(`non-volatile entry has ttlSlot ${JSON.stringify(k)}`);
       bytes += k.length + e.value.length + ENTRY_OVERHEAD_BYTES;
     }
@@ -343,6 +350,7 @@ export class MemoryEngine implements StorageEngine {
   }
 
   private dropVolatile(e: Entry): void {
+    this.usedBytes -= VOLATILE_OVERHEAD_BYTES;
     const last = this.volatile.pop();
     if (last !== undefined && last !== e) {
       this.volatile[e.ttlSlot] = last;

@@ -55,6 +55,12 @@ const RANDOM_SEEK_BYTES = 4;
 /** The binding reads cacheSize as uint32. */
 const CACHE_BYTES_MAX = 2 ** 32 - 1;
 
+/** A scan's iterator and its pending thread-pool read, which close() must wait for. */
+interface OpenScan {
+  it: RocksIterator;
+  inFlight: Promise<unknown> | undefined;
+}
+
 interface Group {
   promise: Promise<void>;
   resolve: () => void;
@@ -85,6 +91,7 @@ export class RocksdbEngine implements StorageEngine {
   private unsynced = false;
   private group: Group | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
+  private readonly scans = new Set<OpenScan>();
 
   private readonly cfg: RocksdbEngineConfig;
   private readonly now: () => number;
@@ -242,16 +249,25 @@ export class RocksdbEngine implements StorageEngine {
     const db = this.opened();
     const limit = options.limit ?? Infinity;
     if (limit <= 0) return;
-    const it = db._iterator({
-      gte: options.gte === undefined ? RECORDS_START : encodeRecordKey(options.gte),
-      lt: options.lt === undefined ? RECORDS_END : encodeRecordKey(options.lt),
-      keyEncoding: 'buffer',
-      valueEncoding: 'buffer',
-    });
+    const scan: OpenScan = {
+      it: db._iterator({
+        gte: options.gte === undefined ? RECORDS_START : encodeRecordKey(options.gte),
+        lt: options.lt === undefined ? RECORDS_END : encodeRecordKey(options.lt),
+        keyEncoding: 'buffer',
+        valueEncoding: 'buffer',
+      }),
+      inFlight: undefined,
+    };
+    this.scans.add(scan);
     let n = 0;
     try {
       for (;;) {
-        const { rows, finished } = await nextv(it, SCAN_CHUNK);
+        // close() may have run while the consumer held this generator suspended.
+        if (this.state !== 'open') throw new RingkvError('ERR_SHUTTING_DOWN', 'storage engine is closed');
+        const pending = nextv(scan.it, SCAN_CHUNK);
+        scan.inFlight = pending;
+        const { rows, finished } = await pending;
+        scan.inFlight = undefined;
         const nowMs = this.now();
         for (let i = 0; i + 1 < rows.length; i += 2) {
           const k = rows[i];
@@ -259,13 +275,18 @@ export class RocksdbEngine implements StorageEngine {
           if (k === undefined || v === undefined) continue;
           const rec = decodeRecord(v);
           if (rec.expiresAtMs !== 0 && rec.expiresAtMs <= nowMs) continue;
+          if (this.state !== 'open') throw new RingkvError('ERR_SHUTTING_DOWN', 'storage engine is closed');
           yield [decodeRecordKey(k), rec];
           if (++n >= limit) return;
         }
         if (finished) return;
       }
     } finally {
-      it._closeSync();
+      // Runs only between reads (never while `pending` is in flight). If close() reached this
+      // scan first it already closed the iterator, and closing again is a no-op.
+      scan.inFlight = undefined;
+      this.scans.delete(scan);
+      scan.it._closeSync();
     }
   }
 
@@ -388,6 +409,12 @@ export class RocksdbEngine implements StorageEngine {
       this.group?.reject(storageError(e));
     }
     this.group = undefined;
+    // An iterator must not outlive the database, nor be closed while a thread-pool read uses it.
+    for (const scan of this.scans) {
+      await scan.inFlight?.catch(() => undefined);
+      scan.it._closeSync();
+    }
+    this.scans.clear();
     this.wb?._closeSync();
     this.syncBatch?._closeSync();
     this.wb = undefined;
