@@ -63,11 +63,10 @@ export function runCli(args: readonly string[], options: { env?: Record<string, 
       child.kill('SIGKILL');
       reject(new Error(`ringkv ${args.join(' ')} did not exit in time; stderr: ${stderr}`));
     }, options.timeoutMs ?? 20_000);
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       live.delete(child);
-      // 'close' would wait for stdio; exit + a tick is enough for the pipes to drain here.
-      setImmediate(() => resolve({ code, signal, stdout, stderr }));
+      resolve({ code, signal, stdout, stderr });
     });
   });
 }
@@ -107,10 +106,11 @@ export function startRingkv(args: readonly string[], options: { env?: Record<str
   const stdoutLines: string[] = [];
   let stderr = '';
   let partial = '';
+  // 'close' (not 'exit'): resolves only after stdout/stderr were read to the end.
   const exited = new Promise<Exit>((resolve) => {
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       live.delete(child);
-      setImmediate(() => resolve({ code, signal }));
+      resolve({ code, signal });
     });
   });
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
