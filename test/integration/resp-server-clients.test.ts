@@ -53,7 +53,7 @@ describe('resp server with real clients', () => {
       assert.equal(await c.get('nr:k'), 'hello');
       assert.equal(await c.get('nr:missing'), null);
       const hello = await c.sendCommand(['HELLO', '3']);
-      assert.equal((hello as Record<string, unknown>)['proto'], 3);
+      assert.equal((hello as unknown as Record<string, unknown>)['proto'], 3);
       const info = await c.info('replication');
       assert.match(String(info), /role:master/);
       const cfg = await c.sendCommand(['CONFIG', 'GET', 'appendonly']);
