@@ -7,6 +7,7 @@ import { config } from './config.js';
 import { dbsize } from './dbsize.js';
 import { debug } from './debug.js';
 import { flushall, flushdb } from './flush.js';
+import { fn } from './function.js';
 import { hello } from './hello.js';
 import { info } from './info.js';
 import { echo, ping } from './ping.js';
@@ -17,5 +18,5 @@ import { lastsave, time } from './time.js';
 
 export const commands: CommandSpec[] = [
   ping, echo, hello, auth, quit, select, reset, dbsize, flushdb, flushall, time, lastsave, debug,
-  client, command, config, info,
+  client, command, config, info, fn,
 ];
