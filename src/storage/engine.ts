@@ -11,6 +11,10 @@
  * - `batch` applies all of its operations or none;
  * - durability: a write whose result was delivered survives process crash when the engine is
  *   `durable` and opened with durability 'fsync'.
+ *
+ * Ownership: records returned by get/scan may be the engine's own objects (the memory engine
+ * returns its entry to avoid an allocation per read): callers must not mutate them. put/batch
+ * take ownership of `record.value`: callers must not mutate the buffer afterwards.
  */
 import type { MaybePromise } from '../util/maybe-promise.js';
 

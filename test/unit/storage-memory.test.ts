@@ -135,6 +135,17 @@ describe('memory engine', () => {
     assert.equal(e.get('new'), undefined);
   });
 
+  it('allkeys-lfu: overwriting a key keeps (and bumps) its access frequency, as in Redis', () => {
+    const clock = new FakeClock();
+    const e = new MemoryEngine({ maxmemory: oneOfTwo, maxmemoryPolicy: 'allkeys-lfu', maxmemorySamples: 64, lfuLogFactor: 0, lfuDecayTime: 0 }, { now: clock.now, random: seededRandom(1) });
+    e.put('new', rec('x'));
+    e.put('old-hot', rec('x'));
+    for (let i = 0; i < 10; i++) e.put('old-hot', rec('y')); // written often, never read
+    e.reserveMemory();
+    assert.equal(e.get('old-hot')?.value.toString(), 'y');
+    assert.equal(e.get('new'), undefined);
+  });
+
   it('expireCycle examines at most expireCycleKeysMax keys per call', () => {
     const clock = new FakeClock();
     const e = new MemoryEngine({}, { now: clock.now, random: seededRandom(2), expireCycleKeysMax: 100 });

@@ -148,8 +148,20 @@ export class MemoryEngine implements StorageEngine {
       value = Buffer.from(value); // do not pin a large foreign buffer
     }
     const old = this.map.get(key);
-    const lfu = this.trackLfu ? LFU_INIT_VAL : 0;
-    const lfuMinutes = this.trackLfu ? Math.floor(this.now() / 60_000) : 0;
+    let lfu = 0;
+    let lfuMinutes = 0;
+    if (this.trackLfu) {
+      // Like Redis (lookupKeyWrite + dbSetValue): an overwrite counts as an access and keeps
+      // the key's frequency; a new key starts at LFU_INIT_VAL.
+      if (old === undefined) {
+        lfu = LFU_INIT_VAL;
+        lfuMinutes = Math.floor(this.now() / 60_000);
+      } else {
+        this.touchEntry(old);
+        lfu = old.lfu;
+        lfuMinutes = old.lfuMinutes;
+      }
+    }
     const e = new Entry(key, value, expiresAtMs, ++this.accessSeq, lfu, lfuMinutes, -1, -1);
     if (old === undefined) {
       e.slot = this.all.length;
