@@ -165,3 +165,13 @@ test('codec: a one-sibling record with a 100-byte value and a three-node vector 
   assert.ok(size <= 160, `encoded size ${size}`);
   assert.ok(encodeContext(r.context).length <= 30);
 });
+
+test('codec: equalRecords(a, b) holds exactly when the encodings are byte-equal', () => {
+  fc.assert(
+    fc.property(fc.oneof(arbRecord, arbInconsistentRecord), fc.oneof(arbRecord, arbInconsistentRecord), fc.boolean(), (x, y, same) => {
+      const b = same ? decodeRecord(encodeRecord(x)) : y;
+      assert.equal(equalRecords(x, b), encodeRecord(x).equals(encodeRecord(b)));
+    }),
+    { numRuns: 400 },
+  );
+});
