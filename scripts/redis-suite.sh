@@ -6,9 +6,9 @@
 # reason. Exits non-zero if any test fails; the server is always killed by PID at the end.
 #
 # Usage: scripts/redis-suite.sh [memory|rocksdb] [extra runtest args...]
-#   REDIS_SUITE_SERVER=launcher (default) runs test/redis-suite/launcher.ts (the node's
+#   REDIS_SUITE_SERVER=launcher runs test/redis-suite/launcher.ts (the node's
 #     composition plus shims for harness-only commands ringkv lacks, e.g. FUNCTION FLUSH);
-#   REDIS_SUITE_SERVER=cli builds (`npm run build`) and runs `node dist/cli/main.js start`.
+#   REDIS_SUITE_SERVER=cli (default) builds (`npm run build`) and runs `node dist/cli/main.js start`.
 #   REDIS_SUITE_NO_BUILD=1  with cli: skip the build (use the existing dist/)
 set -euo pipefail
 
@@ -52,7 +52,7 @@ fetch_source
 ensure_tclsh
 TESTS_DIR="$(ls -d "$SRC_DIR"/redis-7.0.*/ | head -n1)"
 
-SERVER_KIND="${REDIS_SUITE_SERVER:-launcher}"
+SERVER_KIND="${REDIS_SUITE_SERVER:-cli}"
 if [ "$SERVER_KIND" = cli ] && [ "${REDIS_SUITE_NO_BUILD:-0}" != 1 ]; then
   (cd "$ROOT" && npm run build --silent)
 fi

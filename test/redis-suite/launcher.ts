@@ -1,10 +1,9 @@
 /**
- * A ringkv node for Redis's test suite, composed like the composition root (engine → LocalKvStore
- * → command table → RespServer, active expiry at `hz`) plus shims for the few commands the
- * suite's own harness sends before every test file and ringkv does not serve yet:
- *   FUNCTION FLUSH  (run_external_server_test sends it; ringkv has no scripting, so: OK)
- * A shim is installed only when the real command table lacks the command, so the suite tests the
- * real implementation as soon as one exists.
+ * A ringkv node for Redis's test suite without a build step (scripts/redis-suite.sh with
+ * REDIS_SUITE_SERVER=launcher), composed like the composition root: engine → LocalKvStore →
+ * command table → RespServer, active expiry at `hz`. The suite's harness sends FUNCTION FLUSH
+ * before every test file; a shim answers it only if the real command table lacks FUNCTION, so
+ * the suite always tests the real implementation when one exists.
  *
  * Usage: node --import tsx test/redis-suite/launcher.ts --engine memory|rocksdb --port P --data-dir D
  * Prints "ready <port>" once listening; SIGTERM closes gracefully.
