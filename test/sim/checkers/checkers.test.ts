@@ -245,6 +245,20 @@ test('stay-gone: a put acknowledged before the context read (quorums intersectin
   fails(checkSupersededStayGone(b.h), /returned \[a\], superseded by acknowledged op 2/);
 });
 
+test('stay-gone: supersession is transitive: what a superseded write had superseded stays gone too', () => {
+  const b = new HistoryBuilder();
+  b.put('a', { at: [0, 10], q: 1 });
+  const ga = b.get(['a'], { at: [20, 30], q: 1 });
+  b.put('b', { at: [40, 50], ctx: ga, q: 1 });
+  const g0 = b.get(['b'], { at: [60, 70], q: 1 });
+  b.put('c', { at: [80, 90], ctx: g0, q: 3 });
+  b.get(['a', 'c'], { at: [100, 110], client: 4, q: 1 });
+  const r = checkSupersededStayGone(b.h);
+  fails(r, /returned \[a\], superseded by acknowledged op 4/);
+  // a and b were superseded, so the window is quiet: exactly [c] was expected.
+  fails(r, /expected exactly \[c\]/);
+});
+
 test('stay-gone: fails when a quiet read after a read-modify-write returns nothing or extra siblings', () => {
   const lost = new HistoryBuilder();
   lost.put('a', { at: [0, 10] });

@@ -11,12 +11,12 @@
  *
  * (2) Superseded values stay gone; a read-modify-write collapses siblings. When a write w that
  * carried the context of read g0 was acknowledged, a later read g (invoked after w's ack) with
- * W + R > N never returns a value w superseded: the values g0 returned, and puts acknowledged
- * before g0 was invoked with W + R(g0) > N (g0's context covered them). The final read (R = ALL)
- * obeys the same for every write known to have happened (acked, or whose value was seen).
- * And when no other write to the key may have happened in the window (acknowledged-before-g0
- * writes that g0 must have seen excepted), the read returns exactly w's value — one sibling — or
- * nothing if w was a delete.
+ * W + R > N never returns a value w superseded: the values g0 returned, puts acknowledged
+ * before g0 was invoked with W + R(g0) > N (g0's context covered them), and what those had
+ * superseded in turn. The final read (R = ALL) obeys the same for every write known to have
+ * happened (acked, or whose value was seen). And when no other write to the key may have happened in the window (writes that g0 returned
+ * or must have seen excepted), the read returns exactly w's value — one sibling — or nothing if
+ * w was a delete.
  * Holds in: siblings mode, pairs with W + R > N (the final read always qualifies).
  */
 import type { CheckResult, History, HistoryOp } from '../history.js';
@@ -44,26 +44,51 @@ export function checkSiblingBound(h: History): CheckResult {
   return { name, ok: violations.length === 0, applicable: true, violations };
 }
 
-/** Values w superseded, by its context read g0 (see header). */
+/**
+ * Values w superseded through its context read g0: what g0 returned, puts acknowledged before g0
+ * was invoked with a quorum g0 intersects, and, closing over those, every value a write among
+ * them had superseded. (A context that covers a write's dot descends from the record that write
+ * produced, so it also covers what that write superseded.)
+ */
 function supersededValues(ix: HistoryIndex, w: HistoryOp, g0: HistoryOp): Set<string> {
   const gone = new Set(g0.valuesRead ?? []);
+  const seenWrites: HistoryOp[] = [];
   for (const u of ix.opsByKey.get(w.key) ?? []) {
-    if (u.kind === 'put' && u.outcome === 'ok' && u.value !== null && u.completeMs !== null && u.completeMs <= g0.invokeMs && intersects(u, g0, ix.n)) {
-      gone.add(u.value);
+    if (u === w || !isWrite(u)) continue;
+    const acked = u.outcome === 'ok' && u.completeMs !== null && u.completeMs <= g0.invokeMs && intersects(u, g0, ix.n);
+    if (acked) {
+      seenWrites.push(u);
+      if (u.value !== null) gone.add(u.value);
+    }
+  }
+  for (const v of gone) {
+    const u = ix.putByValue.get(v);
+    if (u !== undefined && !seenWrites.includes(u)) seenWrites.push(u);
+  }
+  // Fixpoint: a seen write's context read values are gone too, and their puts are seen writes.
+  for (let i = 0; i < seenWrites.length; i++) {
+    const u = seenWrites[i] as HistoryOp;
+    for (const v of ix.contextRead(u)?.valuesRead ?? []) {
+      if (gone.has(v)) continue;
+      gone.add(v);
+      const p = ix.putByValue.get(v);
+      if (p !== undefined && !seenWrites.includes(p)) seenWrites.push(p);
     }
   }
   return gone;
 }
 
 /**
- * No other write to the key may have happened between g0 and g, except puts acknowledged before
- * g0 was invoked with a quorum g0 intersects (g0's context covered those, so w superseded them).
+ * No other write to the key may have happened between g0 and g, except writes w superseded
+ * (their values are in `gone`) and deletes g0 must have seen (acknowledged before g0 was
+ * invoked, quorums intersecting).
  */
-function quiet(ix: HistoryIndex, w: HistoryOp, g0: HistoryOp, readEndMs: number): boolean {
+function quiet(ix: HistoryIndex, w: HistoryOp, g0: HistoryOp, gone: ReadonlySet<string>, readEndMs: number): boolean {
   for (const u of ix.opsByKey.get(w.key) ?? []) {
     if (u === w || !isWrite(u) || !mayHaveHappened(u) || u.invokeMs > readEndMs) continue;
-    const seenByG0 = u.outcome === 'ok' && u.completeMs !== null && u.completeMs <= g0.invokeMs && intersects(u, g0, ix.n);
-    if (!seenByG0) return false;
+    if (u.kind === 'put' && u.value !== null && gone.has(u.value)) continue;
+    const ackedBeforeG0 = u.outcome === 'ok' && u.completeMs !== null && u.completeMs <= g0.invokeMs && intersects(u, g0, ix.n);
+    if (!ackedBeforeG0) return false;
   }
   return true;
 }
@@ -87,7 +112,7 @@ export function checkSupersededStayGone(h: History): CheckResult {
         applicable = true;
         const back = g.valuesRead.filter((v) => gone.has(v));
         if (back.length > 0) violations.push(`${describe(g)} returned [${back.join(', ')}], superseded by acknowledged ${describe(w)}`);
-        if (quiet(ix, w, g0, g.completeMs)) {
+        if (quiet(ix, w, g0, gone, g.completeMs)) {
           const expected = w.kind === 'put' && w.value !== null ? [w.value] : [];
           if (g.valuesRead.length !== expected.length || !expected.every((v) => g.valuesRead?.includes(v))) {
             violations.push(`${describe(g)} returned [${g.valuesRead.join(', ')}] after a quiet read-modify-write ${describe(w)}; expected exactly [${expected.join(', ')}]`);
