@@ -6,3 +6,4 @@ export * from './types.js';
 export * from './messages.js';
 export { Node, NODE_DEFAULTS, type NodeOptions, type Placement } from './node/node.js';
 export { resolveQuorum } from './coordinator/quorum.js';
+export { ringPlacement } from './node/ring-placement.js';

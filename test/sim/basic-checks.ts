@@ -32,7 +32,7 @@ function supersessions(h: History): Map<string, HistoryOp[]> {
 
 /** (1) Siblings mode: every acknowledged put is in the final read of its key or superseded. */
 export function checkNoLostAckedWrites(h: History): CheckResult {
-  const name = 'no acknowledged write lost';
+  const name = 'basic: no acknowledged write lost';
   if (h.config.mode !== 'siblings') return { name, ok: true, applicable: false, violations: [] };
   const sup = supersessions(h);
   const finals = new Map(h.final.map((f) => [f.key, new Set(f.values)]));
@@ -48,7 +48,7 @@ export function checkNoLostAckedWrites(h: History): CheckResult {
 
 /** (2) Every value read was written by a put that may have happened and was invoked before the read ended. */
 export function checkNoPhantomReads(h: History): CheckResult {
-  const name = 'no read returns a value never written';
+  const name = 'basic: no read returns a value never written';
   const puts = new Map<string, HistoryOp>();
   for (const op of h.ops) if (op.kind === 'put' && op.value !== null) puts.set(op.value, op);
   const violations: string[] = [];
@@ -69,7 +69,7 @@ export function checkNoPhantomReads(h: History): CheckResult {
 
 /** (3) Siblings mode, R + W > N: a client's read sees its own earlier acked put (or a write that superseded it). */
 export function checkReadYourWrites(h: History): CheckResult {
-  const name = 'read-your-writes at R + W > N';
+  const name = 'basic: read-your-writes at R + W > N';
   if (h.config.mode !== 'siblings') return { name, ok: true, applicable: false, violations: [] };
   const sup = supersessions(h);
   const violations: string[] = [];
@@ -99,7 +99,7 @@ export function checkReadYourWrites(h: History): CheckResult {
  * N × siblingsMax values.
  */
 export function checkSiblingBound(h: History): CheckResult {
-  const name = 'siblings stay within the bound';
+  const name = 'basic: siblings stay within N x siblingsMax';
   const bound = h.config.mode === 'lww' ? 1 : h.config.replicationFactor * h.config.siblingsMax;
   const violations: string[] = [];
   for (const op of h.ops) {

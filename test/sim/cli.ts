@@ -1,6 +1,6 @@
 /**
- * `npm run sim -- [--seeds N] [--start S] [--seed S] [--nodes N] [--ops N] [--mode siblings|lww]
- * [--determinism K]`: runs seeds start..start+N-1 (or the one seed S), prints per-run totals —
+ * `npm run sim -- [--seeds N] [--start S] [--seed S] [--nodes N] [--ops N] [--clients N]
+ * [--siblings-max N] [--mode siblings|lww] [--determinism K] [--verbose]`: runs seeds start..start+N-1 (or the one seed S), prints per-run totals —
  * seeds, simulated operations, faults by kind, checker results — and for a failing seed its
  * replay command and trace tail. `--determinism K` reruns every K-th seed and compares digests.
  * Exit code 1 when any seed failed.
@@ -17,6 +17,8 @@ const { values } = parseArgs({
     nodes: { type: 'string' },
     ops: { type: 'string' },
     mode: { type: 'string' },
+    clients: { type: 'string' },
+    'siblings-max': { type: 'string' },
     determinism: { type: 'string', default: '10' },
     verbose: { type: 'boolean', default: false },
   },
@@ -34,6 +36,10 @@ const nodes = int(values.nodes, 'nodes');
 const ops = int(values.ops, 'ops');
 if (nodes !== undefined) overrides.nodes = nodes;
 if (ops !== undefined) overrides.ops = ops;
+const clients = int(values.clients, 'clients');
+const siblingsMax = int(values['siblings-max'], 'siblings-max');
+if (clients !== undefined) overrides.clients = clients;
+if (siblingsMax !== undefined) overrides.siblingsMax = siblingsMax;
 if (values.mode !== undefined) {
   if (values.mode !== 'siblings' && values.mode !== 'lww') throw new RangeError('--mode must be siblings or lww');
   overrides.mode = values.mode;

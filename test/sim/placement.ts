@@ -1,21 +1,20 @@
 /**
- * Placement for simulated clusters. Until the ring's preference lists are wired in, a simple
- * stand-in: the key's hash slot picks a start member and the next N members (in id order)
- * replicate it, which already gives every node both replica and non-replica keys.
+ * Placement for simulated clusters: the real ring (equal weights, no racks) built once per
+ * member set and replication factor and reused across seeds, since rings are deterministic.
  */
 import type { Placement } from '../../src/core/node/node.js';
-import { keySlot, SLOT_COUNT } from '../../src/core/ring/key-slot.js';
+import { ringPlacement } from '../../src/core/node/ring-placement.js';
+import { initialRing } from '../../src/core/ring/index.js';
 import type { NodeId } from '../../src/core/types.js';
 
-export function contiguousPlacement(members: readonly NodeId[], replicationFactor: number): Placement {
-  const sorted = [...members].sort();
-  const n = sorted.length;
-  const lists: (readonly NodeId[])[] = [];
-  for (let start = 0; start < n; start++) {
-    lists.push(Array.from({ length: Math.min(replicationFactor, n) }, (_, i) => sorted[(start + i) % n] as NodeId));
+const cache = new Map<string, Placement>();
+
+export function simRingPlacement(members: readonly NodeId[], replicationFactor: number): Placement {
+  const k = `${replicationFactor}|${members.join(',')}`;
+  let p = cache.get(k);
+  if (p === undefined) {
+    p = ringPlacement(initialRing(members.map((id) => ({ id, weight: 1 })), replicationFactor));
+    cache.set(k, p);
   }
-  return {
-    replicationFactor,
-    preferenceList: (key) => lists[Math.floor((keySlot(key) * n) / SLOT_COUNT)] as readonly NodeId[],
-  };
+  return p;
 }

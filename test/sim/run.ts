@@ -5,7 +5,8 @@
  */
 import type { CheckResult, Checker } from './history.js';
 import { BASIC_CHECKERS } from './basic-checks.js';
-import { contiguousPlacement } from './placement.js';
+import { SIM_CHECKERS } from './checkers/index.js';
+import { simRingPlacement } from './placement.js';
 import { runSimulation, type SimOptions, type SimResult } from './simulation.js';
 
 export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
@@ -16,11 +17,15 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
   mode: 'siblings',
   siblingsMax: 8,
   faults: true,
-  placement: contiguousPlacement,
+  placement: simRingPlacement,
   traceMax: 60,
 };
 
-export const CHECKERS: readonly Checker[] = [...BASIC_CHECKERS];
+/**
+ * The dedicated checkers (test/sim/checkers/) judge every run; the simple ones written with the
+ * simulator run beside them as a second opinion (they use a coarser supersession rule).
+ */
+export const CHECKERS: readonly Checker[] = [...SIM_CHECKERS, ...BASIC_CHECKERS];
 
 export interface SeedOutcome {
   readonly result: SimResult;
@@ -40,6 +45,8 @@ export function replayCommand(seed: number, overrides: Partial<Omit<SimOptions, 
   if (overrides.nodes !== undefined) extra.push(`--nodes ${overrides.nodes}`);
   if (overrides.ops !== undefined) extra.push(`--ops ${overrides.ops}`);
   if (overrides.mode !== undefined) extra.push(`--mode ${overrides.mode}`);
+  if (overrides.clients !== undefined) extra.push(`--clients ${overrides.clients}`);
+  if (overrides.siblingsMax !== undefined) extra.push(`--siblings-max ${overrides.siblingsMax}`);
   return `npm run sim -- --seed ${seed}${extra.length > 0 ? ' ' + extra.join(' ') : ''}`;
 }
 

@@ -43,7 +43,9 @@ export type FaultKind =
   | 'partition_halves' | 'partition_isolate' | 'partition_bridge' | 'heal' | 'crash' | 'restart'
   | 'msg_drop' | 'msg_partitioned' | 'msg_duplicate' | 'msg_delay' | 'unsynced_write_lost' | 'clock_skew'
   /** A crash that the other nodes were told about (their local down set), so requests fail fast. */
-  | 'suspected';
+  | 'suspected'
+  /** A storage operation that reported failure (a write that failed did not land). */
+  | 'disk_error';
 
 export interface SimResult {
   readonly seed: number;
@@ -140,7 +142,7 @@ interface Client {
 export function emptyFaultCounts(): Record<FaultKind, number> {
   return {
     partition_halves: 0, partition_isolate: 0, partition_bridge: 0, heal: 0, crash: 0, restart: 0,
-    msg_drop: 0, msg_partitioned: 0, msg_duplicate: 0, msg_delay: 0, unsynced_write_lost: 0, clock_skew: 0, suspected: 0,
+    msg_drop: 0, msg_partitioned: 0, msg_duplicate: 0, msg_delay: 0, unsynced_write_lost: 0, clock_skew: 0, suspected: 0, disk_error: 0,
   };
 }
 
@@ -322,7 +324,11 @@ class Simulation {
         const sn = this.mustNode(ev.node);
         if (sn.node === null || sn.incarnation !== ev.incarnation) return;
         sn.pendingIo.delete(ev.ioId);
-        if (ev.op.kind === 'write') {
+        if (this.opts.faults && this.rng.chance(0.002)) {
+          this.faults.disk_error++;
+          this.log(`${sn.id} disk error on ${ev.op.kind} ${ev.op.key}`);
+          this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'failed', message: 'simulated disk error' } });
+        } else if (ev.op.kind === 'write') {
           sn.disk.write(ev.op.key, ev.op.record, ev.op.sync);
           this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'written' } });
         } else {
