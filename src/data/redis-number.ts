@@ -8,10 +8,9 @@
  * - INCRBYFLOAT results are printed like ld2string(LD_STR_HUMAN): "%.17Lf" with trailing zeros
  *   (and a bare '.') trimmed and "-0" printed as "0".
  *
- * Redis adds in 80-bit long double. We add exactly in decimal instead (BigInt mantissa and a
- * power-of-ten scale) and round to 17 fractional digits, which prints what Redis prints for every
- * operand with fewer than ~19 significant digits ("0.1 + 0.2" gives "0.3", as in Redis) and never
- * accumulates binary rounding error.
+ * Redis adds in the x87 80-bit long double of x86-64. We emulate that type exactly with BigInt
+ * (64-bit mantissa, round to nearest even on parse, add and print), so results are byte-identical
+ * to Redis's, "1000 + 0.1 = 1000.09999999999999998" included.
  */
 
 export const I64_MAX = 9223372036854775807n;
@@ -77,27 +76,72 @@ export function formatInt(v: number | bigint): Buffer {
   return Buffer.from(typeof v === 'number' ? String(v) : v.toString(), 'latin1');
 }
 
-/** An exact decimal: value = mantissa * 10^exp. */
-export interface Decimal {
+/**
+ * An x87 80-bit long double, the type Redis computes INCRBYFLOAT in on x86-64:
+ * value = (negative ? -1 : 1) * mantissa * 2^exp, with a 64-bit mantissa (2^63 <= m < 2^64) or
+ * mantissa 0 for zero. Rounding is to nearest, ties to even, as the FPU and glibc's strtold do.
+ */
+export interface LongDouble {
+  negative: boolean;
   mantissa: bigint;
   exp: number;
 }
 
-export type ParsedFloat = { kind: 'finite'; value: Decimal } | { kind: 'inf'; negative: boolean };
+export type ParsedFloat = { kind: 'finite'; value: LongDouble } | { kind: 'inf'; negative: boolean };
 
-/** Beyond this decimal exponent the value is outside long double range (about 1e±4932). */
-const EXP_LIMIT = 4950;
-/** Largest decimal exponent of a finite long double (LDBL_MAX is about 1.19e4932). */
-const LONG_DOUBLE_MAX_EXP10 = 4931;
 /** MAX_LONG_DOUBLE_CHARS: strtold's input buffer in string2ld. */
 const MAX_FLOAT_CHARS = 5 * 1024;
+/** Decimal exponents far outside long double range are refused before any big arithmetic. */
+const EXP10_LIMIT = 5000;
+/** LDBL_MAX < 2^16384; the smallest subnormal is 2^-16445. */
+const LD_MAX_BITS = 16384;
+const LD_MIN_BITS = -16445;
+const MANTISSA_BITS = 64;
 
 const FLOAT_RE = /^([+-]?)(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?$/;
 const INF_RE = /^([+-]?)(?:inf|infinity)$/i;
 
+function bitLength(x: bigint): number {
+  return x === 0n ? 0 : x.toString(2).length;
+}
+
+function pow10(n: number): bigint {
+  return 10n ** BigInt(n);
+}
+
+/** num/den (num >= 0, den > 0) rounded to a 64-bit mantissa, ties to even. */
+function roundRational(negative: boolean, num: bigint, den: bigint): LongDouble {
+  if (num === 0n) return { negative, mantissa: 0n, exp: 0 };
+  const shift = MANTISSA_BITS + 3 - (bitLength(num) - bitLength(den));
+  const n = shift >= 0 ? num << BigInt(shift) : num;
+  const d = shift >= 0 ? den : den << BigInt(-shift);
+  const q = n / d;
+  const sticky = n % d !== 0n;
+  const extra = bitLength(q) - MANTISSA_BITS;
+  let m = q >> BigInt(extra);
+  const rest = q & ((1n << BigInt(extra)) - 1n);
+  const half = 1n << BigInt(extra - 1);
+  if (rest > half || (rest === half && (sticky || (m & 1n) === 1n))) m += 1n;
+  let e = extra - shift;
+  if (bitLength(m) > MANTISSA_BITS) {
+    m >>= 1n;
+    e += 1;
+  }
+  return { negative, mantissa: m, exp: e };
+}
+
+function outOfRange(v: LongDouble): 'overflow' | 'underflow' | undefined {
+  if (v.mantissa === 0n) return undefined;
+  const top = MANTISSA_BITS + v.exp;
+  if (top > LD_MAX_BITS) return 'overflow';
+  if (top < LD_MIN_BITS) return 'underflow';
+  return undefined;
+}
+
 /**
  * string2ld: undefined when Redis would say "value is not a valid float" (empty, too long,
- * leading space, trailing bytes, NaN, overflow or underflow of long double).
+ * leading space, trailing bytes, NaN, overflow or underflow of long double). Hexadecimal floats,
+ * which strtold also reads, are refused.
  */
 export function parseLongDouble(b: Buffer | string): ParsedFloat | undefined {
   if (b.length === 0 || b.length >= MAX_FLOAT_CHARS) return undefined;
@@ -106,66 +150,55 @@ export function parseLongDouble(b: Buffer | string): ParsedFloat | undefined {
   if (inf) return { kind: 'inf', negative: inf[1] === '-' };
   const m = FLOAT_RE.exec(s);
   if (!m) return undefined;
+  const negative = m[1] === '-';
   const intPart = m[2] ?? '';
   const fracPart = m[3] ?? m[4] ?? '';
   const expText = m[5];
   let exp = expText === undefined ? 0 : Number(expText);
-  if (!Number.isFinite(exp)) return undefined;
   const digits = (intPart + fracPart).replace(/^0+/, '');
+  if (digits.length === 0) return { kind: 'finite', value: { negative, mantissa: 0n, exp: 0 } };
   exp -= fracPart.length;
-  if (digits.length === 0) return { kind: 'finite', value: { mantissa: 0n, exp: 0 } };
-  // Magnitude check (decimal exponent of the leading digit).
-  const magnitude = exp + digits.length - 1;
-  if (magnitude > EXP_LIMIT || magnitude < -EXP_LIMIT) return undefined;
-  let mantissa = BigInt(digits);
-  if (m[1] === '-') mantissa = -mantissa;
-  return { kind: 'finite', value: { mantissa, exp } };
+  const magnitude = exp + digits.length;
+  if (!Number.isFinite(exp) || magnitude > EXP10_LIMIT) return undefined;
+  if (magnitude < -EXP10_LIMIT) return undefined;
+  const d = BigInt(digits);
+  const value = exp >= 0 ? roundRational(negative, d * pow10(exp), 1n) : roundRational(negative, d, pow10(-exp));
+  if (outOfRange(value) !== undefined) return undefined;
+  return { kind: 'finite', value };
 }
 
-function pow10(n: number): bigint {
-  return 10n ** BigInt(n);
+/** a + b in long double arithmetic; undefined when the sum overflows to infinity. */
+export function addLongDouble(a: LongDouble, b: LongDouble): LongDouble | undefined {
+  if (a.mantissa === 0n) return b.mantissa === 0n ? { negative: a.negative && b.negative, mantissa: 0n, exp: 0 } : b;
+  if (b.mantissa === 0n) return a;
+  const e = Math.min(a.exp, b.exp);
+  const sa = (a.negative ? -a.mantissa : a.mantissa) << BigInt(a.exp - e);
+  const sb = (b.negative ? -b.mantissa : b.mantissa) << BigInt(b.exp - e);
+  const sum = sa + sb;
+  if (sum === 0n) return { negative: false, mantissa: 0n, exp: 0 };
+  const r = roundRational(sum < 0n, sum < 0n ? -sum : sum, 1n);
+  const out = { negative: r.negative, mantissa: r.mantissa, exp: r.exp + e };
+  return outOfRange(out) === 'overflow' ? undefined : out;
 }
 
-export function addDecimal(a: Decimal, b: Decimal): Decimal {
-  if (a.exp === b.exp) return { mantissa: a.mantissa + b.mantissa, exp: a.exp };
-  if (a.exp < b.exp) return { mantissa: a.mantissa + b.mantissa * pow10(b.exp - a.exp), exp: a.exp };
-  return { mantissa: a.mantissa * pow10(a.exp - b.exp) + b.mantissa, exp: b.exp };
-}
-
-/** True when the value is beyond long double range (where Redis's sum would be inf). */
-export function decimalOverflows(d: Decimal): boolean {
-  if (d.mantissa === 0n) return false;
-  const digits = (d.mantissa < 0n ? -d.mantissa : d.mantissa).toString().length;
-  return d.exp + digits - 1 > LONG_DOUBLE_MAX_EXP10;
-}
-
-/** "%.17Lf" with trailing zeros trimmed and "-0" as "0" (ld2string LD_STR_HUMAN). */
-export function formatDecimal(d: Decimal): string {
-  let { mantissa, exp } = d;
-  // Round half to even at 17 fractional digits.
-  if (exp < -17) {
-    const div = pow10(-17 - exp);
-    const neg = mantissa < 0n;
-    const abs = neg ? -mantissa : mantissa;
-    let q = abs / div;
-    const r = abs % div;
-    const twice = r * 2n;
-    if (twice > div || (twice === div && (q & 1n) === 1n)) q += 1n;
-    mantissa = neg ? -q : q;
-    exp = -17;
-  }
-  const neg = mantissa < 0n;
-  let digits = (neg ? -mantissa : mantissa).toString();
-  let out: string;
-  if (exp >= 0) {
-    out = mantissa === 0n ? '0' : digits + '0'.repeat(exp);
+/** snprintf("%.17Lf") with trailing zeros (and a bare '.') trimmed and "-0" as "0". */
+export function formatLongDouble(v: LongDouble): string {
+  if (v.mantissa === 0n) return '0';
+  let text: string;
+  if (v.exp >= 0) {
+    text = (v.mantissa << BigInt(v.exp)).toString();
   } else {
-    const frac = -exp;
-    if (digits.length <= frac) digits = '0'.repeat(frac - digits.length + 1) + digits;
-    const intPart = digits.slice(0, digits.length - frac);
-    const fracPart = digits.slice(digits.length - frac).replace(/0+$/, '');
-    out = fracPart.length > 0 ? `${intPart}.${fracPart}` : intPart;
+    const num = v.mantissa * pow10(17);
+    const den = 1n << BigInt(-v.exp);
+    let q = num / den;
+    const r2 = (num % den) * 2n;
+    if (r2 > den || (r2 === den && (q & 1n) === 1n)) q += 1n;
+    let digits = q.toString();
+    if (digits.length <= 17) digits = '0'.repeat(18 - digits.length) + digits;
+    const intPart = digits.slice(0, digits.length - 17);
+    const frac = digits.slice(digits.length - 17).replace(/0+$/, '');
+    text = frac.length > 0 ? `${intPart}.${frac}` : intPart;
   }
-  if (out === '0') return '0';
-  return neg ? '-' + out : out;
+  if (text === '0') return '0';
+  return v.negative ? '-' + text : text;
 }

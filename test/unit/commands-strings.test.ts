@@ -88,6 +88,9 @@ describe('strings: GET/SET family', () => {
     assert.equal(await h.run('GETEX', 'k', 'PXAT', String(h.clock.now - 1)), 'v');
     assert.equal(await h.run('EXISTS', 'k'), 0);
     assert.deepEqual(await h.run('GETEX', 'k', 'bogus'), err('ERR syntax error'));
+    // As in Redis, the time is only validated when the key exists.
+    assert.equal(await h.run('GETEX', 'k', 'EX', '10000000000000000'), null);
+    await h.run('SET', 'k', 'v');
     assert.deepEqual(await h.run('GETEX', 'k', 'EX', '10000000000000000'), err("ERR invalid expire time in 'getex' command"));
     assert.deepEqual(await h.run('GETEX', 'k', 'NX'), err('ERR syntax error'));
     assert.equal(await h.run('GETEX', 'nokey', 'EX', '5'), null);

@@ -1,12 +1,11 @@
 /**
  * INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT: atomic read-modify-writes through KvStore.update, so
  * concurrent increments never lose an update. The key's TTL is kept (Redis's dbOverwrite).
- * Integers follow string2ll and 64-bit overflow rules; floats are added exactly in decimal and
- * printed like Redis's "%.17Lf" (see data/redis-number.ts).
+ * Integers follow string2ll and 64-bit overflow rules; floats are added in an exact emulation of
+ * Redis's 80-bit long double and printed like its "%.17Lf" (see data/redis-number.ts).
  */
 import {
-  I64_MAX, I64_MIN, addDecimal, decimalOverflows, formatDecimal, formatInt, narrow, parseI64, parseLongDouble,
-  type Decimal,
+  I64_MAX, I64_MIN, addLongDouble, formatInt, formatLongDouble, narrow, parseI64, parseLongDouble, type LongDouble,
 } from '../../../data/redis-number.js';
 import type { KvEntry, UpdateDecision } from '../../../data/kv-store.js';
 import { then } from '../../../util/maybe-promise.js';
@@ -40,14 +39,14 @@ function incrBy(ctx: CommandContext, key: string, incr: number | bigint): Return
   );
 }
 
-const ZERO: Decimal = { mantissa: 0n, exp: 0 };
+const ZERO: LongDouble = { negative: false, mantissa: 0n, exp: 0 };
 
 function incrByFloat(ctx: CommandContext, args: Buffer[]): ReturnType<CommandSpec['handler']> {
   const key = keyArg(args, 1);
   const incrArg = arg(args, 2);
   return then(
     ctx.store.update(key, (cur): UpdateDecision<Buffer> => {
-      let value: Decimal = ZERO;
+      let value: LongDouble = ZERO;
       if (cur !== undefined) {
         const v = parseLongDouble(cur.value);
         if (v === undefined) throw ERRORS.notFloat();
@@ -57,9 +56,9 @@ function incrByFloat(ctx: CommandContext, args: Buffer[]): ReturnType<CommandSpe
       const incr = parseLongDouble(incrArg);
       if (incr === undefined) throw ERRORS.notFloat();
       if (incr.kind === 'inf') throw ERRORS.nanOrInf();
-      const sum = addDecimal(value, incr.value);
-      if (decimalOverflows(sum)) throw ERRORS.nanOrInf();
-      const out = Buffer.from(formatDecimal(sum), 'latin1');
+      const sum = addLongDouble(value, incr.value);
+      if (sum === undefined) throw ERRORS.nanOrInf();
+      const out = Buffer.from(formatLongDouble(sum), 'latin1');
       return { write: { kind: 'put', value: out, expiresAtMs: cur?.expiresAtMs ?? 0 }, result: out };
     }),
     (out) => ctx.reply.bulk(out),

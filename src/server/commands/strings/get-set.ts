@@ -142,13 +142,14 @@ function getdel(ctx: CommandContext, args: Buffer[]): ReturnType<CommandSpec['ha
 
 function getex(ctx: CommandContext, args: Buffer[]): ReturnType<CommandSpec['handler']> {
   const { flags, expire } = parseOptions(args, false);
-  const atMs = expire !== undefined ? expireArgMs(expire, unitOf(flags), ctx.now(), 'getex') : 0;
   const persist = (flags & F_PERSIST) !== 0;
   const now = ctx.now();
   return then(
     ctx.store.update(keyArg(args, 1), (cur) => {
       if (cur === undefined) return { write: undefined, result: cur };
       if (expire !== undefined) {
+        // As in Redis, the time is validated only once the key is known to exist.
+        const atMs = expireArgMs(expire, unitOf(flags), now, 'getex');
         // checkAlreadyExpired: a time at or before now deletes the key (after replying its value).
         if (atMs <= now) return { write: { kind: 'delete' as const }, result: cur };
         return { write: { kind: 'put' as const, value: cur.value, expiresAtMs: atMs }, result: cur };
