@@ -26,6 +26,8 @@ import type { ClientInfo, ClientState, CommandContext, CommandSpec, ServerFacade
 const OUTPUT_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 /** Flush mid-batch once this much output has accumulated. */
 const FLUSH_EARLY_BYTES = 256 * 1024;
+/** How long an ended connection may take to flush its last replies before it is destroyed. */
+const LINGER_MS = 5000;
 /** Redis truncates command names and arguments in "unknown command" errors at 128 chars. */
 const ECHO_MAX_CHARS = 128;
 
@@ -423,6 +425,8 @@ export class Connection {
     // Close fully once the reply is flushed (Redis closes the fd): a bare end() half-closes, and
     // a client that keeps writing (protocol desync tests) would never notice.
     this.socket.end(() => this.socket.destroy());
+    // A peer that does not read its final replies would keep 'finish' from ever firing.
+    setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
   }
 
   private flush(): void {

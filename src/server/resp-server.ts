@@ -57,6 +57,8 @@ export class RespServer implements ConnectionHost, ServerFacade {
   private nextClientId = 1;
   private listening = false;
   private closingPromise: Promise<void> | undefined;
+  /** Set while close() waits for the last connection to go. */
+  private onAllClosed: (() => void) | undefined;
 
   constructor(opts: RespServerOptions) {
     this.currentConfig = opts.config;
@@ -115,11 +117,8 @@ export class RespServer implements ConnectionHost, ServerFacade {
       }, timeoutMs);
       timer.unref();
       const allClosed = new Promise<void>((r) => {
-        const check = (): void => {
-          if (this.connections.size === 0) r();
-          else setTimeout(check, 5).unref();
-        };
-        check();
+        if (this.connections.size === 0) r();
+        else this.onAllClosed = r;
       });
       void Promise.all([serverClosed, allClosed]).then(() => {
         clearTimeout(timer);
@@ -169,6 +168,11 @@ export class RespServer implements ConnectionHost, ServerFacade {
 
   onConnectionClosed(conn: Connection): void {
     this.connections.delete(conn);
+    if (this.connections.size === 0 && this.onAllClosed !== undefined) {
+      const done = this.onAllClosed;
+      this.onAllClosed = undefined;
+      done();
+    }
   }
 
   // ---- ServerFacade -----------------------------------------------------------------------

@@ -67,14 +67,16 @@ export async function startServer(overrides: Record<string, unknown> = {}): Prom
 }
 
 export class RawClient {
-  private data = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private length = 0;
   private waiters: (() => void)[] = [];
   closed = false;
   readonly closedPromise: Promise<void>;
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (d: Buffer) => {
-      this.data = Buffer.concat([this.data, d]);
+      this.chunks.push(d);
+      this.length += d.length;
       this.wake();
     });
     socket.on('error', () => {});
@@ -107,14 +109,22 @@ export class RawClient {
   /** Waits until `n` bytes arrived (or the socket closed / timeout) and takes them. */
   async read(n: number, timeoutMs = 3000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
-    while (this.data.length < n && !this.closed && Date.now() < deadline) {
+    while (this.length < n && !this.closed && Date.now() < deadline) {
       await new Promise<void>((r) => {
         this.waiters.push(r);
         setTimeout(r, 50);
       });
     }
-    const out = this.data.subarray(0, n);
-    this.data = this.data.subarray(out.length);
+    return this.take(n);
+  }
+
+  /** Removes and returns up to n buffered bytes. */
+  private take(n: number): string {
+    const all = Buffer.concat(this.chunks);
+    const out = all.subarray(0, n);
+    const rest = all.subarray(out.length);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.length = rest.length;
     return out.toString('latin1');
   }
 
@@ -126,9 +136,7 @@ export class RawClient {
   /** Everything that arrives until the server closes the connection. */
   async readToClose(timeoutMs = 3000): Promise<string> {
     await Promise.race([this.closedPromise, new Promise((r) => setTimeout(r, timeoutMs))]);
-    const out = this.data.toString('latin1');
-    this.data = Buffer.alloc(0);
-    return out;
+    return this.take(this.length);
   }
 
   close(): void {

@@ -217,6 +217,21 @@ describe('resp server: dispatch and replies', () => {
     assert.equal(await c.expect(want, 5000), want);
   });
 
+  it('pauses and resumes under output backpressure without losing or reordering replies', async () => {
+    const c = await connect();
+    const v = 'y'.repeat(1024 * 1024);
+    c.send(cmd('SET', 'bp', v));
+    await c.expect('+OK\r\n');
+    let req = '';
+    let want = '';
+    for (let i = 0; i < 20; i++) {
+      req += cmd('GET', 'bp') + cmd('ECHO', String(i));
+      want += `$${v.length}\r\n${v}\r\n$${String(i).length}\r\n${i}\r\n`;
+    }
+    c.send(req);
+    assert.equal(await c.expect(want, 10_000), want);
+  });
+
   it('answers everything a client sent before it half-closed', async () => {
     const c = await connect();
     c.send(cmd('SLOW', '20', 'x') + cmd('PING'));
