@@ -1,0 +1,156 @@
+/**
+ * The harness's own small RESP2 client: one-off commands (PING, INFO, DBSIZE) and a pipelined
+ * bulk loader for the memory scenario, which needs exactly N distinct keys (redis-benchmark's
+ * random keys only cover a keyspace after many times N requests).
+ *
+ * Only simple strings, errors, integers and bulk strings are read: that is every reply the
+ * harness asks for. Replies are counted, never buffered whole, so a loader of a million keys
+ * holds one batch in memory.
+ */
+import { createConnection, type Socket } from 'node:net';
+
+export type SimpleReply = { kind: 'status' | 'error'; text: string } | { kind: 'integer'; value: number } | { kind: 'bulk'; text: string | null };
+
+export function encodeCommand(args: readonly (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = typeof a === 'string' ? Buffer.from(a) : a;
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Parses one reply at `pos`; returns it and the next position, or undefined if incomplete. */
+export function readReply(buf: Buffer, pos: number): [SimpleReply, number] | undefined {
+  if (pos >= buf.length) return undefined;
+  const lineEnd = buf.indexOf('\r\n', pos);
+  if (lineEnd < 0) return undefined;
+  const type = String.fromCharCode(buf[pos] ?? 0);
+  const line = buf.toString('utf8', pos + 1, lineEnd);
+  switch (type) {
+    case '+': return [{ kind: 'status', text: line }, lineEnd + 2];
+    case '-': return [{ kind: 'error', text: line }, lineEnd + 2];
+    case ':': return [{ kind: 'integer', value: Number(line) }, lineEnd + 2];
+    case '$': {
+      const n = Number(line);
+      if (n < 0) return [{ kind: 'bulk', text: null }, lineEnd + 2];
+      const start = lineEnd + 2;
+      if (start + n + 2 > buf.length) return undefined;
+      return [{ kind: 'bulk', text: buf.toString('utf8', start, start + n) }, start + n + 2];
+    }
+    default:
+      throw new Error(`unsupported reply type ${JSON.stringify(type)}`);
+  }
+}
+
+async function connect(host: string, port: number): Promise<Socket> {
+  return await new Promise<Socket>((resolve, reject) => {
+    const s = createConnection({ host, port });
+    s.once('connect', () => { s.off('error', reject); resolve(s); });
+    s.once('error', reject);
+  });
+}
+
+/** Sends one command on a fresh connection and returns its reply. */
+export async function command(host: string, port: number, args: readonly string[], timeoutMs = 10_000): Promise<SimpleReply> {
+  const s = await connect(host, port);
+  try {
+    return await new Promise<SimpleReply>((resolve, reject) => {
+      let buf = Buffer.alloc(0);
+      const timer = setTimeout(() => reject(new Error(`${args[0] ?? ''}: no reply within ${timeoutMs} ms`)), timeoutMs);
+      s.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        try {
+          const r = readReply(buf, 0);
+          if (r) { clearTimeout(timer); resolve(r[0]); }
+        } catch (err) {
+          clearTimeout(timer);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+      s.once('error', (err) => { clearTimeout(timer); reject(err); });
+      s.once('close', () => { clearTimeout(timer); reject(new Error(`${args[0] ?? ''}: connection closed`)); });
+      s.write(encodeCommand(args));
+    });
+  } finally {
+    s.destroy();
+  }
+}
+
+/** `INFO [section]` parsed into field -> value. */
+export async function info(host: string, port: number, section?: string): Promise<Map<string, string>> {
+  const r = await command(host, port, section === undefined ? ['INFO'] : ['INFO', section]);
+  const out = new Map<string, string>();
+  if (r.kind !== 'bulk' || r.text === null) return out;
+  for (const line of r.text.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) out.set(line.slice(0, i), line.slice(i + 1).trim());
+  }
+  return out;
+}
+
+/** Keys of the form key:%012d, the same 16-byte shape redis-benchmark's key:__rand_int__ uses. */
+export function loaderKey(i: number): string {
+  return `key:${String(i).padStart(12, '0')}`;
+}
+
+export interface LoadResult {
+  okReplies: number;
+  errorReplies: number;
+  firstError: string | undefined;
+  wallSec: number;
+}
+
+/**
+ * SETs keys 0..count-1 (loaderKey) to `valueBytes`-byte values over one connection, `batch`
+ * commands per write, waiting for each batch's replies before sending the next.
+ */
+export async function loadKeys(host: string, port: number, opts: { count: number; valueBytes: number; batch: number }): Promise<LoadResult> {
+  const s = await connect(host, port);
+  s.setNoDelay(true);
+  const value = Buffer.alloc(opts.valueBytes, 'v');
+  const started = process.hrtime.bigint();
+  let ok = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  try {
+    let pending: Buffer = Buffer.alloc(0);
+    let waiter: (() => void) | undefined;
+    let failure: Error | undefined;
+    let expected = 0;
+    s.on('data', (d: Buffer) => {
+      pending = pending.length === 0 ? d : Buffer.concat([pending, d]);
+      let pos = 0;
+      for (;;) {
+        const r = readReply(pending, pos);
+        if (!r) break;
+        const [reply, next] = r;
+        pos = next;
+        if (reply.kind === 'status' && reply.text === 'OK') ok++;
+        else {
+          errors++;
+          firstError ??= reply.kind === 'error' || reply.kind === 'status' ? reply.text : JSON.stringify(reply);
+        }
+      }
+      pending = pending.subarray(pos);
+      if (ok + errors >= expected && waiter) { const w = waiter; waiter = undefined; w(); }
+    });
+    s.on('error', (err) => { failure = err; if (waiter) { const w = waiter; waiter = undefined; w(); } });
+    s.on('close', () => { failure ??= new Error('connection closed during load'); if (waiter) { const w = waiter; waiter = undefined; w(); } });
+    for (let i = 0; i < opts.count; i += opts.batch) {
+      const n = Math.min(opts.batch, opts.count - i);
+      const parts: Buffer[] = [];
+      for (let j = 0; j < n; j++) parts.push(encodeCommand(['SET', loaderKey(i + j), value]));
+      expected += n;
+      await new Promise<void>((resolve) => {
+        waiter = resolve;
+        s.write(Buffer.concat(parts));
+        if (ok + errors >= expected) { waiter = undefined; resolve(); }
+      });
+      if (failure) throw failure;
+    }
+  } finally {
+    s.destroy();
+  }
+  return { okReplies: ok, errorReplies: errors, firstError, wallSec: Number(process.hrtime.bigint() - started) / 1e9 };
+}

@@ -1,0 +1,159 @@
+/**
+ * `npm run bench [-- --scenario NAME ...] [--rounds 3] [--smoke]`: the benchmark harness.
+ *
+ * Installs missing programs (apt-get, only when missing), builds ringkv when dist/ is older than
+ * src/, starts every server itself on 127.0.0.1 with random free ports and data directories
+ * under bench/tmp/ (on disk, so fsync is real), runs the selected scenarios, writes
+ * bench/results/<date>-<scenario>.md (+ .json), refreshes the README summary, and stops every
+ * process it started, by process-group id, also on error and Ctrl-C.
+ *
+ * --smoke: one round with tiny request counts, every runnable scenario, results to a temporary
+ * directory, README untouched; exits non-zero if a server fails to start or redis-benchmark
+ * reports an error. Figures from --smoke mean nothing; CI uses it to prove the harness works.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { machineInfo } from './lib/machine.js';
+import { installCleanupHandlers, stopAll } from './lib/process.js';
+import { refreshReadme, writeReport } from './lib/results.js';
+import type { Scenario } from './lib/scenario.js';
+import { RINGKV_ENTRY } from './lib/systems.js';
+import { ensurePrograms } from './lib/tools.js';
+import { SCENARIOS } from './scenarios/index.js';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const ROUNDS_MIN = 3;
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+const USAGE = `usage: npm run bench -- [--scenario NAME]... [--rounds N] [--smoke] [--results-dir DIR] [--no-build] [--list]
+  --scenario NAME   run only this scenario (repeatable); default: every runnable scenario
+  --rounds N        rounds per scenario, systems interleaved within each round (default 3, at least 3)
+  --smoke           1 round, tiny request counts, results to a temp dir, README untouched
+  --results-dir DIR write results there instead of bench/results (README is then not refreshed)
+  --no-build        do not rebuild ringkv even if dist/ is older than src/
+  --list            list scenarios and exit`;
+
+function newestMtimeMs(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    newest = Math.max(newest, st.isDirectory() ? newestMtimeMs(p) : st.mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds ringkv if its entry point is missing or older than any source file. */
+function ensureBuilt(): void {
+  const entry = join(repoRoot, RINGKV_ENTRY);
+  if (existsSync(entry) && statSync(entry).mtimeMs >= newestMtimeMs(join(repoRoot, 'src'))) return;
+  log('building ringkv (dist/ is missing or older than src/)');
+  const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) {
+    if (!existsSync(entry)) throw new Error(`npm run build failed and ${RINGKV_ENTRY} does not exist`);
+    log(`warning: npm run build exited ${r.status}; using the files it emitted`);
+  }
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      scenario: { type: 'string', multiple: true },
+      rounds: { type: 'string', default: String(ROUNDS_MIN) },
+      smoke: { type: 'boolean', default: false },
+      'results-dir': { type: 'string' },
+      'no-build': { type: 'boolean', default: false },
+      list: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values.list) {
+    for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(12)} ${s.title}${s.runnable ? '' : ` -- ${s.reason}`}\n`);
+    return 0;
+  }
+  const rounds = Number(values.rounds);
+  if (!values.smoke && (!Number.isInteger(rounds) || rounds < ROUNDS_MIN)) {
+    process.stderr.write(`--rounds must be an integer >= ${ROUNDS_MIN} (medians need it); use --smoke for a quick check\n`);
+    return 2;
+  }
+
+  let selected: Scenario[];
+  let failed = false;
+  if (values.scenario && values.scenario.length > 0) {
+    selected = [];
+    for (const name of values.scenario) {
+      const s = SCENARIOS.find((x) => x.name === name);
+      if (!s) {
+        process.stderr.write(`unknown scenario ${JSON.stringify(name)}; known: ${SCENARIOS.map((x) => x.name).join(', ')}\n`);
+        return 2;
+      }
+      selected.push(s);
+    }
+  } else {
+    selected = [...SCENARIOS];
+  }
+  for (const s of selected) {
+    if (!s.runnable) {
+      log(`${s.name}: ${s.reason}`);
+      if (values.scenario?.includes(s.name)) failed = true;
+    }
+  }
+  const runnable = selected.filter((s): s is Extract<Scenario, { runnable: true }> => s.runnable);
+  if (runnable.length === 0) return failed ? 1 : 0;
+
+  installCleanupHandlers();
+  const missing = ensurePrograms(['redis-server', 'redis-benchmark'], log);
+  if (missing.length > 0) throw new Error(`missing programs after install attempt: ${missing.join(' ')}`);
+  if (!values['no-build']) ensureBuilt();
+
+  const smoke = values.smoke;
+  const resultsDir = smoke
+    ? mkdtempSync(join(tmpdir(), 'ringkv-bench-smoke-'))
+    : values['results-dir'] ?? join(repoRoot, 'bench/results');
+  mkdirSync(join(repoRoot, 'bench/tmp'), { recursive: true });
+  const workDir = mkdtempSync(join(repoRoot, 'bench/tmp', 'run-'));
+  const ctx = { workDir, repoRoot, startTimeoutMs: 30_000 };
+  const started = Date.now();
+  try {
+    for (const scenario of runnable) {
+      const machine = machineInfo(repoRoot, workDir);
+      log(`${scenario.name}: ${scenario.title}`);
+      const report = await scenario.run({ rounds: smoke ? 1 : rounds, smoke, ctx, log });
+      const file = writeReport(resultsDir, report, machine, smoke ? 1 : rounds, smoke, repoRoot);
+      log(`${scenario.name}: wrote ${file}`);
+      if (report.failures.length > 0) {
+        failed = true;
+        for (const f of report.failures) log(`${scenario.name} FAILURE: ${f}`);
+      }
+    }
+  } finally {
+    await stopAll();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  if (!smoke && values['results-dir'] === undefined) {
+    refreshReadme(join(repoRoot, 'README.md'), resultsDir, SCENARIOS.map((s) => s.name));
+    log('README.md summary refreshed');
+  }
+  log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s${failed ? ', WITH FAILURES' : ''}; results in ${resultsDir}`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(`error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
