@@ -20,7 +20,7 @@ import { isRingkvError } from '../../src/errors/index.js';
 import { isPromise } from '../../src/util/maybe-promise.js';
 import { RocksdbEngine } from '../../src/storage/rocksdb/rocksdb-engine.js';
 import {
-  META_FORMAT_KEY, decodeIndexKey, decodeRecord, encodeIndexKey, encodeRecord,
+  META_COUNTS_KEY, META_FORMAT_KEY, decodeIndexKey, decodeRecord, encodeIndexKey, encodeRecord,
 } from '../../src/storage/rocksdb/record-codec.js';
 
 const rec = (v: string, expiresAtMs = 0) => ({ value: Buffer.from(v), expiresAtMs });
@@ -147,8 +147,13 @@ if (process.env.RINGKV_CRASH_CHILD !== undefined) {
         assert.ok(e.walSyncs >= 1);
       });
 
-      it('acknowledged fsync writes survive SIGKILL of the writing process', async () => {
+      it('acknowledged fsync writes survive SIGKILL of the writing process, and the key count is recounted exactly', async () => {
         const dataDir = tempDir();
+        // A clean close first saves the counters; the child's open consumes them, so after the
+        // crash the parent's open must recount rather than trust stale counters.
+        const pre = await openEngine('none', dataDir);
+        for (let i = 0; i < 50; i++) pre.put(`pre${i}`, rec('p', i < 10 ? Date.now() + 3_600_000 : 0));
+        await pre.close();
         const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
           env: { ...process.env, RINGKV_CRASH_CHILD: dataDir },
           stdio: ['ignore', 'pipe', 'inherit'],
@@ -172,7 +177,11 @@ if (process.env.RINGKV_CRASH_CHILD !== undefined) {
           for (let i = 0; i <= acked; i++) {
             for (let j = 0; j < 10; j++) assert.equal(e.get(`k${i}-${j}`)?.value.toString(), `v${i}-${j}`);
           }
-          assert.ok(e.count() >= (acked + 1) * 10);
+          let scanned = 0;
+          for await (const _ of e.scan()) scanned++;
+          assert.ok(scanned >= 50 + (acked + 1) * 10);
+          assert.equal(e.count(), scanned);
+          assert.equal(e.stats().keysWithExpiry, 10);
         } finally {
           await e.close();
         }
@@ -222,6 +231,24 @@ if (process.env.RINGKV_CRASH_CHILD !== undefined) {
         b._closeSync();
         await raw.close();
         await assert.rejects(openEngine('none', dataDir), (err: unknown) => isRingkvError(err) && err.code === 'ERR_CONFIG');
+      });
+
+      it('counters saved at a clean close are used at the next open and saved again at its close', async () => {
+        const dataDir = tempDir();
+        const e1 = await openEngine('none', dataDir);
+        for (let i = 0; i < 10; i++) e1.put(`k${i}`, rec('v'));
+        await e1.close();
+        const e2 = await openEngine('none', dataDir);
+        assert.equal(e2.count(), 10);
+        const location = e2.location;
+        await e2.close();
+        const raw = new RocksLevel(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+        await raw.open({ createIfMissing: false });
+        try {
+          assert.ok(raw._getManySync([META_COUNTS_KEY])[0] !== undefined, 'saved again by the second clean close');
+        } finally {
+          await raw.close();
+        }
       });
 
       it('counters are rebuilt at open, including expired records not yet collected', async () => {

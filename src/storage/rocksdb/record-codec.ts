@@ -5,6 +5,9 @@
  *   0x00 | expiresAtMs (8 bytes, big-endian) | key   -> empty      expiry index
  *   0x01 | key                                       -> record     user records
  *   0x02 | "format"                                  -> [version]  metadata
+ *   0x02 | "counts"                                  -> keys, keysWithExpiry (2 x 8 bytes BE),
+ *                                                       present only between a clean close and
+ *                                                       the next open
  *
  * Record value: [FORMAT_VERSION (1 byte)][expiresAtMs (8 bytes, big-endian, 0 = never)][value].
  * Big-endian expiry makes the index iterate in time order, so active expiry reads only due
@@ -20,6 +23,7 @@ export const RECORD_HEADER_BYTES = 9;
 const TWO_32 = 2 ** 32;
 
 export const META_FORMAT_KEY = Buffer.from([NS_META, ...Buffer.from('format', 'latin1')]);
+export const META_COUNTS_KEY = Buffer.from([NS_META, ...Buffer.from('counts', 'latin1')]);
 export const RECORDS_START = Buffer.from([NS_RECORD]);
 export const RECORDS_END = Buffer.from([NS_RECORD + 1]);
 export const INDEX_START = Buffer.from([NS_INDEX]);
@@ -62,6 +66,17 @@ export function indexUpperBound(nowMs: number): Buffer {
 
 export function decodeIndexKey(b: Buffer): { expiresAtMs: number; key: Key } {
   return { expiresAtMs: readMs(b, 1), key: b.toString('latin1', 9) };
+}
+
+export function encodeCounts(keys: number, keysWithExpiry: number): Buffer {
+  const b = Buffer.allocUnsafe(16);
+  writeMs(b, 0, keys);
+  writeMs(b, 8, keysWithExpiry);
+  return b;
+}
+
+export function decodeCounts(b: Buffer): { keys: number; keysWithExpiry: number } | undefined {
+  return b.length === 16 ? { keys: readMs(b, 0), keysWithExpiry: readMs(b, 8) } : undefined;
 }
 
 export function encodeRecord(record: StoredRecord): Buffer {

@@ -18,8 +18,10 @@
  * Read-before-write: each write reads the key's current record (main thread; memtable, block
  * cache or bloom filter in the common case) to keep the expiry index exact (the old index entry
  * is deleted in the same batch) and the key counter exact. Consequences: count() is exact —
- * the counter minus index entries already due — at the cost of one point read per write; and
- * open() scans the keyspace once to initialise the counters (O(keys), keys only).
+ * the counter minus index entries already due, O(due entries) — at the cost of one point read
+ * per write. The counters survive a clean close in a metadata record (see record-codec.ts);
+ * after a crash open() recounts by scanning the keys (measured ~9 us per key on a loaded
+ * 2-core machine, i.e. ~2 s per 200k keys).
  *
  * Reads are synchronous too (get answers from memtable/block cache/OS page cache on the main
  * thread): cheaper than a thread-pool round trip when the working set is cached, at the price
@@ -32,8 +34,8 @@ import type { Config } from '../../config/schema.js';
 import { RingkvError } from '../../errors/index.js';
 import type { BatchOp, EngineCapabilities, EngineStats, Key, ScanOptions, StorageEngine, StoredRecord } from '../engine.js';
 import {
-  FORMAT_VERSION, INDEX_START, META_FORMAT_KEY, RECORDS_END, RECORDS_START, decodeIndexKey, decodeRecord, decodeRecordKey,
-  encodeIndexKey, encodeRecord, encodeRecordKey, indexUpperBound, recordExpiry,
+  FORMAT_VERSION, INDEX_START, META_COUNTS_KEY, META_FORMAT_KEY, RECORDS_END, RECORDS_START, decodeCounts, decodeIndexKey,
+  decodeRecord, decodeRecordKey, encodeCounts, encodeIndexKey, encodeRecord, encodeRecordKey, indexUpperBound, recordExpiry,
 } from './record-codec.js';
 
 export type RocksdbEngineConfig = Pick<Config, 'dataDir' | 'durability' | 'batchSyncIntervalMs' | 'rocksdb'>;
@@ -148,8 +150,21 @@ export class RocksdbEngine implements StorageEngine {
     }
     this.wb = db._chainedBatch();
     this.syncBatch = db._chainedBatch();
-    this.keys = this.countRange(RECORDS_START, RECORDS_END);
-    this.keysWithExpiry = this.countRange(INDEX_START, RECORDS_START);
+    const saved = db._getManySync([META_COUNTS_KEY])[0];
+    const counts = saved === undefined ? undefined : decodeCounts(saved);
+    if (counts !== undefined) {
+      // Clean shutdown: trust the saved counters, and delete them durably before any write so
+      // that a crash from here on forces the full count below at the next open.
+      this.keys = counts.keys;
+      this.keysWithExpiry = counts.keysWithExpiry;
+      const b = db._chainedBatch();
+      b._del(META_COUNTS_KEY);
+      b._writeSync({ sync: true });
+      b._closeSync();
+    } else {
+      this.keys = this.countRange(RECORDS_START, RECORDS_END);
+      this.keysWithExpiry = this.countRange(INDEX_START, RECORDS_START);
+    }
     this.state = 'open';
     if (this.cfg.durability === 'batch') {
       this.syncTimer = setInterval(() => {
@@ -402,7 +417,14 @@ export class RocksdbEngine implements StorageEngine {
     if (db === undefined) return;
     let failure: unknown;
     try {
-      if (this.unsynced || this.group !== undefined) this.syncWal();
+      // Saving the counters (synced) also syncs every earlier write in the WAL.
+      const b = this.syncBatch;
+      if (b === undefined) throw new RingkvError('ERR_SHUTTING_DOWN', 'storage engine is closed');
+      b._put(META_COUNTS_KEY, encodeCounts(this.keys, this.keysWithExpiry));
+      b._writeSync({ sync: true });
+      b._clear();
+      this.syncs++;
+      this.unsynced = false;
       this.group?.resolve();
     } catch (e) {
       failure = e;
