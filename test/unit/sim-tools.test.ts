@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Prng } from '../sim/prng.js';
 import { EventQueue } from '../sim/event-queue.js';
 import { Digest } from '../sim/digest.js';
-import { checkNoLostAckedWrites, checkNoPhantomReads, checkReadYourWrites, checkSiblingBound } from '../sim/basic-checks.js';
+import { checkLwwLaterWriteWins, checkNoLostAckedWrites, checkNoPhantomReads, checkReadYourWrites, checkSiblingBound } from '../sim/basic-checks.js';
 import { completeOp, invokeOp, newHistory, type History, type HistoryOp } from '../sim/history.js';
 import { nodeId } from '../../src/core/types.js';
 
@@ -117,4 +117,14 @@ test('basic checkers: more siblings than N x siblingsMax fails the bound', () =>
   h.ops.pop();
   completeOp(get(h, 1, 10), 12, { outcome: 'ok', valuesRead: vals.slice(0, 6) });
   assert.equal(checkSiblingBound(h).ok, true);
+});
+
+test('basic checkers: in lww mode a final value overtaken by a later successful write fails', () => {
+  const h = newHistory({ seed: 1, nodes: 3, replicationFactor: 3, mode: 'lww', siblingsMax: 1 });
+  completeOp(put(h, 0, 'v1', 0, 3), 5, { outcome: 'ok' });
+  completeOp(put(h, 1, 'v2', 10, 1), 15, { outcome: 'ok' });
+  h.final.push({ key: 'k', values: ['v1'], siblingCount: 1 });
+  assert.equal(checkLwwLaterWriteWins(h).ok, false);
+  (h.final as { values: string[] }[])[0]!.values = ['v2'];
+  assert.equal(checkLwwLaterWriteWins(h).ok, true);
 });
