@@ -10,9 +10,10 @@
  * LWW and siblings share one shape and one codec.
  *
  * Deletes are siblings whose value is null (tombstones): they supersede what they saw like any
- * write, so a delete cannot be undone by a late replica. Expiry is an absolute time in each
- * sibling, so every replica agrees on when a version expires (0 = never). A sibling has
- * expired when nowMs > expiresAtMs (Redis's rule).
+ * write, so a delete cannot be undone by a late replica. Nothing here purges tombstones: that
+ * is only safe once every replica holds a record descending from the tombstone. Expiry is an
+ * absolute time in each sibling, so every replica agrees on when a version expires (0 = never).
+ * A sibling has expired when nowMs > expiresAtMs (Redis's rule).
  *
  * Laws (property-tested in test/unit/versioning-dvvset.test.ts):
  *  - merge is commutative, associative and idempotent, in both modes;
@@ -27,7 +28,10 @@
  * Modes. `siblings`: concurrent writes are all kept and returned. `lww`: the record keeps one
  * sibling, the greatest by (hlc, dot); the coordinating replica must stamp a write past the
  * record's timestamps first (`stampWrite`), so a lagging wall clock cannot make a new write on
- * the same node lose to an old one. The mode is cluster configuration, not stored per record.
+ * the same node lose to an old one. Across nodes the order is the HLC order: a write
+ * coordinated on a node that has neither stored nor observed an earlier write from a node with
+ * a faster clock can lose to it, even when its client had read that write (contexts carry no
+ * timestamp). The mode is cluster configuration, not stored per record.
  *
  * Sibling bound (`siblingsMax`): on the coordinating replica, `applyWrite` refuses with
  * ERR_TOO_MANY_SIBLINGS any write that would leave more than `siblingsMax` siblings in that
