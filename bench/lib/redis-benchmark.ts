@@ -66,9 +66,16 @@ const CSV_COLUMNS: ReadonlyArray<[string, keyof Omit<BenchRow, 'test' | 'rps'>]>
   ['p95_latency_ms', 'p95Ms'], ['p99_latency_ms', 'p99Ms'], ['max_latency_ms', 'maxMs'],
 ];
 
+/** The CSV header is the line naming both "test" and "rps", wherever those columns are. */
+function isCsvHeader(line: string): boolean {
+  if (!line.startsWith('"')) return false;
+  const f = csvFields(line);
+  return f.includes('test') && f.includes('rps');
+}
+
 export function parseCsv(text: string): BenchRow[] {
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.startsWith('"'));
-  const headerLine = lines.find((l) => l.startsWith('"test"'));
+  const headerLine = lines.find(isCsvHeader);
   if (headerLine === undefined) return [];
   const header = csvFields(headerLine);
   const testCol = header.indexOf('test');
@@ -144,7 +151,7 @@ export function parseQuiet(text: string): BenchRow[] {
 }
 
 export function detectFormat(text: string): OutputFormat {
-  if (/^"test",/m.test(text)) return 'csv';
+  if (text.split(/\r?\n/).some((l) => isCsvHeader(l.trim()))) return 'csv';
   if (/^\s*={3,} .+ ={3,}\s*$/m.test(text)) return 'normal';
   if (/requests per second/.test(text)) return 'quiet';
   return 'unknown';
