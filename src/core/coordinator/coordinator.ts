@@ -225,8 +225,10 @@ export class Coordinator {
           next = this.versions.write(current, ctx, value, expiresAtMs, this.host.nowMs());
         } catch (e) {
           release();
-          const err = isRingkvError(e) ? e : new RingkvError('ERR_INTERNAL', 'stored record is unreadable', { cause: e });
-          return this.finishWrite(op, errorResult(err.code, err.message));
+          // Typed errors (too many siblings, an unreadable stored record) answer the client;
+          // anything else is a broken invariant and must crash loudly, not become a reply.
+          if (!isRingkvError(e)) throw e;
+          return this.finishWrite(op, errorResult(e.code, e.message));
         }
         const bytes = this.versions.encode(next);
         op.stored = 'issued';
