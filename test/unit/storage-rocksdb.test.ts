@@ -273,6 +273,25 @@ if (process.env.RINGKV_CRASH_CHILD !== undefined) {
         }
       });
 
+      it('an expiry earlier than what expireCycle already passed is still counted and collected', async () => {
+        let now = 1_000_000;
+        const e = new RocksdbEngine(config(tempDir(), 'none'), { now: () => now });
+        await e.open();
+        try {
+          e.put('a', rec('v', now + 10));
+          now += 20;
+          assert.equal(e.expireCycle(now + 1000), 1); // scans up to a point past the clock
+          e.put('b', rec('v', now + 500)); // due before that point
+          assert.equal(e.count(), 1);
+          now += 600;
+          assert.equal(e.count(), 0);
+          assert.equal(e.expireCycle(now), 1);
+          assert.equal(e.stats().keysWithExpiry, 0);
+        } finally {
+          await e.close();
+        }
+      });
+
       it('expireCycle processes at most expireCycleKeysMax due entries per call, oldest first', async () => {
         let now = 1_000_000;
         const e = new RocksdbEngine(config(tempDir(), 'none'), { now: () => now, expireCycleKeysMax: 10 });

@@ -94,6 +94,12 @@ export class RocksdbEngine implements StorageEngine {
   private group: Group | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
   private readonly scans = new Set<OpenScan>();
+  /**
+   * No index entry expires before this (Unix ms). Deleted index entries stay as tombstones
+   * until compaction; starting index scans here skips them instead of re-walking every expired
+   * entry each cycle. Lowered by every index insert, raised by expireCycle past what it removed.
+   */
+  private indexFloorMs = 0;
 
   private readonly cfg: RocksdbEngineConfig;
   private readonly now: () => number;
@@ -308,7 +314,7 @@ export class RocksdbEngine implements StorageEngine {
   count(): number {
     this.opened();
     // The index is exact, so due index entries are exactly the expired records not yet removed.
-    return this.keys - this.countRange(INDEX_START, indexUpperBound(this.now()));
+    return this.keys - this.countRange(this.indexFloor(), indexUpperBound(this.now()));
   }
 
   randomKey(): Key | undefined {
@@ -358,7 +364,7 @@ export class RocksdbEngine implements StorageEngine {
 
   expireCycle(nowMs: number): number {
     const db = this.opened();
-    const it = db._iterator({ gte: INDEX_START, lt: indexUpperBound(nowMs), limit: this.expireCycleKeysMax, values: false, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const it = db._iterator({ gte: this.indexFloor(), lt: indexUpperBound(nowMs), limit: this.expireCycleKeysMax, values: false, keyEncoding: 'buffer', valueEncoding: 'buffer' });
     const due: { expiresAtMs: number; key: Key }[] = [];
     try {
       for (;;) {
@@ -372,7 +378,10 @@ export class RocksdbEngine implements StorageEngine {
     } finally {
       it._closeSync();
     }
-    if (due.length === 0) return 0;
+    if (due.length === 0) {
+      if (nowMs + 1 > this.indexFloorMs) this.indexFloorMs = nowMs + 1;
+      return 0;
+    }
     const olds = db._getManySync(due.map((d) => encodeRecordKey(d.key)));
     let expired = 0;
     this.apply((wb) => {
@@ -391,6 +400,11 @@ export class RocksdbEngine implements StorageEngine {
       }
     });
     this.expiredKeys += expired;
+    // Every entry due at nowMs is gone when the cycle was not cut short by the limit; otherwise
+    // only those before the last one seen (entries sharing its expiry may remain).
+    const lastSeen = due[due.length - 1];
+    const floor = due.length < this.expireCycleKeysMax ? nowMs + 1 : (lastSeen?.expiresAtMs ?? this.indexFloorMs);
+    if (floor > this.indexFloorMs) this.indexFloorMs = floor;
     return expired;
   }
 
@@ -492,6 +506,7 @@ export class RocksdbEngine implements StorageEngine {
     if (exp !== 0 && exp !== oldExpiry) {
       wb._put(encodeIndexKey(exp, key), Buffer.alloc(0));
       this.keysWithExpiry++;
+      if (exp < this.indexFloorMs) this.indexFloorMs = exp;
     }
     return exp;
   }
@@ -547,6 +562,10 @@ export class RocksdbEngine implements StorageEngine {
       this.unsynced = true;
       throw e;
     }
+  }
+
+  private indexFloor(): Buffer {
+    return this.indexFloorMs === 0 ? INDEX_START : indexUpperBound(this.indexFloorMs - 1);
   }
 
   /** First (or last) record key, encoded, expired or not. */
