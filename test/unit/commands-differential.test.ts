@@ -5,6 +5,7 @@
  * OBJECT ENCODING is left out: ringkv derives it from the value, Redis from the value's history.
  * TTL replies are compared as "has a TTL" / -1 / -2 because the two servers' clocks differ by
  * the request latency; expiries are long enough never to fire during the run.
+ * More seeds: DIFF_SEEDS=4,5,6 node --import tsx --test test/unit/commands-differential.test.ts
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -91,6 +92,21 @@ function generator(rand: () => number): () => Arg[] {
     () => ['PTTL', key()],
     () => ['EXPIRETIME', key()],
     () => ['KEYS', pattern()],
+    () => ['SUBSTR', key(), num(), num()],
+    () => ['PSETEX', key(), seconds(), value()],
+    () => ['PEXPIREAT', key(), pick(['1', '-5', '9223372036854770000', String(Date.now() + 10_000_000)])],
+    () => ['PEXPIRETIME', key()],
+    () => ['SET', key(), value(), pick(['EXAT', 'PXAT']), pick(['1', '0', '-1', String(Math.floor(Date.now() / 1000) + 10_000), String(Date.now() + 10_000_000)])],
+    () => ['GETEX', key(), pick(['EXAT', 'PXAT']), pick(['1', '0', String(Date.now() + 10_000_000)])],
+    () => ['DEL', key(), key(), key(), key()],
+    () => ['EXISTS', key()],
+    () => ['SETRANGE', key(), pick(['536870912', '9223372036854775807', '-1']), pick(['', 'x'])],
+    () => ['SETBIT', key(), pick(['4294967296', '9223372036854775807']), '1'],
+    () => ['GETRANGE', key(), pick(['-9223372036854775808', '9223372036854775807']), pick(['-1', '9223372036854775807'])],
+    () => ['INCRBY', key(), pick(['9223372036854775807', '-9223372036854775808'])],
+    () => ['EXPIRE', key(), pick(['9223370399119966', '-9223372036854776', '10000000000000000'])],
+    () => ['MSET', key(), value(), key()],
+    () => ['SET', key()],
   ];
   return () => pick(gens)();
 }
@@ -99,7 +115,7 @@ function generator(rand: () => number): () => Arg[] {
 function normalise(cmd: string, r: unknown): unknown {
   if (r instanceof Error) return { error: r.message };
   if (cmd === 'KEYS' && Array.isArray(r)) return (r as Buffer[]).map((b) => b.toString('latin1')).sort();
-  if ((cmd === 'TTL' || cmd === 'PTTL' || cmd === 'EXPIRETIME') && typeof r === 'number') return r >= 0 ? 'ttl' : r;
+  if ((cmd === 'TTL' || cmd === 'PTTL' || cmd === 'EXPIRETIME' || cmd === 'PEXPIRETIME') && typeof r === 'number') return r >= 0 ? 'ttl' : r;
   if (Buffer.isBuffer(r)) return r.toString('latin1');
   if (Array.isArray(r)) return r.map((x) => normalise('', x));
   return r;
@@ -142,7 +158,7 @@ describe('differential: ringkv vs redis-server 7.0.15', () => {
     if (redisProc?.pid !== undefined) process.kill(redisProc.pid, 'SIGKILL');
   });
 
-  for (const seed of [1, 2, 3]) {
+  for (const seed of (process.env['DIFF_SEEDS'] ?? '1,2,3').split(',').map(Number)) {
     it(`seed ${seed}: 1500 random commands give identical replies`, async () => {
       await a.flushall();
       await b.flushall();
