@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -309,6 +309,35 @@ if (process.env.RINGKV_CRASH_CHILD !== undefined) {
           assert.equal(e.expireCycle(now), 10);
           assert.equal(e.expireCycle(now), 5);
           assert.equal(e.expireCycle(now), 0);
+        } finally {
+          await e.close();
+        }
+      });
+    });
+
+    describe('rocksdb options', () => {
+      it('bloom bits, write buffer size and block cache size from config reach RocksDB', async () => {
+        const read = async (rocksdb: Record<string, unknown>) => {
+          const dataDir = tempDir();
+          const e = new RocksdbEngine(configSchema.parse({ dataDir, durability: 'none', rocksdb }));
+          await e.open();
+          const location = e.location;
+          await e.close();
+          const file = readdirSync(location).filter((f) => f.startsWith('OPTIONS')).sort().pop() ?? '';
+          return readFileSync(join(location, file), 'utf8');
+        };
+        const a = await read({ bloomBitsPerKey: 14, writeBufferBytes: '8mb' });
+        assert.match(a, /filter_policy=bloomfilter:14:false/);
+        assert.match(a, /^\s*write_buffer_size=8388608$/m);
+        const b = await read({ bloomBitsPerKey: 0 });
+        assert.match(b, /filter_policy=nullptr/);
+      });
+
+      it('the block cache is sized from config', async () => {
+        const e = new RocksdbEngine(configSchema.parse({ dataDir: tempDir(), durability: 'none', rocksdb: { blockCacheBytes: '24mb' } }));
+        await e.open();
+        try {
+          assert.equal(e.property('rocksdb.block-cache-capacity'), String(24 * 1024 * 1024));
         } finally {
           await e.close();
         }

@@ -128,13 +128,17 @@ export class RocksdbEngine implements StorageEngine {
     const openOptions: RocksOpenOptions = {
       createIfMissing: true,
       cacheSize: Math.min(r.blockCacheBytes, CACHE_BYTES_MAX),
-      // The binding offers zstd or nothing; lz4/snappy in config mean "compress" (zstd).
-      compression: r.compression !== 'none',
+      // The binding only sets write_buffer_size (= memtableMemoryBudget / 4) through its
+      // 'level' compaction preset, which also fixes compression per level: none for L0/L1
+      // (recent, hot data), zstd below. That preset wins over `compression`, so config's
+      // compression choice does not change the on-disk format; we keep the write buffer knob.
       compaction: 'level',
       memtableMemoryBudget: r.writeBufferBytes * 4,
+      compression: r.compression !== 'none',
+      // An empty policy string means no filter; the binding's default would be a 10-bit bloom.
+      filterPolicy: r.bloomBitsPerKey > 0 ? `bloomfilter:${r.bloomBitsPerKey}:false` : '',
       infoLogLevel: null,
     };
-    if (r.bloomBitsPerKey > 0) openOptions.filterPolicy = `bloomfilter:${r.bloomBitsPerKey}:false`;
     await mkdir(this.location, { recursive: true });
     const db = new RocksLevel(this.location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
@@ -406,6 +410,11 @@ export class RocksdbEngine implements StorageEngine {
     const floor = due.length < this.expireCycleKeysMax ? nowMs + 1 : (lastSeen?.expiresAtMs ?? this.indexFloorMs);
     if (floor > this.indexFloorMs) this.indexFloorMs = floor;
     return expired;
+  }
+
+  /** A RocksDB property (e.g. "rocksdb.block-cache-usage") for diagnostics and INFO. */
+  property(name: string): string {
+    return this.opened().getProperty(name);
   }
 
   stats(): EngineStats {
