@@ -7,8 +7,10 @@ import { nodeId } from '../../src/core/types.js';
 import {
   CONTEXT_BYTES_MAX,
   CONTEXT_FORMAT_V1,
+  CONTEXT_FORMAT_V2,
   COUNTER_MAX,
   decodeContext,
+  decodeContextToken,
   decodeRecord,
   encodeContext,
   encodeRecord,
@@ -59,12 +61,35 @@ test('codec: contexts round-trip exactly', () => {
   assert.ok(equalVv(decodeContext(encodeContext(EMPTY_VV)), EMPTY_VV));
 });
 
+test('codec: a token with the read timestamp round-trips; without one the bytes stay format 0x41', () => {
+  fc.assert(
+    fc.property(arbVv, fc.integer({ min: 0, max: 2 ** 45 }), fc.nat(1000), fc.constantFrom('a', 'node-2').map(nodeId), (vv, wallMs, logical, node) => {
+      const hlc = { wallMs, logical, node };
+      const bytes = encodeContext(vv, hlc);
+      assert.equal(bytes[0], CONTEXT_FORMAT_V2);
+      const t = decodeContextToken(bytes);
+      assert.ok(equalVv(t.context, vv));
+      assert.deepEqual(t.hlc, hlc);
+      assert.ok(equalVv(decodeContext(bytes), vv), 'decodeContext reads both formats');
+      assert.deepEqual(encodeContext(vv, null), encodeContext(vv));
+      assert.equal(decodeContextToken(encodeContext(vv)).hlc, null);
+    }),
+  );
+});
+
 test('codec: arbitrary bytes decode to a valid value or a typed error, never anything else', () => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 64 }), fc.constantFrom(RECORD_FORMAT_V1, CONTEXT_FORMAT_V1, 0x00, 0xff), (body, format) => {
+    fc.property(fc.uint8Array({ maxLength: 64 }), fc.constantFrom(RECORD_FORMAT_V1, CONTEXT_FORMAT_V1, CONTEXT_FORMAT_V2, 0x00, 0xff), (body, format) => {
       const bytes = Buffer.concat([Buffer.from([format]), body]);
       try {
         assertVersionVector(decodeContext(bytes));
+      } catch (e) {
+        assert.ok(isContextError(e), String(e));
+      }
+      try {
+        const t = decodeContextToken(bytes);
+        assertVersionVector(t.context);
+        if (t.hlc !== null) assert.ok(Number.isSafeInteger(t.hlc.wallMs) && typeof t.hlc.node === 'string');
       } catch (e) {
         assert.ok(isContextError(e), String(e));
       }
@@ -124,6 +149,10 @@ test('codec: hand-made invalid contexts are rejected with ERR_INVALID_ARGUMENT',
     ['trailing bytes', Buffer.concat([framed(CONTEXT_FORMAT_V1, ['a', 1]), Buffer.from([0])])],
     ['array header promising 4G elements', Buffer.from([CONTEXT_FORMAT_V1, 0xdd, 0xff, 0xff, 0xff, 0xff, 0xa1, 0x61, 0x01])],
     ['longer than CONTEXT_BYTES_MAX', framed(CONTEXT_FORMAT_V1, [Buffer.alloc(CONTEXT_BYTES_MAX)])],
+    ['v2 without a timestamp', framed(CONTEXT_FORMAT_V2, [['a', 1]])],
+    ['v2 with a bare vector', framed(CONTEXT_FORMAT_V2, ['a', 1])],
+    ['v2 with a negative wall time', framed(CONTEXT_FORMAT_V2, [['a', 1], -1, 0, 'a'])],
+    ['v2 with an empty timestamp node', framed(CONTEXT_FORMAT_V2, [['a', 1], 5, 0, ''])],
   ];
   for (const [name, bytes] of cases) {
     assert.throws(() => decodeContext(bytes), isContextError, name);

@@ -7,6 +7,7 @@ import {
   applyWrite,
   assertRecord,
   compareSiblings,
+  contextHlc,
   contextOf,
   emptyRecord,
   equalRecords,
@@ -208,6 +209,22 @@ test('lww: a node whose wall clock lags still orders its new write after the sto
   assert.deepEqual(values(merge(fast, next, 'lww')), ['newer']);
   // Stamping without observing the record is caught as misuse instead of silently losing.
   assert.throws(() => applyWrite(stored, EMPTY_VV, w('unstamped', 1000, A), A, LWW), RangeError);
+});
+
+test('lww: a write made after reading a value orders after it on a lagging node that has not stored it, when the token carries the read timestamp', () => {
+  // v1 is written on B, whose clock runs an hour ahead; a client reads it from B and writes v2
+  // through A, which is behind and has not received v1 yet (say, partitioned from B).
+  const onB = applyWrite(emptyRecord(), EMPTY_VV, w('v1', 3_600_000 + 1000, B), B, LWW);
+  const read = onB;
+  const onA = emptyRecord();
+  const withToken = stampWrite(new HybridClock(A), onA, 2000, contextHlc(read));
+  const v2 = applyWrite(onA, contextOf(read), { value: Buffer.from('v2'), expiresAtMs: 0, hlc: withToken }, A, LWW);
+  assert.deepEqual(values(merge(onB, v2, 'lww')), ['v2']);
+  // Without the timestamp the causally later write loses: the limit documented in dvvset.ts.
+  const blind = stampWrite(new HybridClock(A), onA, 2000);
+  const v2b = applyWrite(onA, contextOf(read), { value: Buffer.from('v2'), expiresAtMs: 0, hlc: blind }, A, LWW);
+  assert.deepEqual(values(merge(onB, v2b, 'lww')), ['v1']);
+  assert.equal(contextHlc(emptyRecord()), null);
 });
 
 test('lww: a delete is a tombstone that wins by timestamp like any write', () => {

@@ -9,6 +9,9 @@
  *     sibs:  flat [dotNodeIndex, counter, value (bin | nil), expiresAtMs, wallMs, logical,
  *            hlcNodeIndex, ...] in dot order
  *   context (format 0x41): flat [nodeId, counter, ...] in node order
+ *   context with timestamp (format 0x42): [flat vector as above, wallMs, logical, nodeId] —
+ *     the greatest HLC among the siblings the read returned, so a write carrying the token
+ *     can be stamped after them in lww mode even on a node that has not stored them yet
  * A new layout gets a new format byte; decoders keep accepting the old ones.
  *
  * Canonical: records are kept in canonical form (sorted, unique, see dvvset.ts), so equal
@@ -22,10 +25,12 @@ import { Packr, Unpackr } from 'msgpackr';
 import { RingkvError } from '../../errors/index.js';
 import { nodeId, type NodeId } from '../types.js';
 import type { Sibling, VersionedRecord } from './dvvset.js';
+import type { Hlc } from './hlc.js';
 import { compareDots, compareNodeIds, covers, type VersionVector, type VvEntry } from './version-vector.js';
 
 export const RECORD_FORMAT_V1 = 0x01;
 export const CONTEXT_FORMAT_V1 = 0x41;
+export const CONTEXT_FORMAT_V2 = 0x42;
 
 /** Largest dot counter accepted: far above any real write count, and +1 stays exact. */
 export const COUNTER_MAX = 2 ** 48;
@@ -73,10 +78,21 @@ export function encodeRecord(r: VersionedRecord): Buffer {
   return withFormat(RECORD_FORMAT_V1, packr.pack([nodes, vv, sibs]));
 }
 
-export function encodeContext(ctx: VersionVector): Buffer {
+/**
+ * A context token. Without `hlc` the bytes are format 0x41 (a bare vector); with it, 0x42, which
+ * also carries the read's greatest timestamp (see `contextHlc` and `stampWrite` in dvvset.ts).
+ */
+export function encodeContext(ctx: VersionVector, hlc?: Hlc | null): Buffer {
   const flat: (string | number)[] = [];
   for (const e of ctx) flat.push(e.node, e.counter);
-  return withFormat(CONTEXT_FORMAT_V1, packr.pack(flat));
+  if (hlc === undefined || hlc === null) return withFormat(CONTEXT_FORMAT_V1, packr.pack(flat));
+  return withFormat(CONTEXT_FORMAT_V2, packr.pack([flat, hlc.wallMs, hlc.logical, hlc.node]));
+}
+
+/** What a context token holds: the causal context, and (format 0x42) the read's latest HLC. */
+export interface ContextToken {
+  readonly context: VersionVector;
+  readonly hlc: Hlc | null;
 }
 
 class Invalid extends Error {}
@@ -85,10 +101,10 @@ function fail(reason: string): never {
   throw new Invalid(reason);
 }
 
-function unpackBody(bytes: Uint8Array, format: number): unknown {
+function unpackBody(bytes: Uint8Array, ...formats: number[]): unknown {
   if (!(bytes instanceof Uint8Array)) fail('not bytes');
   if (bytes.length < 2) fail('too short');
-  if (bytes[0] !== format) fail(`unknown format byte ${bytes[0]}`);
+  if (!formats.includes(bytes[0] as number)) fail(`unknown format byte ${bytes[0]}`);
   try {
     // unpack throws on trailing bytes and on truncated input.
     return unpackr.unpack(bytes.subarray(1));
@@ -168,9 +184,7 @@ function decodeRecordBody(bytes: Uint8Array): VersionedRecord {
   return { context, siblings };
 }
 
-function decodeContextBody(bytes: Uint8Array): VersionVector {
-  if (bytes.length > CONTEXT_BYTES_MAX) fail('too long');
-  const flat = arrayOf(unpackBody(bytes, CONTEXT_FORMAT_V1), 'context');
+function decodeVectorFlat(flat: unknown[]): VersionVector {
   if (flat.length % 2 !== 0 || flat.length > VECTOR_ENTRIES_MAX * 2) fail('context has the wrong shape');
   const out: VvEntry[] = [];
   for (let i = 0; i < flat.length; i += 2) {
@@ -180,6 +194,20 @@ function decodeContextBody(bytes: Uint8Array): VersionVector {
     out.push(entry);
   }
   return out;
+}
+
+function decodeContextBody(bytes: Uint8Array): ContextToken {
+  if (bytes.length > CONTEXT_BYTES_MAX) fail('too long');
+  const body = arrayOf(unpackBody(bytes, CONTEXT_FORMAT_V1, CONTEXT_FORMAT_V2), 'context');
+  if (bytes[0] === CONTEXT_FORMAT_V1) return { context: decodeVectorFlat(body), hlc: null };
+  if (body.length !== 4) fail('context has the wrong shape');
+  const context = decodeVectorFlat(arrayOf(body[0], 'context vector'));
+  const hlc: Hlc = {
+    wallMs: uint(body[1], 'hlc wall time', Number.MAX_SAFE_INTEGER),
+    logical: uint(body[2], 'hlc logical', Number.MAX_SAFE_INTEGER),
+    node: nodeIdOf(body[3]),
+  };
+  return { context, hlc };
 }
 
 /** Decodes a stored or replicated record; throws RingkvError('ERR_INTERNAL') when corrupt. */
@@ -192,8 +220,13 @@ export function decodeRecord(bytes: Uint8Array): VersionedRecord {
   }
 }
 
-/** Decodes a client-supplied context token; throws RingkvError('ERR_INVALID_ARGUMENT'). */
+/** Decodes a client-supplied context token's vector; throws RingkvError('ERR_INVALID_ARGUMENT'). */
 export function decodeContext(bytes: Uint8Array): VersionVector {
+  return decodeContextToken(bytes).context;
+}
+
+/** Decodes a client-supplied context token, timestamp included; throws like `decodeContext`. */
+export function decodeContextToken(bytes: Uint8Array): ContextToken {
   try {
     return decodeContextBody(bytes);
   } catch (e) {

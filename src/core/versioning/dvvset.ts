@@ -30,8 +30,10 @@
  * record's timestamps first (`stampWrite`), so a lagging wall clock cannot make a new write on
  * the same node lose to an old one. Across nodes the order is the HLC order: a write
  * coordinated on a node that has neither stored nor observed an earlier write from a node with
- * a faster clock can lose to it, even when its client had read that write (contexts carry no
- * timestamp). The mode is cluster configuration, not stored per record.
+ * a faster clock can lose to it — unless the client's context token carried the read's
+ * timestamp (`contextHlc`, token format 0x42) and the coordinator passed it to `stampWrite`:
+ * then a write made after reading a value orders after it on any node. The mode is cluster
+ * configuration, not stored per record.
  *
  * Sibling bound (`siblingsMax`): on the coordinating replica, `applyWrite` refuses with
  * ERR_TOO_MANY_SIBLINGS any write that would leave more than `siblingsMax` siblings in that
@@ -167,11 +169,19 @@ export function latestSibling(r: VersionedRecord): Sibling | undefined {
 /**
  * The timestamp for a new write coordinated on this node: the clock first observes every
  * sibling's timestamp, so the write orders after all of them even if this node's wall clock
- * lags the node that wrote them (or itself before a restart).
+ * lags the node that wrote them (or itself before a restart). `seen` is the timestamp carried
+ * by the client's context token (`contextHlc` of the read, format 0x42): observing it too orders
+ * the write after what the client read even when this node has not stored that yet.
  */
-export function stampWrite(clock: HybridClock, r: VersionedRecord, physicalMs: number): Hlc {
+export function stampWrite(clock: HybridClock, r: VersionedRecord, physicalMs: number, seen: Hlc | null = null): Hlc {
   for (const s of r.siblings) clock.observe(s.hlc, physicalMs);
+  if (seen !== null) clock.observe(seen, physicalMs);
   return clock.now(physicalMs);
+}
+
+/** The greatest timestamp among a record's siblings (null when it has none): what a read's token carries. */
+export function contextHlc(r: VersionedRecord): Hlc | null {
+  return latestSibling(r)?.hlc ?? null;
 }
 
 /**
