@@ -20,7 +20,9 @@ import { RingkvError, isRingkvError } from '../errors/index.js';
 import { RespDecoder, RespProtocolError } from '../protocol/resp/decoder.js';
 import { RespWriter } from '../protocol/resp/writer.js';
 import { isPromise } from '../util/maybe-promise.js';
-import type { ClientInfo, ClientState, CommandContext, CommandSpec, ServerFacade, ServerStats } from './commands/command.js';
+import type {
+  ClientInfo, ClientState, CommandContext, CommandSpec, CommandStats, ServerFacade, ServerStats,
+} from './commands/command.js';
 
 /** Above this many unsent bytes in the socket, stop executing commands until it drains. */
 const OUTPUT_HIGH_WATER_BYTES = 4 * 1024 * 1024;
@@ -46,6 +48,10 @@ export interface ConnectionHost {
   now(): number;
   lookup(name: Buffer): CommandSpec | undefined;
   lookupSubcommand(container: CommandSpec, name: Buffer): CommandSpec | undefined;
+  /** The INFO commandstats counters of a command (one object per spec, kept by the host). */
+  statsOf(spec: CommandSpec): CommandStats;
+  /** Counts an error reply for INFO errorstats. */
+  countError(line: string): void;
   onConnectionClosed(conn: Connection): void;
 }
 
@@ -68,6 +74,8 @@ export class Connection {
 
   /** A handler's promise is pending. */
   private busy = false;
+  /** The command being executed (CLIENT LIST reports its size in qbuf, as Redis does). */
+  private currentArgs: Buffer[] | undefined;
   /** CLIENT REPLY SKIP was given: drop the next reply. */
   private skipNext = false;
   /** Commands parsed while busy, answered in order once it settles. */
@@ -102,6 +110,7 @@ export class Connection {
       closeAfterReply: false,
     };
     this.writer = new RespWriter(this.client);
+    this.writer.onErrorReply = (line) => host.countError(line);
     this.createdAtMs = host.now();
     this.lastInteractionMs = this.createdAtMs;
     this.addr = formatAddr(socket.remoteAddress, socket.remotePort);
@@ -161,6 +170,7 @@ export class Connection {
       lastCommand: this.lastCommand,
       libName: this.client.libName,
       libVersion: this.client.libVersion,
+      queryBufferBytes: this.decoder.bufferedBytes + (this.currentArgs === undefined ? 0 : encodedSize(this.currentArgs)),
     };
   }
 
@@ -312,17 +322,19 @@ export class Connection {
       this.endReply(suppress);
       return;
     }
-    const metrics = this.host.metrics;
-    const t0 = metrics === undefined ? 0n : process.hrtime.bigint();
+    const t0 = performance.now();
     let result;
+    this.currentArgs = args;
     try {
       result = spec.handler(this.ctx, args);
     } catch (e) {
+      this.currentArgs = undefined;
       this.handlerFailed(spec, e);
       this.endReply(suppress);
-      if (metrics !== undefined) metrics.onCommand(spec.name, Number(process.hrtime.bigint() - t0), false);
+      this.account(spec, t0, false);
       return;
     }
+    this.currentArgs = undefined;
     if (isPromise(result)) {
       this.busy = true;
       result.then(
@@ -334,7 +346,17 @@ export class Connection {
       return;
     }
     this.endReply(suppress);
-    if (metrics !== undefined) metrics.onCommand(spec.name, Number(process.hrtime.bigint() - t0), true);
+    this.account(spec, t0, true);
+  }
+
+  /** INFO commandstats and the optional metrics hook. */
+  private account(spec: CommandSpec, t0: number, ok: boolean): void {
+    const ms = performance.now() - t0;
+    const st = this.host.statsOf(spec);
+    st.calls++;
+    st.usec += ms * 1000;
+    if (!ok) st.failedCalls++;
+    this.host.metrics?.onCommand(spec.name, Math.round(ms * 1e6), ok);
   }
 
   /** Resolves the command to run, or writes the dispatch error and returns undefined. */
@@ -359,10 +381,12 @@ export class Connection {
     }
     const arity = spec.arity;
     if ((arity > 0 && args.length !== arity) || args.length < -arity) {
+      host.statsOf(spec).rejectedCalls++;
       writer.errorLine(`ERR wrong number of arguments for '${spec.name}' command`);
       return undefined;
     }
     if (this.authRequired() && !spec.flags.includes('no_auth')) {
+      host.statsOf(spec).rejectedCalls++;
       writer.error(NOAUTH_ERROR);
       return undefined;
     }
@@ -383,9 +407,8 @@ export class Connection {
     }
   }
 
-  private settled(spec: CommandSpec, t0: bigint, suppress: boolean, err: unknown, failed: boolean): void {
-    const metrics = this.host.metrics;
-    if (metrics !== undefined) metrics.onCommand(spec.name, Number(process.hrtime.bigint() - t0), !failed);
+  private settled(spec: CommandSpec, t0: number, suppress: boolean, err: unknown, failed: boolean): void {
+    this.account(spec, t0, !failed);
     this.busy = false;
     if (failed) this.handlerFailed(spec, err);
     this.endReply(suppress);
@@ -460,6 +483,13 @@ export function unknownCommandLine(args: readonly Buffer[]): string {
   }
   const name = truncate((args[0] as Buffer).toString('latin1'));
   return `ERR unknown command '${name}', with args beginning with: ${list}`;
+}
+
+/** Size of `args` as a multibulk request. */
+function encodedSize(args: readonly Buffer[]): number {
+  let n = 3 + String(args.length).length;
+  for (const a of args) n += 5 + String(a.length).length + a.length;
+  return n;
 }
 
 function formatAddr(ip: string | undefined, port: number | undefined): string {

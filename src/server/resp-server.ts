@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { configSchema, type Config } from '../config/schema.js';
 import type { KvStore } from '../data/kv-store.js';
 import { RingkvError } from '../errors/index.js';
-import type { ClientInfo, CommandSpec, ServerFacade, ServerStats } from './commands/command.js';
+import type { ClientInfo, CommandSpec, CommandStats, ServerFacade, ServerStats } from './commands/command.js';
 import { findConfigParam } from './commands/connection/config-params.js';
 import { Connection, type CommandMetrics, type ConnectionHost } from './connection.js';
 
@@ -33,6 +33,9 @@ export interface RespServerOptions {
 }
 
 export type ConfigChangeListener = (next: Config, previous: Config) => void;
+
+/** Redis keeps at most 128 distinct error prefixes in errorstats. */
+const ERROR_KINDS_MAX = 128;
 
 const MAX_CLIENTS_REPLY = Buffer.from('-ERR max number of clients reached\r\n');
 
@@ -51,6 +54,8 @@ export class RespServer implements ConnectionHost, ServerFacade {
   private readonly byName = new Map<string, CommandSpec>();
   private readonly subByContainer = new Map<CommandSpec, Map<string, CommandSpec>>();
   private readonly connections = new Set<Connection>();
+  private cmdStats = new Map<CommandSpec, CommandStats>();
+  private errStats = new Map<string, number>();
   private readonly listeners = new Set<ConfigChangeListener>();
   private readonly nowFn: () => number;
   private readonly server: net.Server;
@@ -166,6 +171,23 @@ export class RespServer implements ConnectionHost, ServerFacade {
     return this.subByContainer.get(container)?.get(name.toString('latin1').toLowerCase());
   }
 
+  statsOf(spec: CommandSpec): CommandStats {
+    let st = this.cmdStats.get(spec);
+    if (st === undefined) {
+      st = { calls: 0, usec: 0, rejectedCalls: 0, failedCalls: 0 };
+      this.cmdStats.set(spec, st);
+    }
+    return st;
+  }
+
+  countError(line: string): void {
+    const sp = line.indexOf(' ');
+    const kind = sp === -1 ? line : line.slice(0, sp);
+    const n = this.errStats.get(kind);
+    if (n !== undefined) this.errStats.set(kind, n + 1);
+    else if (this.errStats.size < ERROR_KINDS_MAX) this.errStats.set(kind, 1);
+  }
+
   onConnectionClosed(conn: Connection): void {
     this.connections.delete(conn);
     if (this.connections.size === 0 && this.onAllClosed !== undefined) {
@@ -184,6 +206,7 @@ export class RespServer implements ConnectionHost, ServerFacade {
   /** CONFIG SET with several pairs: all are validated before any is applied. */
   setConfigMany(pairs: readonly (readonly [string, string])[]): void {
     const patch: Record<string, unknown> = {};
+    const seen = new Set<string>();
     for (const [name, value] of pairs) {
       const param = findConfigParam(name);
       if (param === undefined) {
@@ -191,6 +214,8 @@ export class RespServer implements ConnectionHost, ServerFacade {
       }
       const failed = (why: string): RingkvError =>
         new RingkvError('ERR_CONFIG', `CONFIG SET failed (possibly related to argument '${name}') - ${why}`);
+      if (seen.has(param.name)) throw failed('duplicate parameter');
+      seen.add(param.name);
       if (param.set === undefined) throw failed("can't set immutable config");
       const r = param.set(value, this.currentConfig);
       if (!r.ok) throw failed(r.error);
@@ -259,6 +284,18 @@ export class RespServer implements ConnectionHost, ServerFacade {
 
   resetStats(): void {
     Object.assign(this.counters, newStats());
+    this.cmdStats = new Map();
+    this.errStats = new Map();
+  }
+
+  commandStats(): ReadonlyMap<string, CommandStats> {
+    const out = new Map<string, CommandStats>();
+    for (const [spec, st] of this.cmdStats) out.set(spec.name, { ...st });
+    return out;
+  }
+
+  errorStats(): ReadonlyMap<string, number> {
+    return new Map(this.errStats);
   }
 
   // ---- accept -----------------------------------------------------------------------------

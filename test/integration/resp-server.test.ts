@@ -209,6 +209,31 @@ describe('resp server: dispatch and replies', () => {
     assert.match(text, /^\$\d+\r\n# Server\r\nredis_version:7\.0\.15\r\n/);
   });
 
+  it('INFO commandstats/errorstats count calls, rejections and errors; CONFIG RESETSTAT clears them', async () => {
+    const t2 = await startServer();
+    const c = await RawClient.connect(t2.port);
+    c.send(cmd('SET', 'a', '1') + cmd('GET', 'a') + cmd('GET', 'a') + cmd('GET') + cmd('nosuch') + cmd('BOOM'));
+    await c.read(1000, 300);
+    c.send(cmd('INFO', 'commandstats', 'errorstats'));
+    const text = await c.read(5000, 300);
+    assert.match(text, /\r\ncmdstat_get:calls=2,usec=\d+,usec_per_call=[\d.]+,rejected_calls=1,failed_calls=0\r\n/);
+    assert.match(text, /\r\ncmdstat_boom:calls=1,usec=\d+,usec_per_call=[\d.]+,rejected_calls=0,failed_calls=1\r\n/);
+    assert.match(text, /\r\nerrorstat_ERR:count=3\r\n/);
+    c.send(cmd('CONFIG', 'RESETSTAT') + cmd('INFO', 'commandstats'));
+    const after = await c.read(5000, 300);
+    assert.ok(after.startsWith('+OK\r\n'), after);
+    assert.doesNotMatch(after, /cmdstat_get/);
+    c.close();
+    await t2.server.close(1000);
+  });
+
+  it('CLIENT LIST reports the running command in qbuf, as Redis does', async () => {
+    const c = await connect();
+    c.send(cmd('CLIENT', 'LIST', 'ID', '999999') + cmd('CLIENT', 'INFO'));
+    assert.equal(await c.expect('$0\r\n\r\n'), '$0\r\n\r\n');
+    assert.match(await c.read(2000, 300), / qbuf=26 /);
+  });
+
   it('round-trips a 1 MB value', async () => {
     const c = await connect();
     const v = 'x'.repeat(1024 * 1024);

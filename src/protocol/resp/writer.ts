@@ -45,6 +45,8 @@ export class RespWriter implements ReplyWriter {
 
   /** Bytes drained so far (INFO total_net_output_bytes). */
   bytesWritten = 0;
+  /** Called with every error line written (INFO errorstats). */
+  onErrorReply: ((line: string) => void) | undefined;
 
   private slab: Buffer = Buffer.allocUnsafeSlow(0);
   private pos = 0;
@@ -148,11 +150,12 @@ export class RespWriter implements ReplyWriter {
   }
 
   errorLine(line: string): void {
+    this.onErrorReply?.(line);
     this.line(45, line); // -
   }
 
   error(e: RingkvError): void {
-    this.line(45, e.toRespLine());
+    this.errorLine(e.toRespLine());
   }
 
   integer(n: number | bigint): void {

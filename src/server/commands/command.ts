@@ -73,6 +73,17 @@ export interface ServerFacade {
   resetStats?(): void;
   /** 40 hex characters identifying this process run (INFO run_id). */
   readonly runId?: string;
+  /** INFO commandstats, by full command name ("get", "client|list"). */
+  commandStats?(): ReadonlyMap<string, CommandStats>;
+  /** INFO errorstats: error replies by their first word ("ERR", "WRONGTYPE"). */
+  errorStats?(): ReadonlyMap<string, number>;
+}
+
+export interface CommandStats {
+  calls: number;
+  usec: number;
+  rejectedCalls: number;
+  failedCalls: number;
 }
 
 export interface ClientInfo {
@@ -87,6 +98,8 @@ export interface ClientInfo {
   lastCommand: string;
   libName: string;
   libVersion: string;
+  /** Bytes received and not yet processed, including the command running now (qbuf). */
+  queryBufferBytes?: number;
 }
 
 export interface ServerStats {

@@ -27,7 +27,7 @@ function sub(name: string, arity: number, summary: string, handler: Handler, fla
 export function clientLine(c: ClientInfo): string {
   return (
     `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=8 name=${c.name} age=${c.ageSec} idle=${c.idleSec} ` +
-    `flags=N db=${c.db} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 ` +
+    `flags=N db=${c.db} sub=0 psub=0 ssub=0 multi=-1 qbuf=${c.queryBufferBytes ?? 0} qbuf-free=0 argv-mem=0 multi-mem=0 ` +
     `rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=${c.lastCommand} user=default redir=-1 ` +
     `resp=${c.protocol} lib-name=${c.libName} lib-ver=${c.libVersion}`
   );

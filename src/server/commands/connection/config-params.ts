@@ -68,6 +68,8 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = [
   { name: 'appendonly', get: () => 'no', set: fixed('no') },
   { name: 'databases', get: () => '1' },
   { name: 'cluster-enabled', get: () => 'no' },
+  { name: 'daemonize', get: () => 'no' },
+  { name: 'io-threads', get: () => '1' },
 ];
 
 const BY_NAME = new Map(CONFIG_PARAMS.map((p) => [p.name, p]));

@@ -2,8 +2,9 @@
  * INFO [section ...]: Redis 7.0's text format ("# Section" headers, "field:value" lines, CRLF,
  * a blank line between sections), as a bulk string in RESP2 and a verbatim string in RESP3.
  * Sections: server, clients, memory, persistence (loading:0, which ioredis waits for), stats,
- * replication (role:master), cpu, cluster, keyspace; "default", "all", "everything" select all.
- * Unknown section names select nothing, as in Redis.
+ * replication (role:master), cpu, commandstats, errorstats, cluster, keyspace. No argument or
+ * "default" selects all but commandstats; "all" and "everything" select all. Several names
+ * may be given (7.0); unknown names select nothing, as in Redis.
  *
  * used_memory is the store's own accounting of keys and values (what maxmemory is enforced
  * against); used_memory_rss is the process's resident set.
@@ -14,8 +15,13 @@ import { REDIS_COMPAT_VERSION } from './hello.js';
 
 export const RINGKV_VERSION = '0.1.0';
 
-const SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'cluster', 'keyspace'] as const;
+/** Every section, in Redis's order; "all" and "everything" select these. */
+const SECTIONS = [
+  'server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'commandstats', 'errorstats', 'cluster', 'keyspace',
+] as const;
 type Section = (typeof SECTIONS)[number];
+/** What INFO and INFO default show (Redis leaves commandstats out). */
+const DEFAULT_SECTIONS: readonly Section[] = SECTIONS.filter((s) => s !== 'commandstats');
 
 /** Redis's bytesToHuman. */
 export function bytesToHuman(n: number): string {
@@ -172,7 +178,7 @@ function section(ctx: CommandContext, name: Section): string {
         ['tracking_total_items', 0],
         ['tracking_total_prefixes', 0],
         ['unexpected_error_replies', 0],
-        ['total_error_replies', 0],
+        ['total_error_replies', [...(server.errorStats?.().values() ?? [])].reduce((a, b) => a + b, 0)],
         ['dump_payload_sanitizations', 0],
         ['total_reads_processed', 0],
         ['total_writes_processed', 0],
@@ -203,6 +209,20 @@ function section(ctx: CommandContext, name: Section): string {
         ['used_cpu_user_children', '0.000000'],
       ]);
     }
+    case 'commandstats': {
+      let text = '# Commandstats\r\n';
+      for (const [cmd, st] of server.commandStats?.() ?? []) {
+        const usec = Math.round(st.usec);
+        const perCall = st.calls > 0 ? (st.usec / st.calls).toFixed(2) : '0.00';
+        text += `cmdstat_${cmd}:calls=${st.calls},usec=${usec},usec_per_call=${perCall},rejected_calls=${st.rejectedCalls},failed_calls=${st.failedCalls}\r\n`;
+      }
+      return text;
+    }
+    case 'errorstats': {
+      let text = '# Errorstats\r\n';
+      for (const [kind, n] of server.errorStats?.() ?? []) text += `errorstat_${kind}:count=${n}\r\n`;
+      return text;
+    }
     case 'cluster':
       return '# Cluster\r\n' + lines([['cluster_enabled', 0]]);
     case 'keyspace': {
@@ -214,13 +234,14 @@ function section(ctx: CommandContext, name: Section): string {
 
 /** The INFO text for the given section arguments (lower-cased). */
 export function infoText(ctx: CommandContext, requested: readonly string[]): string {
-  let wanted: readonly Section[];
-  if (requested.length === 0 || requested.some((r) => r === 'default' || r === 'all' || r === 'everything')) {
-    wanted = SECTIONS;
-  } else {
-    wanted = SECTIONS.filter((s) => requested.includes(s));
+  const wanted = new Set<string>();
+  if (requested.length === 0) for (const s of DEFAULT_SECTIONS) wanted.add(s);
+  for (const r of requested) {
+    if (r === 'all' || r === 'everything') for (const s of SECTIONS) wanted.add(s);
+    else if (r === 'default') for (const s of DEFAULT_SECTIONS) wanted.add(s);
+    else wanted.add(r);
   }
-  return wanted.map((s) => section(ctx, s)).join('\r\n');
+  return SECTIONS.filter((s) => wanted.has(s)).map((s) => section(ctx, s)).join('\r\n');
 }
 
 export const info: CommandSpec = {
