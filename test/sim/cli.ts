@@ -1,10 +1,12 @@
 /**
  * `npm run sim -- [--seeds N] [--start S] [--seed S] [--nodes N] [--ops N] [--clients N]
- * [--siblings-max N] [--mode siblings|lww] [--determinism K] [--verbose]`: runs seeds start..start+N-1 (or the one seed S), prints per-run totals —
+ * [--siblings-max N] [--mode siblings|lww] [--determinism K] [--verbose] [--dump DIR]`: runs seeds start..start+N-1 (or the one seed S), prints per-run totals —
  * seeds, simulated operations, faults by kind, checker results — and for a failing seed its
  * replay command and trace tail. `--determinism K` reruns every K-th seed and compares digests.
  * Exit code 1 when any seed failed.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { emptyFaultCounts, type FaultKind } from './simulation.js';
 import { failureReport, runSeed } from './run.js';
@@ -21,6 +23,8 @@ const { values } = parseArgs({
     'siblings-max': { type: 'string' },
     determinism: { type: 'string', default: '10' },
     verbose: { type: 'boolean', default: false },
+    /** Directory to write each failing seed's history (JSON) into, for offline checking. */
+    dump: { type: 'string' },
   },
 });
 
@@ -82,6 +86,12 @@ for (let seed = start; seed < start + count; seed++) {
   if (!o.ok) {
     failed++;
     console.log(failureReport(o, overrides));
+    if (values.dump !== undefined) {
+      mkdirSync(values.dump, { recursive: true });
+      const file = join(values.dump, `seed-${seed}.json`);
+      writeFileSync(file, JSON.stringify({ history: o.result.history, checks: o.checks, error: o.result.error }, null, 1));
+      console.log(`  history written to ${file}`);
+    }
   } else if (values.verbose || one !== undefined) {
     console.log(`seed ${seed} ok digest ${o.result.digest} ops ${o.result.history.ops.length} effects ${o.result.effects} simulated ${o.result.simulatedMs} ms`);
   }
