@@ -181,12 +181,12 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
       // engine flushes (a native close need not hold a handle); without this the process can
       // exit 0 in the middle of shutdown.
       const hold = setInterval(() => undefined, 60_000);
-      log.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, finishing in-flight commands');
-      // Stop accepting on both ports at once; RESP waits for in-flight commands.
-      await Promise.all([resp.close(config.shutdownTimeoutMs), http.close(Math.min(1000, config.shutdownTimeoutMs))]);
-      await expiry.stop();
-      // Last: the engine flushes and syncs what it buffered.
       try {
+        log.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, finishing in-flight commands');
+        // Stop accepting on both ports at once; RESP waits for in-flight commands.
+        await Promise.all([resp.close(config.shutdownTimeoutMs), http.close(Math.min(1000, config.shutdownTimeoutMs))]);
+        await expiry.stop();
+        // Last: the engine flushes and syncs what it buffered.
         await engine.close();
       } finally {
         clearInterval(hold);
