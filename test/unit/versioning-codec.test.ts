@@ -204,3 +204,17 @@ test('codec: equalRecords(a, b) holds exactly when the encodings are byte-equal'
     { numRuns: 400 },
   );
 });
+
+test('codec: an empty value stays an empty (live) value, distinct from a tombstone; a 1 MiB value round-trips', () => {
+  const a = nodeId('a');
+  const hlc = { wallMs: 1, logical: 0, node: a };
+  const opts = { mode: 'siblings', siblingsMax: 4 } as const;
+  const empty = decodeRecord(encodeRecord(applyWrite(emptyRecord(), EMPTY_VV, { value: Buffer.alloc(0), expiresAtMs: 0, hlc }, a, opts)));
+  assert.ok(Buffer.isBuffer(empty.siblings[0]?.value));
+  assert.equal(empty.siblings[0]?.value?.length, 0);
+  const tomb = decodeRecord(encodeRecord(applyWrite(emptyRecord(), EMPTY_VV, { value: null, expiresAtMs: 0, hlc }, a, opts)));
+  assert.equal(tomb.siblings[0]?.value, null);
+  const big = Buffer.alloc(1 << 20, 7);
+  const back = decodeRecord(encodeRecord(applyWrite(emptyRecord(), EMPTY_VV, { value: big, expiresAtMs: 0, hlc }, a, opts)));
+  assert.ok(back.siblings[0]?.value?.equals(big));
+});
