@@ -1,6 +1,6 @@
 /**
  * Real clients against a real ringkv process: ioredis (RESP2), node-redis 6 (RESP3 via HELLO 3),
- * redis-cli, and redis-benchmark (which also probes CONFIG GET and inline PING). Each does a
+ * redis-py, redis-cli, and redis-benchmark (which also probes CONFIG GET and inline PING). Each does a
  * round of common commands and checks the answers, not just the absence of errors.
  */
 import assert from 'node:assert/strict';
@@ -99,6 +99,37 @@ describe('clients', () => {
     } finally {
       c.destroy();
     }
+  });
+
+  it('clients: redis-py (Debian python3-redis) does set/get/incr/expire/ttl/mget/mset/del/scan', async () => {
+    const script = [
+      'import json, sys, redis',
+      'r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), decode_responses=True)',
+      'out = {}',
+      'out["set"] = r.set("py:a", "hello")',
+      'out["get"] = r.get("py:a")',
+      'out["incr"] = r.incr("py:n", 5)',
+      'out["expire"] = r.expire("py:a", 100)',
+      'out["ttl"] = r.ttl("py:a")',
+      'out["mset"] = r.mset({"py:x": "1", "py:y": "2"})',
+      'out["mget"] = r.mget(["py:x", "py:missing", "py:y"])',
+      'out["del"] = r.delete("py:x", "py:missing")',
+      'out["scan"] = sorted(r.scan_iter(match="py:*", count=2))',
+      'print(json.dumps(out))',
+    ].join('\n');
+    // The Debian package installs for the system interpreter, which may not be first on PATH.
+    const r = await run('/usr/bin/python3', ['-c', script, String(node.respPort)]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(out['set'], true);
+    assert.equal(out['get'], 'hello');
+    assert.equal(out['incr'], 5);
+    assert.equal(out['expire'], true);
+    assert.ok(typeof out['ttl'] === 'number' && out['ttl'] > 95 && out['ttl'] <= 100);
+    assert.equal(out['mset'], true);
+    assert.deepEqual(out['mget'], ['1', null, '2']);
+    assert.equal(out['del'], 1);
+    assert.deepEqual(out['scan'], ['py:a', 'py:n', 'py:y']);
   });
 
   it('clients: redis-cli sets and gets', async () => {
