@@ -50,8 +50,11 @@ export class RespServer implements ConnectionHost, ServerFacade {
 
   private currentConfig: Config;
   private readonly commandTable: ReadonlyMap<string, CommandSpec>;
-  /** Lookup by the name as sent: lower- and upper-case spellings pre-filled. */
-  private readonly byName = new Map<string, CommandSpec>();
+  /**
+   * Lookup by the bytes of the name as sent, without making a string: a case-folded hash of the
+   * bytes picks candidates, whose lower-case names are then compared byte by byte.
+   */
+  private readonly byHash = new Map<number, { name: Buffer; spec: CommandSpec }[]>();
   private readonly subByContainer = new Map<CommandSpec, Map<string, CommandSpec>>();
   private readonly connections = new Set<Connection>();
   private cmdStats = new Map<CommandSpec, CommandStats>();
@@ -74,9 +77,11 @@ export class RespServer implements ConnectionHost, ServerFacade {
     this.startedAtMs = this.nowFn();
     this.commandTable = opts.commands;
     for (const [name, spec] of opts.commands) {
-      const lower = name.toLowerCase();
-      this.byName.set(lower, spec);
-      this.byName.set(lower.toUpperCase(), spec);
+      const lowerName = Buffer.from(name.toLowerCase(), 'latin1');
+      const h = foldedHash(lowerName);
+      const bucket = this.byHash.get(h);
+      if (bucket === undefined) this.byHash.set(h, [{ name: lowerName, spec }]);
+      else bucket.push({ name: lowerName, spec });
       if (spec.subcommands !== undefined) {
         const subs = new Map<string, CommandSpec>();
         for (const sub of spec.subcommands) {
@@ -162,8 +167,10 @@ export class RespServer implements ConnectionHost, ServerFacade {
 
   lookup(name: Buffer): CommandSpec | undefined {
     if (name.length > 64) return undefined;
-    const s = name.toString('latin1');
-    return this.byName.get(s) ?? this.byName.get(s.toLowerCase());
+    const bucket = this.byHash.get(foldedHash(name));
+    if (bucket === undefined) return undefined;
+    for (const e of bucket) if (foldedEquals(e.name, name)) return e.spec;
+    return undefined;
   }
 
   lookupSubcommand(container: CommandSpec, name: Buffer): CommandSpec | undefined {
@@ -315,6 +322,24 @@ export class RespServer implements ConnectionHost, ServerFacade {
     const conn = new Connection(socket, this, this.nextClientId++);
     this.connections.add(conn);
   }
+}
+
+/** ASCII case folding of one byte (A-Z to a-z). */
+function fold(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
+}
+
+function foldedHash(b: Buffer): number {
+  let h = b.length;
+  for (let i = 0; i < b.length; i++) h = (Math.imul(h, 31) + fold(b[i] ?? 0)) | 0;
+  return h;
+}
+
+/** `lower` is already lower case; `b` is compared case-insensitively. */
+function foldedEquals(lower: Buffer, b: Buffer): boolean {
+  if (lower.length !== b.length) return false;
+  for (let i = 0; i < b.length; i++) if (lower[i] !== fold(b[i] ?? 0)) return false;
+  return true;
 }
 
 function newStats(): ServerStats {
