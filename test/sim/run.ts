@@ -18,13 +18,15 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
   siblingsMax: 8,
   faults: true,
   placement: simRingPlacement,
-  traceMax: 60,
+  traceMax: 20_000,
 };
 
 /**
  * The dedicated checkers (test/sim/checkers/) judge every run; the simple ones written with the
  * simulator run beside them as a second opinion (they use a coarser supersession rule).
  */
+const TRACE_SHOWN = 80;
+
 export const CHECKERS: readonly Checker[] = [...SIM_CHECKERS, ...BASIC_CHECKERS];
 
 export interface SeedOutcome {
@@ -58,7 +60,12 @@ export function failureReport(o: SeedOutcome, overrides: Partial<Omit<SimOptions
     lines.push(`  checker "${c.name}": ${c.violations.length} violation(s)`);
     for (const v of c.violations.slice(0, 10)) lines.push(`    ${v}`);
   }
-  lines.push('  trace tail:');
-  for (const t of o.result.trace) lines.push(`    ${t}`);
+  // The trace lines about the keys the violations name (plus faults), else the plain tail.
+  const keys = new Set<string>();
+  for (const c of o.checks) for (const v of c.violations) for (const m of v.matchAll(/\b([hk]\d+)\b/g)) keys.add(m[1] as string);
+  const about = keys.size === 0 ? null : new RegExp(`\\b(${[...keys].join('|')})\\b|crash|restart|partition|heal|loss`);
+  const shown = (about === null ? o.result.trace : o.result.trace.filter((t) => about.test(t))).slice(-TRACE_SHOWN);
+  lines.push(about === null ? '  trace tail:' : `  trace tail for ${[...keys].join(', ')} (and faults):`);
+  for (const t of shown) lines.push(`    ${t}`);
   return lines.join('\n');
 }

@@ -102,12 +102,12 @@ class SimDisk {
     }
   }
 
-  /** Returns how many unsynced writes were lost. */
-  crash(rng: Prng): number {
-    let lost = 0;
+  /** Returns the keys whose unsynced writes were lost. */
+  crash(rng: Prng): string[] {
+    const lost: string[] = [];
     for (const [k, v] of this.unsynced) {
       if (rng.chance(0.5)) this.durable.set(k, v);
-      else lost++;
+      else lost.push(k);
     }
     this.unsynced.clear();
     return lost;
@@ -224,7 +224,7 @@ class Simulation {
     }
     return {
       seed: this.opts.seed, digest: this.digest.hex(), effects: this.digest.effects, history: this.history,
-      faults: this.faults, simulatedMs: this.nowMs, trace: this.trace, error,
+      faults: this.faults, simulatedMs: this.nowMs, trace: this.trace.slice(-this.opts.traceMax), error,
     };
   }
 
@@ -232,7 +232,8 @@ class Simulation {
 
   private log(line: string): void {
     this.trace.push(`${String(this.nowMs).padStart(7)} ${line}`);
-    if (this.trace.length > this.opts.traceMax) this.trace.splice(0, this.trace.length - this.opts.traceMax);
+    // Trim in chunks: keeps the append O(1) amortised.
+    if (this.trace.length > 2 * this.opts.traceMax) this.trace.splice(0, this.trace.length - this.opts.traceMax);
   }
 
   private start(sn: SimNode): void {
@@ -267,6 +268,7 @@ class Simulation {
         return;
       case 'storage': {
         sn.pendingIo.set(e.ioId, e.op);
+        if (e.op.kind === 'write') this.log(`${sn.id} store ${e.op.key} ${e.op.sync ? 'sync' : 'unsynced'}`);
         const lat = this.rng.chance(0.03) ? this.rng.between(5, 40) : this.rng.between(0, 2);
         this.queue.push(this.nowMs + lat, { kind: 'storage_done', node: sn.id, incarnation: sn.incarnation, ioId: e.ioId, op: e.op });
         return;
@@ -461,9 +463,10 @@ class Simulation {
       if (op.kind === 'write' && op.sync && this.rng.chance(0.5)) sn.disk.write(op.key, op.record, true);
     }
     sn.pendingIo.clear();
-    this.faults.unsynced_write_lost += sn.disk.crash(this.rng);
+    const lost = sn.disk.crash(this.rng);
+    this.faults.unsynced_write_lost += lost.length;
     sn.node = null;
-    this.log(`crash ${sn.id}`);
+    this.log(`crash ${sn.id}${lost.length > 0 ? `, unsynced writes lost: ${lost.join(' ')}` : ''}`);
     if (this.rng.chance(0.5)) {
       this.faults.suspected++;
       this.queue.push(this.nowMs + this.rng.between(20, 300), { kind: 'suspect', node: sn.id, down: true });
@@ -541,6 +544,8 @@ class Simulation {
     const op = p.op;
     if (op === null) return;
     const c = this.clients[p.client] as Client;
+    this.log(`client ${c.id} #${rid} ${op.kind} ${op.key} op ${op.id} -> ${result.kind === 'error' ? result.code
+      : result.kind === 'values' ? `[${result.values.map((v) => v.value.toString()).join(',')}]` : result.kind}`);
     switch (result.kind) {
       case 'values':
         if (op.kind !== 'get') throw new Error(`op ${op.id} (${op.kind}) answered with values`);
