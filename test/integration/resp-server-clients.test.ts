@@ -59,6 +59,15 @@ describe('resp server with real clients', () => {
       const cfg = await c.sendCommand(['CONFIG', 'GET', 'appendonly']);
       assert.deepEqual(cfg, { appendonly: 'no' });
       assert.equal(await c.clientId() > 0, true);
+      // RESP3 sets and maps nested in COMMAND replies parse in a real RESP3 client.
+      const cmdInfo = (await c.sendCommand(['COMMAND', 'INFO', 'get'])) as unknown as unknown[][];
+      assert.equal(cmdInfo[0]?.[0], 'get');
+      assert.equal(cmdInfo[0]?.[1], 2);
+      assert.deepEqual(cmdInfo[0]?.[2], ['readonly', 'fast']);
+      const docs = (await c.sendCommand(['COMMAND', 'DOCS', 'get'])) as unknown as Record<string, Record<string, unknown>>;
+      assert.equal(docs['get']?.['group'], 'string');
+      const table = (await c.sendCommand(['COMMAND'])) as unknown as unknown[];
+      assert.equal(table.length, await c.sendCommand(['COMMAND', 'COUNT']));
     } finally {
       c.destroy();
     }
