@@ -28,6 +28,25 @@ import type { Topology } from './topology.js';
 
 const S = SLOT_COUNT;
 
+/**
+ * Deterministic pseudo-random jitter in [0, JITTER_PICKS) "picks", per (seed, slot): added to
+ * a domain's progress when comparing deficits, so which domains share a slot varies from slot
+ * to slot instead of following the beat pattern of a strict round robin. Strictly periodic
+ * placement makes some pairs of racks (almost) always meet, and a later joiner in one of them
+ * could then take no slot from the other without shuffling old members. Bounded, so deficits
+ * still steer every domain to its quota.
+ */
+const JITTER_PICKS = 8;
+/**
+ * A host may end a change up to this fraction over quota when that spares moving a replica
+ * between two old members (see pickTolerant). Small enough to keep max/mean under 1.05.
+ */
+const OVER_QUOTA_TOLERANCE = 0.03;
+/** Repairs tried per over-quota donor before accepting a small imbalance. */
+const REPAIR_ATTEMPTS_MAX = 4;
+const JITTER = Float64Array.from({ length: 4096 }, (_, i) => (mix32(i, 0x5bd1e995) / 4294967296) * JITTER_PICKS);
+const jitter = (seed: number, slot: number): number => JITTER[(seed + Math.imul(slot, 0x9e3779b1)) >>> 20]!;
+
 export interface Placement {
   readonly sets: Int32Array;
   readonly replicaQuota: Int32Array;
@@ -40,7 +59,11 @@ class Assigner {
   readonly L: number;
   readonly n: number;
   readonly sets: Int32Array;
+  /** 1 where the position got a new host during this change. */
+  readonly fresh: Uint8Array;
   readonly count: Int32Array;
+  /** count per host after evictions: what it keeps from before the change. */
+  carried: Int32Array = new Int32Array(0);
   readonly primaries: Int32Array;
   readonly zoneCount: Int32Array;
   readonly rackCount: Int32Array;
@@ -50,6 +73,9 @@ class Assigner {
   repairs = 0;
   /** False when every host is its own rack: distinct hosts already means distinct racks. */
   readonly racksMatter: boolean;
+  /** Per-host and per-rack hash seeds for the placement jitter. */
+  readonly seeds: Uint32Array;
+  readonly rackSeeds: Uint32Array;
 
   constructor(
     readonly topo: Topology,
@@ -58,6 +84,7 @@ class Assigner {
     this.L = topo.listLength;
     this.n = topo.members.length;
     this.sets = sets;
+    this.fresh = new Uint8Array(sets.length);
     this.count = new Int32Array(this.n);
     this.primaries = new Int32Array(this.n);
     this.zoneCount = new Int32Array(topo.zoneCount);
@@ -65,6 +92,11 @@ class Assigner {
     this.zoneQuota = new Int32Array(topo.zoneCount);
     this.rackQuota = new Int32Array(topo.rackCount);
     this.racksMatter = topo.racksRequired > 1 && topo.rackCount < this.n;
+    this.seeds = Uint32Array.from(topo.members, (m) => hashString(m.id));
+    this.rackSeeds = new Uint32Array(topo.rackCount);
+    topo.members.forEach((m, h) => {
+      this.rackSeeds[topo.rackOf[h]!] = hashString(`${m.zone ?? ''}\u0000${m.rack ?? m.id}`);
+    });
     for (let s = 0; s < S; s++) {
       for (let p = 0; p < this.L; p++) {
         const h = sets[s * this.L + p]!;
@@ -90,13 +122,17 @@ class Assigner {
     if (p === 0) this.primaries[h]! += d;
   }
 
-  /** Puts host h (or a hole, h = -1) at (s, p), keeping all counters in step. */
+  /**
+   * Puts host h (or a hole, h = -1) at (s, p), keeping all counters in step. Every put happens
+   * as part of the change, so the position is marked fresh.
+   */
   put(s: number, p: number, h: number): void {
     const i = s * this.L + p;
     const old = this.sets[i]!;
     if (old >= 0) this.add(old, p, -1);
     this.sets[i] = h;
     if (h >= 0) this.add(h, p, 1);
+    this.fresh[i] = 1;
   }
 
   /**
@@ -153,6 +189,10 @@ class Assigner {
 
   /**
    * The feasible under-quota host for (s, p) furthest below quota (zone, rack, host), or -1.
+   * "Furthest" is relative (the fraction of the quota still missing), so every domain fills
+   * at the same pace: with absolute deficits the biggest racks would be picked together in
+   * nearly every slot, and a later joiner in one of them could take no slot from the other
+   * without shuffling replicas among old members.
    * Hosts are scanned in NodeId order rotated to a hashed start per (slot, position) and the
    * first best wins, so ties fall to a well-spread host. Breaking ties by NodeId alone would
    * build "striped" rings where each host shares slots with the same few neighbours, which
@@ -167,10 +207,14 @@ class Assigner {
     let bh = 0;
     let h = mix32(s, p + 1) % n;
     for (let j = 0; j < n; j++, h = h + 1 === n ? 0 : h + 1) {
-      const dh = this.quota[h]! - this.count[h]!;
-      if (dh <= 0) continue;
-      const dz = this.zoneQuota[zoneOf[h]!]! - this.zoneCount[zoneOf[h]!]!;
-      const dr = this.rackQuota[rackOf[h]!]! - this.rackCount[rackOf[h]!]!;
+      const qh = this.quota[h]!;
+      const ch = this.count[h]!;
+      if (ch >= qh) continue;
+      const z = zoneOf[h]!;
+      const r = rackOf[h]!;
+      const dz = 1 - this.zoneCount[z]! / this.zoneQuota[z]!;
+      const dr = 1 - (this.rackCount[r]! - jitter(this.rackSeeds[r]!, s)) / this.rackQuota[r]!;
+      const dh = 1 - (ch - jitter(this.seeds[h]!, s)) / qh;
       if (best >= 0 && (dz < bz || (dz === bz && (dr < br || (dr === br && dh <= bh))))) continue;
       if (!this.canPlace(s, p, h)) continue;
       best = h;
@@ -183,28 +227,62 @@ class Assigner {
 
   /**
    * Two-step repair: put some host V at (s, p), taking V from a slot t where an under-quota
-   * host U may replace it. Returns false when no such pair exists.
+   * host U may replace it. Positions placed during this change are tried first: re-homing a
+   * replica that is moving anyway costs no extra movement. Returns false when no pair exists.
    */
-  repair(s: number, p: number): boolean {
+  repair(s: number, p: number, freshOnly = false): boolean {
     const L = this.L;
+    const under: number[] = [];
+    for (let h = 0; h < this.n; h++) if (this.count[h]! < this.quota[h]!) under.push(h);
+    if (under.length === 0) return false;
     const feasible = new Int8Array(this.n).fill(-1);
     const occupant = this.sets[s * L + p]!;
-    for (let k = 1; k < S; k++) {
-      const t = (s + k) % S;
-      for (let q = 0; q < L; q++) {
-        const v = this.sets[t * L + q]!;
-        if (v < 0 || v === occupant) continue;
-        if (feasible[v] === -1) feasible[v] = this.canPlace(s, p, v) ? 1 : 0;
-        if (feasible[v] === 0) continue;
-        const u = this.pickUnder(t, q);
-        if (u < 0) continue;
-        this.put(t, q, u);
-        this.put(s, p, v);
-        this.repairs++;
-        return true;
+    for (const fresh of freshOnly ? [1] : [1, 0]) {
+      for (let k = 1; k < S; k++) {
+        const t = (s + k) % S;
+        for (let q = 0; q < L; q++) {
+          const i = t * L + q;
+          if (this.fresh[i] !== fresh) continue;
+          const v = this.sets[i]!;
+          if (v < 0 || v === occupant) continue;
+          if (feasible[v] === -1) feasible[v] = this.canPlace(s, p, v) ? 1 : 0;
+          if (feasible[v] === 0) continue;
+          for (const u of under) {
+            if (!this.canPlace(t, q, u)) continue;
+            this.put(t, q, u);
+            this.put(s, p, v);
+            this.repairs++;
+            return true;
+          }
+        }
       }
     }
     return false;
+  }
+
+  /**
+   * When no under-quota host fits (s, p): the feasible host with the lowest fill ratio that
+   * stays within its tolerated maximum, or -1. Filling a hole slightly over quota is cheaper
+   * than re-homing an old replica to make room, and rack rules can leave no other choice (a
+   * rack present in nearly every slot can only gain in the few slots it is missing from).
+   */
+  pickTolerant(s: number, p: number): number {
+    let best = -1;
+    let bestFill = Infinity;
+    for (let h = 0; h < this.n; h++) {
+      if (this.count[h]! >= this.tolerated(h)) continue;
+      const fill = this.count[h]! / this.quota[h]!;
+      if (fill < bestFill && this.canPlace(s, p, h)) {
+        best = h;
+        bestFill = fill;
+      }
+    }
+    return best;
+  }
+
+  /** The most replicas host h may end a change with when it got them by filling holes. */
+  tolerated(h: number): number {
+    return this.quota[h]! + Math.floor(this.quota[h]! * OVER_QUOTA_TOLERANCE);
   }
 
   /** Last resort for a hole: the feasible host with the most room, ignoring quota; else any host not in the slot. */
@@ -295,7 +373,13 @@ class Assigner {
       for (let p = 0; p < L; p++) {
         if (this.sets[s * L + p]! >= 0) continue;
         const h = this.pickUnder(s, p);
-        if (h >= 0) this.put(s, p, h);
+        if (h >= 0) {
+          this.put(s, p, h);
+          continue;
+        }
+        if (this.repair(s, p, true)) continue;
+        const t = this.pickTolerant(s, p);
+        if (t >= 0) this.put(s, p, t);
         else if (!this.repair(s, p)) this.forceFill(s, p);
       }
     }
@@ -326,17 +410,29 @@ class Assigner {
         ...lists.other,
         ...lists.primary.slice(primaryToShed),
       ];
+      // Replicas placed on x during this change go first (handing them on costs nothing);
+      // replicas x held before go only while x holds more than it held before the change's
+      // fills allowed (its carried-over excess) or more than tolerated.
+      const limit = this.carried[x]! > this.quota[x]! ? this.quota[x]! : Math.min(this.tolerated(x), this.count[x]!);
+      const stable = (i: number): number => this.fresh[i]!;
+      order.sort((i, j) => stable(j) - stable(i));
       for (const i of order) {
-        if (this.count[x]! <= this.quota[x]!) break;
+        const target = this.fresh[i] === 1 ? this.quota[x]! : limit;
+        if (this.count[x]! <= target) continue;
         const s = Math.floor(i / L);
         const p = i % L;
         if (this.sets[i] !== x) continue;
         const u = this.pickUnder(s, p);
         if (u >= 0) this.put(s, p, u);
       }
+      if (this.count[x]! <= limit) continue;
+      // A failed repair scans every slot, so give up on a donor after a few: being one or two
+      // replicas over quota is better than a slow change.
+      let attempts = 0;
       for (const i of order) {
-        if (this.count[x]! <= this.quota[x]!) break;
+        if (this.count[x]! <= limit || attempts >= REPAIR_ATTEMPTS_MAX) break;
         if (this.sets[i] !== x) continue;
+        attempts++;
         this.repair(Math.floor(i / L), i % L);
       }
     }
@@ -435,6 +531,7 @@ export function assignSlots(topo: Topology, sets: Int32Array): Placement {
   // Quotas are sticky to what hosts hold now (before evictions), so the change stays minimal.
   a.setQuota(replicaQuotas(topo, a.count));
   a.evictViolations();
+  a.carried = a.count.slice();
   a.fillHoles();
   const primaryQuota = primaryQuotas(a.quota, topo.listLength, a.primaries);
   a.shedExcess(primaryQuota);
