@@ -26,6 +26,16 @@ export class KeyQueue {
     return this.tails.size;
   }
 
+  /** True when no operation is in flight: callers may run directly and `track1` a promise. */
+  get idle(): boolean {
+    return this.tails.size === 0;
+  }
+
+  /** Records an operation started directly while idle as its key's tail. */
+  track1(key: string, p: Promise<unknown>): void {
+    this.track([key], p);
+  }
+
   /** `run([key], op)` without allocating the key array when nothing is in flight. */
   run1<R>(key: string, op: () => MaybePromise<R>): MaybePromise<R> {
     if (this.tails.size === 0) {

@@ -75,6 +75,12 @@ export class LocalKvStore implements KvStore {
   // ---- reads ---------------------------------------------------------------------------
 
   get(key: Key, _options?: ReadOptions): MaybePromise<KvEntry | undefined> {
+    if (this.queue.idle) {
+      // Hot path: no closure; an asynchronous read still becomes the key's tail.
+      const r = this.readLive(key);
+      if (isPromise(r)) this.queue.track1(key, r);
+      return r;
+    }
     return this.queue.run1(key, () => this.readLive(key));
   }
 
@@ -149,7 +155,14 @@ export class LocalKvStore implements KvStore {
     if (options === undefined || (options.condition === undefined && options.returnPrevious !== true && options.expiry?.kind !== 'keep')) {
       const expiry = options?.expiry;
       const expiresAtMs = expiry !== undefined && expiry.kind === 'at' ? expiry.atMs : 0;
-      return this.queue.run1(key, () => then(this.writeOne(key, { kind: 'put', value, expiresAtMs }), toWritten));
+      if (this.queue.idle) {
+        // Hot path (plain SET): no closure, no promise with a synchronous engine.
+        const r = this.writePut(key, value, expiresAtMs);
+        if (!isPromise(r)) return WRITTEN;
+        this.queue.track1(key, r);
+        return r.then(toWritten);
+      }
+      return this.queue.run1(key, () => then(this.writePut(key, value, expiresAtMs), toWritten));
     }
     return this.queue.run1(key, () => then(this.readLive(key), (current) => {
       const cond = options.condition;
@@ -280,15 +293,20 @@ export class LocalKvStore implements KvStore {
     return pending === undefined ? out : Promise.all(pending).then(() => out);
   }
 
-  /** Applies one decided write; a put whose expiry already passed deletes instead. */
+  /** A put whose expiry already passed deletes instead. Key and value are already checked. */
+  private writePut(key: Key, value: Buffer, expiresAtMs: number): MaybePromise<unknown> {
+    if (expiresAtMs !== 0 && expiresAtMs <= this.now()) return this.engine.delete(key);
+    this.engine.reserveMemory();
+    return this.engine.put(key, { value, expiresAtMs });
+  }
+
+  /** Applies one decided write. */
   private writeOne(key: Key, w: Exclude<KeyWrite, undefined>): MaybePromise<unknown> {
     switch (w.kind) {
       case 'put':
         this.checkKey(key);
         this.checkValue(w.value);
-        if (w.expiresAtMs !== 0 && w.expiresAtMs <= this.now()) return this.engine.delete(key);
-        this.engine.reserveMemory();
-        return this.engine.put(key, { value: w.value, expiresAtMs: w.expiresAtMs });
+        return this.writePut(key, w.value, w.expiresAtMs);
       case 'delete':
         return this.engine.delete(key);
       default:

@@ -5,7 +5,7 @@
  * command ("invalid expire time in 'set' command").
  */
 import type { Expiry, KvEntry, PutResult } from '../../../data/kv-store.js';
-import { then } from '../../../util/maybe-promise.js';
+import { isPromise, then } from '../../../util/maybe-promise.js';
 import type { CommandContext, CommandSpec } from '../command.js';
 import { ERRORS, arg, expireArgMs, keyArg, retain, spec, type ExpireUnit } from './common.js';
 
@@ -91,19 +91,27 @@ function replyBulkOrNil(ctx: CommandContext, e: KvEntry | undefined): void {
   else ctx.reply.bulk(e.value);
 }
 
+function replyGet(ctx: CommandContext, e: KvEntry | undefined): void {
+  ctx.countHit(e !== undefined);
+  if (e === undefined) ctx.reply.nil();
+  else ctx.reply.bulk(e.value);
+}
+
+// GET and plain SET are the hot path: no closure or promise unless the engine is asynchronous.
 function get(ctx: CommandContext, args: Buffer[]): ReturnType<CommandSpec['handler']> {
-  return then(ctx.store.get(keyArg(args, 1)), (e) => {
-    ctx.countHit(e !== undefined);
-    if (e === undefined) ctx.reply.nil();
-    else ctx.reply.bulk(e.value);
-  });
+  const e = ctx.store.get(keyArg(args, 1));
+  if (isPromise(e)) return e.then((v) => replyGet(ctx, v));
+  replyGet(ctx, e);
 }
 
 function setHandler(ctx: CommandContext, args: Buffer[]): ReturnType<CommandSpec['handler']> {
   const key = keyArg(args, 1);
   const value = retain(arg(args, 2));
   if (args.length === 3) {
-    return then(ctx.store.put(key, value), () => ctx.reply.simple('OK'));
+    const r = ctx.store.put(key, value);
+    if (isPromise(r)) return r.then(() => ctx.reply.simple('OK'));
+    ctx.reply.simple('OK');
+    return;
   }
   const { flags, expire } = parseOptions(args, true);
   let expiry: Expiry | undefined;
