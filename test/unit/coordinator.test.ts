@@ -299,3 +299,45 @@ test('messages: every peer message and storage effect survives a msgpackr round 
   for (const k of ['forward_write', 'forward_reply', 'replicate', 'replicate_ack', 'read', 'read_reply', 'write']) assert.ok(kinds.has(k), k);
   for (const m of seen) assert.deepEqual(unpack(pack(m)), m);
 });
+
+test('coordinator: a blind write past siblingsMax is refused with ERR_TOO_MANY_SIBLINGS and a context write still resolves', () => {
+  const h = newCluster({ siblingsMax: 1 });
+  h.request('a', put('v1', 'all'));
+  h.settle();
+  const r = h.request('a', put('v2', 'all'));
+  h.settle();
+  assert.equal(errorCode(h.reply(r)), 'ERR_TOO_MANY_SIBLINGS');
+  const g = h.request('b', get('all'));
+  h.settle();
+  const res = h.reply(g);
+  assert.deepEqual(values(res), ['v1']);
+  assert.ok(res?.kind === 'values');
+  const w = h.request('b', put('v3', 'all', res.context));
+  h.settle();
+  assert.equal(errorCode(h.reply(w)), 'written');
+});
+
+test('coordinator: a failed local store answers UNAVAILABLE and replicates nothing', () => {
+  const h = newCluster();
+  const r = h.request('a', put('v1', 'one'));
+  h.completeIo(); // read
+  const io = h.io.shift();
+  assert.ok(io?.op.kind === 'write');
+  h.node('a').step({ kind: 'storage_done', ioId: io.ioId, result: { kind: 'failed', message: 'disk full' } });
+  const effects = h.node('a').takeEffects();
+  assert.deepEqual(effects.map((e) => e.kind), ['reply']);
+  assert.equal(errorCode(effects[0]?.kind === 'reply' ? effects[0].result : undefined), 'ERR_UNAVAILABLE');
+  assert.equal(h.reply(r), undefined);
+});
+
+test('coordinator: read repair of the coordinator itself merges into its own storage', () => {
+  const h = newCluster();
+  const w = h.request('b', put('v1', 2));
+  h.settle(is('replicate', 'a')); // a misses it
+  assert.equal(errorCode(h.reply(w)), 'written');
+  assert.ok(!h.disk('a').has('k'));
+  const g = h.request('a', get('all'));
+  h.settle();
+  assert.deepEqual(values(h.reply(g)), ['v1']);
+  assert.deepEqual(h.disk('a').get('k'), h.disk('b').get('k'));
+});
