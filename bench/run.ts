@@ -35,6 +35,7 @@ function log(message: string): void {
 const USAGE = `usage: npm run bench -- [--scenario NAME]... [--rounds N] [--smoke] [--results-dir DIR] [--no-build] [--list]
   --scenario NAME   run only this scenario (repeatable); default: every runnable scenario
   --rounds N        rounds per scenario, systems interleaved within each round (default 3, at least 3)
+  --scale X         multiply request and key counts by X for a quick look (README is then not refreshed)
   --smoke           1 round, tiny request counts, results to a temp dir, README untouched
   --results-dir DIR write results there instead of bench/results (README is then not refreshed)
   --no-build        do not rebuild ringkv even if dist/ is older than src/
@@ -67,6 +68,7 @@ async function main(): Promise<number> {
     options: {
       scenario: { type: 'string', multiple: true },
       rounds: { type: 'string', default: String(ROUNDS_MIN) },
+      scale: { type: 'string', default: '1' },
       smoke: { type: 'boolean', default: false },
       'results-dir': { type: 'string' },
       'no-build': { type: 'boolean', default: false },
@@ -86,6 +88,12 @@ async function main(): Promise<number> {
   const rounds = Number(values.rounds);
   if (!values.smoke && (!Number.isInteger(rounds) || rounds < ROUNDS_MIN)) {
     process.stderr.write(`--rounds must be an integer >= ${ROUNDS_MIN} (medians need it); use --smoke for a quick check\n`);
+    return 2;
+  }
+
+  const scale = Number(values.scale);
+  if (!(scale > 0 && scale <= 10)) {
+    process.stderr.write('--scale must be a number in (0, 10]\n');
     return 2;
   }
 
@@ -119,8 +127,9 @@ async function main(): Promise<number> {
   if (!values['no-build']) ensureBuilt();
 
   const smoke = values.smoke;
-  const resultsDir = smoke
-    ? mkdtempSync(join(tmpdir(), 'ringkv-bench-smoke-'))
+  // Smoke and scaled runs are not the scenarios' loads: they never land in bench/results.
+  const resultsDir = smoke || (scale !== 1 && values['results-dir'] === undefined)
+    ? mkdtempSync(join(tmpdir(), smoke ? 'ringkv-bench-smoke-' : 'ringkv-bench-scaled-'))
     : values['results-dir'] ?? join(repoRoot, 'bench/results');
   mkdirSync(join(repoRoot, 'bench/tmp'), { recursive: true });
   const workDir = mkdtempSync(join(repoRoot, 'bench/tmp', 'run-'));
@@ -130,7 +139,8 @@ async function main(): Promise<number> {
     for (const scenario of runnable) {
       const machine = machineInfo(repoRoot, workDir);
       log(`${scenario.name}: ${scenario.title}`);
-      const report = await scenario.run({ rounds: smoke ? 1 : rounds, smoke, ctx, log });
+      const report = await scenario.run({ rounds: smoke ? 1 : rounds, smoke, scale, ctx, log });
+      if (scale !== 1) report.description.push('', `Scaled run (--scale ${scale}): request and key counts are ${scale} times the scenario's.`);
       const file = writeReport(resultsDir, report, machine, smoke ? 1 : rounds, smoke, repoRoot);
       log(`${scenario.name}: wrote ${file}`);
       if (report.failures.length > 0) {
@@ -142,7 +152,7 @@ async function main(): Promise<number> {
     await stopAll();
     rmSync(workDir, { recursive: true, force: true });
   }
-  if (!smoke && values['results-dir'] === undefined) {
+  if (!smoke && scale === 1 && values['results-dir'] === undefined) {
     refreshReadme(join(repoRoot, 'README.md'), resultsDir, SCENARIOS.map((s) => s.name));
     log('README.md summary refreshed');
   }

@@ -9,6 +9,8 @@ import type { StartContext } from './systems.js';
 export interface RunOptions {
   rounds: number;
   smoke: boolean;
+  /** Multiplies request and key counts (--scale, for quick looks); 1 for recorded results. */
+  scale: number;
   ctx: StartContext;
   log(message: string): void;
 }

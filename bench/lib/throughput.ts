@@ -77,7 +77,9 @@ export async function runThroughput(plan: ThroughputPlan, opts: RunOptions): Pro
   const running: RunningSystem[] = [];
   const samples: Sample[] = [];
   const rounds = opts.smoke ? 1 : opts.rounds;
-  const loadOf = (c: ThroughputCase): LoadSpec => (opts.smoke ? { ...c.load, requests: plan.smokeRequests } : c.load);
+  const loadOf = (c: ThroughputCase): LoadSpec => (opts.smoke
+    ? { ...c.load, requests: plan.smokeRequests }
+    : { ...c.load, requests: Math.max(100, Math.round(c.load.requests * opts.scale)) });
   try {
     for (const spec of plan.systems) {
       opts.log(`${plan.name}: starting ${spec.id}`);
@@ -88,7 +90,8 @@ export async function runThroughput(plan: ThroughputPlan, opts: RunOptions): Pro
     if (!opts.smoke) {
       for (const sys of running) {
         for (const c of plan.cases) {
-          const warm = { ...c.load, requests: Math.min(c.load.requests, 20_000) };
+          // Enough requests to get Node's JIT past its tiers, a quarter of a run at most.
+          const warm = { ...loadOf(c), requests: Math.min(10_000, Math.ceil(loadOf(c).requests / 4)) };
           const s = await measure(sys, c, warm, 0, false);
           if (s.errors.length > 0) report.failures.push(`warm-up ${c.id} on ${sys.spec.id}: ${s.errors.join('; ')}`);
         }

@@ -16,7 +16,7 @@ import { runThroughput, type Sample } from '../../bench/lib/throughput.js';
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 function options(workDir: string): RunOptions {
-  return { rounds: 1, smoke: true, ctx: { workDir, repoRoot, startTimeoutMs: 15_000 }, log: () => {} };
+  return { rounds: 1, smoke: true, scale: 1, ctx: { workDir, repoRoot, startTimeoutMs: 15_000 }, log: () => {} };
 }
 
 const cases = [{ id: 'SET -P 4', load: { clients: 5, requests: 500, keyspace: 100, valueBytes: 10, pipeline: 4, test: 'set' } }];
