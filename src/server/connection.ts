@@ -203,20 +203,33 @@ export class Connection {
     this.lastInteractionMs = this.host.now();
     if (this.stopped) return;
     this.decoder.feed(chunk);
-    if (this.busy) this.parseAhead();
-    else if (!this.pausedOutput) this.run();
+    this.guard(this.busy ? this.parseAhead : this.pausedOutput ? undefined : this.run);
   };
+
+  /**
+   * Runs a step of the command loop; a bug in it must cost this connection, not the process
+   * (an exception escaping a socket event handler would crash the server).
+   */
+  private guard(step: (() => void) | undefined): void {
+    if (step === undefined) return;
+    try {
+      step.call(this);
+    } catch (err) {
+      this.host.logger?.error({ err, client: this.client.id }, 'connection failed; closing it');
+      this.destroy();
+    }
+  }
 
   private readonly onDrain = (): void => {
     if (!this.pausedOutput) return;
     this.pausedOutput = false;
     this.updateReading();
-    if (!this.busy) this.run();
+    if (!this.busy) this.guard(this.run);
   };
 
   private readonly onEnd = (): void => {
     this.peerEnded = true;
-    if (!this.busy && !this.pausedOutput) this.run();
+    if (!this.busy && !this.pausedOutput) this.guard(this.run);
   };
 
   private readonly onTimeout = (): void => {
@@ -338,8 +351,8 @@ export class Connection {
     if (isPromise(result)) {
       this.busy = true;
       result.then(
-        () => this.settled(spec, t0, suppress, undefined, false),
-        (e: unknown) => this.settled(spec, t0, suppress, e, true),
+        () => this.guard(() => this.settled(spec, t0, suppress, undefined, false)),
+        (e: unknown) => this.guard(() => this.settled(spec, t0, suppress, e, true)),
       );
       // Send what earlier commands of this batch produced while this one waits.
       this.flush();

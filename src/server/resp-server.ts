@@ -315,7 +315,8 @@ export class RespServer implements ConnectionHost, ServerFacade {
     if (this.connections.size >= this.currentConfig.maxclients) {
       this.counters.rejectedConnections++;
       socket.on('error', () => {});
-      socket.end(MAX_CLIENTS_REPLY);
+      socket.end(MAX_CLIENTS_REPLY, () => socket.destroy());
+      setTimeout(() => socket.destroy(), 5000).unref();
       return;
     }
     this.counters.totalConnectionsReceived++;
