@@ -341,3 +341,17 @@ test('coordinator: read repair of the coordinator itself merges into its own sto
   assert.deepEqual(values(h.reply(g)), ['v1']);
   assert.deepEqual(h.disk('a').get('k'), h.disk('b').get('k'));
 });
+
+test('coordinator: answered reads waiting only to repair do not count against inFlightMax', () => {
+  const h = newCluster({ inFlightMax: 2 });
+  const g1 = h.request('d', get(2));
+  const g2 = h.request('d', get(2));
+  h.settle(is('read', 'c')); // c never answers: both reads stay open for repair
+  assert.deepEqual(values(h.reply(g1)), []);
+  assert.deepEqual(values(h.reply(g2)), []);
+  assert.equal(h.node('d').inFlight, 0);
+  const g3 = h.request('d', get(2));
+  assert.equal(h.reply(g3), undefined, 'accepted, not ERR_OVERLOADED');
+  h.settle(is('read', 'c'));
+  assert.deepEqual(values(h.reply(g3)), [], 'answered; invariants() after each step held the answered-read bound');
+});

@@ -25,7 +25,9 @@
  * duplicated ack counts once); merges are idempotent; a duplicated forward_write is recognised by
  * (sender, opId) in a bounded table and answered from it instead of writing twice.
  *
- * Limits: coordinated operations in flight <= inFlightMax (ERR_OVERLOADED beyond); waiting
+ * Limits: unanswered operations <= inFlightMax (ERR_OVERLOADED beyond); answered reads still
+ * waiting for their last replicas (to repair them) <= inFlightMax too — past that, a read repairs
+ * with the answers it has as soon as it replies, so repair bookkeeping never refuses clients; waiting
  * key-turns <= keyQueueMax (work beyond is dropped like a lost message); the forward dedup table
  * <= forwardDedupMax entries.
  */
@@ -123,6 +125,8 @@ function errorResult(code: ErrorCode, message: string): KvResult {
 export class Coordinator {
   private readonly ops = new Map<OpId, Op>();
   private seq = 0;
+  /** Reads in `ops` that already replied and wait only to repair (see Limits). */
+  private answeredReads = 0;
   private readonly forwardsSeen = new Map<string, ForwardSeen>();
   readonly stats: CoordinatorStats = { droppedMessages: 0, readRepairsSent: 0 };
 
@@ -132,8 +136,9 @@ export class Coordinator {
     private readonly versions: Versions,
   ) {}
 
+  /** Operations not yet answered (what inFlightMax bounds). */
   get inFlight(): number {
-    return this.ops.size;
+    return this.ops.size - this.answeredReads;
   }
 
   private nextOpId(): OpId {
@@ -147,7 +152,7 @@ export class Coordinator {
 
   clientRequest(requestId: RequestId, op: KvOp): void {
     try {
-      if (this.ops.size >= this.opts.inFlightMax) {
+      if (this.inFlight >= this.opts.inFlightMax) {
         throw new RingkvError('ERR_OVERLOADED', 'too many requests in flight');
       }
       switch (op.kind) {
@@ -313,6 +318,7 @@ export class Coordinator {
     op.replies.set(from, rec);
     if (!op.replied && op.replies.size >= op.readQuorum) {
       op.replied = true;
+      this.answeredReads++;
       const merged = this.mergeAll(op.replies.values());
       this.host.reply(op.requestId, {
         kind: 'values',
@@ -320,7 +326,7 @@ export class Coordinator {
         context: this.versions.encodeContext(this.versions.contextOf(merged)),
       });
     }
-    if (op.replies.size === op.asked.size) this.finishRead(op);
+    if (op.replies.size === op.asked.size || (op.replied && this.answeredReads > this.opts.inFlightMax)) this.finishRead(op);
   }
 
   private mergeAll(records: Iterable<Rec>): Rec {
@@ -333,6 +339,7 @@ export class Coordinator {
   private finishRead(op: ReadOp): void {
     op.finished = true;
     this.ops.delete(op.opId);
+    if (op.replied) this.answeredReads--;
     if (!op.replied) {
       this.host.reply(op.requestId, errorResult('ERR_TIMEOUT', `${op.replies.size} of ${op.readQuorum} replicas answered in time`));
       return;
@@ -414,7 +421,7 @@ export class Coordinator {
     }
     const origin: Origin = { kind: 'peer', from, opId: m.opId };
     try {
-      if (this.ops.size >= this.opts.inFlightMax) throw new RingkvError('ERR_OVERLOADED', 'too many requests in flight');
+      if (this.inFlight >= this.opts.inFlightMax) throw new RingkvError('ERR_OVERLOADED', 'too many requests in flight');
       const { preferenceList } = this.host.placement(m.key);
       if (!preferenceList.includes(this.opts.self)) {
         throw new RingkvError('ERR_UNAVAILABLE', 'forwarded write reached a node that is not a replica of the key');
@@ -490,7 +497,11 @@ export class Coordinator {
   }
 
   invariants(): void {
-    if (this.ops.size > this.opts.inFlightMax) throw new Error(`in-flight ${this.ops.size} > ${this.opts.inFlightMax}`);
+    if (this.inFlight > this.opts.inFlightMax) throw new Error(`in-flight ${this.inFlight} > ${this.opts.inFlightMax}`);
+    if (this.answeredReads > this.opts.inFlightMax) throw new Error(`answered reads kept for repair ${this.answeredReads} > ${this.opts.inFlightMax}`);
+    let answered = 0;
+    for (const op of this.ops.values()) if (op.kind === 'read' && op.replied) answered++;
+    if (answered !== this.answeredReads) throw new Error(`answered read count ${this.answeredReads} != ${answered}`);
     if (this.forwardsSeen.size > this.opts.forwardDedupMax) throw new Error('forward dedup table above its bound');
     for (const [id, op] of this.ops) {
       if (op.opId !== id || op.finished) throw new Error(`op table holds a finished or misfiled op ${id}`);
