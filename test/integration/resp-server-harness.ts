@@ -128,6 +128,22 @@ export class RawClient {
     return out.toString('latin1');
   }
 
+  /** Reads `count` complete RESP2/RESP3 replies (whatever their length) and returns their bytes. */
+  async replies(count = 1, timeoutMs = 3000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const all = Buffer.concat(this.chunks);
+      let end = 0;
+      for (let i = 0; i < count && end !== -1; i++) end = replyEnd(all, end);
+      if (end !== -1) return this.take(end);
+      if (this.closed || Date.now() >= deadline) return this.take(this.length);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  }
+
   /** Reads exactly as many bytes as `expected` has. */
   expect(expected: string, timeoutMs?: number): Promise<string> {
     return this.read(Buffer.byteLength(expected, 'latin1'), timeoutMs);
@@ -141,6 +157,35 @@ export class RawClient {
 
   close(): void {
     this.socket.destroy();
+  }
+}
+
+/** Offset just past the RESP reply starting at `at`, or -1 when it is incomplete. */
+function replyEnd(b: Buffer, at: number): number {
+  const cr = b.indexOf('\r\n', at);
+  if (cr === -1 || at >= b.length) return -1;
+  const type = String.fromCharCode(b[at] ?? 0);
+  const line = b.toString('latin1', at + 1, cr);
+  const next = cr + 2;
+  switch (type) {
+    case '$': case '=': case '!': {
+      const n = Number(line);
+      if (n < 0) return next;
+      return b.length >= next + n + 2 ? next + n + 2 : -1;
+    }
+    case '*': case '~': case '>': case '%': case '|': {
+      let n = Number(line);
+      if (n < 0) return next;
+      if (type === '%' || type === '|') n *= 2;
+      let end = next;
+      for (let i = 0; i < n; i++) {
+        end = replyEnd(b, end);
+        if (end === -1) return -1;
+      }
+      return end;
+    }
+    default:
+      return next;
   }
 }
 
