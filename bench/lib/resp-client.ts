@@ -103,21 +103,33 @@ export interface LoadResult {
 
 /**
  * SETs keys 0..count-1 (loaderKey) to `valueBytes`-byte values over one connection, `batch`
- * commands per write, waiting for each batch's replies before sending the next.
+ * commands per write, with at most `window` batches unanswered (enough to keep the server busy,
+ * bounded so neither side buffers the whole load).
  */
-export async function loadKeys(host: string, port: number, opts: { count: number; valueBytes: number; batch: number }): Promise<LoadResult> {
+export async function loadKeys(host: string, port: number, opts: { count: number; valueBytes: number; batch: number; window?: number }): Promise<LoadResult> {
   const s = await connect(host, port);
   s.setNoDelay(true);
+  const window = opts.window ?? 4;
   const value = Buffer.alloc(opts.valueBytes, 'v');
+  // Every command is this head, a 16-byte key, then this tail: built once, copied per key.
+  const head = Buffer.from(`*3\r\n$3\r\nSET\r\n$${loaderKey(0).length}\r\n`);
+  const tail = Buffer.concat([Buffer.from(`\r\n$${value.length}\r\n`), value, Buffer.from('\r\n')]);
+  const perCommand = head.length + loaderKey(0).length + tail.length;
   const started = process.hrtime.bigint();
   let ok = 0;
   let errors = 0;
   let firstError: string | undefined;
+  let failure: Error | undefined;
+  let waiter: { until: number; resolve: () => void } | undefined;
+  const wake = (): void => {
+    if (waiter && (ok + errors >= waiter.until || failure)) { const w = waiter; waiter = undefined; w.resolve(); }
+  };
+  const answered = async (until: number): Promise<void> => {
+    if (ok + errors >= until || failure) return;
+    await new Promise<void>((resolve) => { waiter = { until, resolve }; });
+  };
   try {
     let pending: Buffer = Buffer.alloc(0);
-    let waiter: (() => void) | undefined;
-    let failure: Error | undefined;
-    let expected = 0;
     s.on('data', (d: Buffer) => {
       pending = pending.length === 0 ? d : Buffer.concat([pending, d]);
       let pos = 0;
@@ -133,22 +145,27 @@ export async function loadKeys(host: string, port: number, opts: { count: number
         }
       }
       pending = pending.subarray(pos);
-      if (ok + errors >= expected && waiter) { const w = waiter; waiter = undefined; w(); }
+      wake();
     });
-    s.on('error', (err) => { failure = err; if (waiter) { const w = waiter; waiter = undefined; w(); } });
-    s.on('close', () => { failure ??= new Error('connection closed during load'); if (waiter) { const w = waiter; waiter = undefined; w(); } });
+    s.on('error', (err) => { failure = err; wake(); });
+    s.on('close', () => { failure ??= new Error('connection closed during load'); wake(); });
+    let sent = 0;
     for (let i = 0; i < opts.count; i += opts.batch) {
       const n = Math.min(opts.batch, opts.count - i);
-      const parts: Buffer[] = [];
-      for (let j = 0; j < n; j++) parts.push(encodeCommand(['SET', loaderKey(i + j), value]));
-      expected += n;
-      await new Promise<void>((resolve) => {
-        waiter = resolve;
-        s.write(Buffer.concat(parts));
-        if (ok + errors >= expected) { waiter = undefined; resolve(); }
-      });
+      const out = Buffer.allocUnsafe(n * perCommand);
+      let p = 0;
+      for (let j = 0; j < n; j++) {
+        p += head.copy(out, p);
+        p += out.write(loaderKey(i + j), p, 'latin1');
+        p += tail.copy(out, p);
+      }
+      s.write(out);
+      sent += n;
+      await answered(sent - window * opts.batch);
       if (failure) throw failure;
     }
+    await answered(sent);
+    if (failure) throw failure;
   } finally {
     s.destroy();
   }

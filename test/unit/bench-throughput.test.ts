@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunOptions } from '../../bench/lib/scenario.js';
-import { ceilingSystem, redisSystem, REDIS_NO_PERSISTENCE, type SystemSpec } from '../../bench/lib/systems.js';
+import { command, info, loadKeys, loaderKey } from '../../bench/lib/resp-client.js';
+import { ceilingSystem, HOST, redisSystem, REDIS_NO_PERSISTENCE, type SystemSpec } from '../../bench/lib/systems.js';
 import { runThroughput, type Sample } from '../../bench/lib/throughput.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -58,6 +59,21 @@ test('bench runner: a server that cannot start and error replies are both report
     }, options(workDir));
     assert.match(start.failures.join('\n'), /redis-bad-flag exited/);
   } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+});
+
+test('bench loader: a pipelined load into redis-server leaves exactly the keys and values it sent', async () => {
+  const workDir = mkdtempSync(join(tmpdir(), 'bench-runner-test-'));
+  const sys = await redisSystem({ id: 'redis', label: 'redis', persistence: REDIS_NO_PERSISTENCE }).start({ workDir, repoRoot, startTimeoutMs: 15_000 });
+  try {
+    const r = await loadKeys(HOST, sys.port, { count: 3333, valueBytes: 100, batch: 500, window: 3 });
+    assert.deepEqual([r.okReplies, r.errorReplies], [3333, 0]);
+    assert.deepEqual(await command(HOST, sys.port, ['DBSIZE']), { kind: 'integer', value: 3333 });
+    assert.deepEqual(await command(HOST, sys.port, ['GET', loaderKey(3332)]), { kind: 'bulk', text: 'v'.repeat(100) });
+    assert.equal(Number((await info(HOST, sys.port, 'memory')).get('used_memory')) > 0, true);
+  } finally {
+    await sys.stop();
     rmSync(workDir, { recursive: true, force: true });
   }
 });
