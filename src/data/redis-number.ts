@@ -25,36 +25,37 @@ const MINUS = 45;
  * a bigint otherwise, undefined when the bytes are not a valid 64-bit integer.
  */
 export function parseI64(b: Buffer | string): number | bigint | undefined {
-  const s = typeof b === 'string' ? b : undefined;
+  return typeof b === 'string' ? parseI64Bytes(Buffer.from(b, 'latin1')) : parseI64Bytes(b);
+}
+
+function parseI64Bytes(b: Buffer): number | bigint | undefined {
   const len = b.length;
   if (len === 0 || len >= 21) return undefined;
-  const at = (i: number): number => (s !== undefined ? s.charCodeAt(i) : (b as Buffer)[i] as number);
+  const c0 = b[0] as number;
+  if (len === 1 && c0 === ZERO) return 0;
   let i = 0;
-  let negative = false;
-  if (len === 1 && at(0) === ZERO) return 0;
-  if (at(0) === MINUS) {
-    negative = true;
-    i = 1;
+  const negative = c0 === MINUS;
+  if (negative) {
     if (len === 1) return undefined;
+    i = 1;
   }
-  const first = at(i);
+  const first = b[i] as number;
   if (first < ZERO + 1 || first > NINE) return undefined;
+  let v = 0;
   // Up to 15 digits always fits a double exactly.
   if (len - i <= 15) {
-    let v = 0;
     for (; i < len; i++) {
-      const c = at(i);
+      const c = b[i] as number;
       if (c < ZERO || c > NINE) return undefined;
       v = v * 10 + (c - ZERO);
     }
     return negative ? -v : v;
   }
   for (let j = i; j < len; j++) {
-    const c = at(j);
+    const c = b[j] as number;
     if (c < ZERO || c > NINE) return undefined;
   }
-  const text = s !== undefined ? s : (b as Buffer).toString('latin1');
-  const big = BigInt(text);
+  const big = BigInt(b.toString('latin1'));
   if (big > I64_MAX || big < I64_MIN) return undefined;
   return Number.isSafeInteger(Number(big)) ? Number(big) : big;
 }
@@ -73,7 +74,11 @@ export function narrow(v: bigint): number | bigint {
 
 /** Bytes of an integer as Redis prints it (ll2string). */
 export function formatInt(v: number | bigint): Buffer {
-  return Buffer.from(typeof v === 'number' ? String(v) : v.toString(), 'latin1');
+  const s = typeof v === 'number' ? String(v) : v.toString();
+  // Short ASCII: filling a small buffer in JS beats the native string encoder.
+  const out = Buffer.allocUnsafe(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
 }
 
 /**
