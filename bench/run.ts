@@ -122,7 +122,7 @@ async function main(): Promise<number> {
   if (runnable.length === 0) return failed ? 1 : 0;
 
   installCleanupHandlers();
-  const missing = ensurePrograms(['redis-server', 'redis-benchmark'], log);
+  const missing = ensurePrograms([...new Set(runnable.flatMap((s) => s.needs))], log);
   if (missing.length > 0) throw new Error(`missing programs after install attempt: ${missing.join(' ')}`);
   if (!values['no-build']) ensureBuilt();
 
@@ -134,6 +134,7 @@ async function main(): Promise<number> {
   mkdirSync(join(repoRoot, 'bench/tmp'), { recursive: true });
   const workDir = mkdtempSync(join(repoRoot, 'bench/tmp', 'run-'));
   const ctx = { workDir, repoRoot, startTimeoutMs: 30_000 };
+  const refreshesReadme = !smoke && scale === 1 && values['results-dir'] === undefined;
   const started = Date.now();
   try {
     for (const scenario of runnable) {
@@ -143,6 +144,8 @@ async function main(): Promise<number> {
       if (scale !== 1) report.description.push('', `Scaled run (--scale ${scale}): request and key counts are ${scale} times the scenario's.`);
       const file = writeReport(resultsDir, report, machine, smoke ? 1 : rounds, smoke, repoRoot);
       log(`${scenario.name}: wrote ${file}`);
+      // After every scenario, not once at the end: an interrupted run keeps what it finished.
+      if (refreshesReadme) refreshReadme(join(repoRoot, 'README.md'), resultsDir, SCENARIOS.map((s) => s.name));
       if (report.failures.length > 0) {
         failed = true;
         for (const f of report.failures) log(`${scenario.name} FAILURE: ${f}`);
@@ -152,10 +155,7 @@ async function main(): Promise<number> {
     await stopAll();
     rmSync(workDir, { recursive: true, force: true });
   }
-  if (!smoke && scale === 1 && values['results-dir'] === undefined) {
-    refreshReadme(join(repoRoot, 'README.md'), resultsDir, SCENARIOS.map((s) => s.name));
-    log('README.md summary refreshed');
-  }
+  if (refreshesReadme) log('README.md summary refreshed');
   log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s${failed ? ', WITH FAILURES' : ''}; results in ${resultsDir}`);
   return failed ? 1 : 0;
 }

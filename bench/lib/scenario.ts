@@ -5,6 +5,7 @@
  * the reason, so `--scenario` names them honestly instead of faking figures.
  */
 import type { StartContext } from './systems.js';
+import type { Program } from './tools.js';
 
 export interface RunOptions {
   rounds: number;
@@ -43,8 +44,11 @@ export interface ScenarioReport {
 }
 
 export type Scenario =
-  | { name: string; title: string; runnable: true; run(opts: RunOptions): Promise<ScenarioReport> }
-  | { name: string; title: string; runnable: false; reason: string };
+  | { name: string; title: string; runnable: true; needs: readonly Program[]; run(opts: RunOptions): Promise<ScenarioReport> }
+  | { name: string; title: string; runnable: false; needs: readonly Program[]; reason: string };
+
+/** Programs every redis-benchmark scenario against redis-server needs. */
+export const REDIS_PROGRAMS: readonly Program[] = ['redis-server', 'redis-benchmark'];
 
 export function mdTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const esc = (s: string): string => s.replace(/\|/g, '\\|');

@@ -4,7 +4,7 @@
  * what Node's sockets and event loop allow on this machine that ringkv reaches; 1 - ratio is the
  * cost of ringkv's own work (decoding into values, command table, store, engine, encoding).
  */
-import type { RunOptions, ScenarioReport } from '../lib/scenario.js';
+import { REDIS_PROGRAMS, type RunOptions, type ScenarioReport } from '../lib/scenario.js';
 import { SYSTEMS } from '../lib/systems.js';
 import { runThroughput } from '../lib/throughput.js';
 import { getSetCases } from './single.js';
@@ -13,6 +13,7 @@ export const ceiling = {
   name: 'ceiling',
   title: 'ringkv vs a do-nothing Node.js RESP server',
   runnable: true as const,
+  needs: REDIS_PROGRAMS,
   run: (opts: RunOptions): Promise<ScenarioReport> => runThroughput({
     name: 'ceiling',
     title: 'ringkv vs a do-nothing Node.js RESP server',

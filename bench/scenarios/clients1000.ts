@@ -4,7 +4,7 @@
  * reply (for example "max number of clients reached"), which is counted as a failed run. The
  * harness raises the open-files limit of servers and client before starting them.
  */
-import type { RunOptions, ScenarioReport } from '../lib/scenario.js';
+import { REDIS_PROGRAMS, type RunOptions, type ScenarioReport } from '../lib/scenario.js';
 import { SYSTEMS } from '../lib/systems.js';
 import { runThroughput } from '../lib/throughput.js';
 import { getSetCases } from './single.js';
@@ -13,6 +13,7 @@ export const clients1000 = {
   name: 'clients1000',
   title: '1000 clients: ringkv vs redis-server',
   runnable: true as const,
+  needs: REDIS_PROGRAMS,
   run: (opts: RunOptions): Promise<ScenarioReport> => runThroughput({
     name: 'clients1000',
     title: '1000 clients: ringkv vs redis-server',

@@ -5,7 +5,7 @@
  * SET and GET at -P 1 and -P 16. Data directories are on the work directory's disk, not tmpfs,
  * where an fsync would cost nothing.
  */
-import type { RunOptions, ScenarioReport } from '../lib/scenario.js';
+import { REDIS_PROGRAMS, type RunOptions, type ScenarioReport } from '../lib/scenario.js';
 import { SYSTEMS } from '../lib/systems.js';
 import { runThroughput, type ThroughputCase } from '../lib/throughput.js';
 
@@ -26,6 +26,7 @@ export const durable = {
   name: 'durable',
   title: 'Durable writes: ringkv --durability fsync vs redis-server appendfsync always',
   runnable: true as const,
+  needs: REDIS_PROGRAMS,
   run: (opts: RunOptions): Promise<ScenarioReport> => runThroughput({
     name: 'durable',
     title: 'Durable writes: ringkv --durability fsync vs redis-server appendfsync always',

@@ -95,6 +95,7 @@ export const memory = {
   name: 'memory',
   title: 'Memory per key: ringkv memory engine vs redis-server',
   runnable: true as const,
+  needs: ['redis-server'] as const,
   async run(opts: RunOptions): Promise<ScenarioReport> {
     const keys = opts.smoke ? SMOKE_KEYS : Math.max(1000, Math.round(KEYS * opts.scale));
     const rounds = opts.smoke ? 1 : opts.rounds;

@@ -4,7 +4,7 @@
  * 80k ops/s) and -P 16 (server-bound). ringkv's memory engine and rocksdb with --durability none
  * against redis-server with persistence off.
  */
-import type { RunOptions, ScenarioReport } from '../lib/scenario.js';
+import { REDIS_PROGRAMS, type RunOptions, type ScenarioReport } from '../lib/scenario.js';
 import { SYSTEMS } from '../lib/systems.js';
 import { runThroughput, type ThroughputCase } from '../lib/throughput.js';
 
@@ -25,6 +25,7 @@ export const single = {
   name: 'single',
   title: 'Single node, no persistence: ringkv vs redis-server',
   runnable: true as const,
+  needs: REDIS_PROGRAMS,
   run: (opts: RunOptions): Promise<ScenarioReport> => runThroughput({
     name: 'single',
     title: 'Single node, no persistence: ringkv vs redis-server',
