@@ -366,3 +366,105 @@ describe('resp server: limits and lifecycle', () => {
     assert.equal(c.closed, true);
   });
 });
+
+describe('resp server: admin and connection commands', () => {
+  let t: TestServer;
+  let c: RawClient;
+  before(async () => {
+    t = await startServer();
+    c = await RawClient.connect(t.port);
+  });
+  after(async () => {
+    c.close();
+    await t.server.close(1000);
+  });
+
+  it('DBSIZE counts keys and FLUSHALL/FLUSHDB [ASYNC|SYNC] empty the store', async () => {
+    c.send(cmd('SET', 'a', '1') + cmd('SET', 'b', '2') + cmd('DBSIZE') + cmd('FLUSHALL', 'ASYNC') + cmd('DBSIZE'));
+    assert.equal(await c.replies(5), '+OK\r\n+OK\r\n:2\r\n+OK\r\n:0\r\n');
+    c.send(cmd('SET', 'a', '1') + cmd('FLUSHDB', 'SYNC') + cmd('DBSIZE') + cmd('FLUSHDB', 'LATER'));
+    assert.equal(await c.replies(4), '+OK\r\n+OK\r\n:0\r\n-ERR syntax error\r\n');
+  });
+
+  it('SELECT accepts only database 0', async () => {
+    c.send(cmd('SELECT', '0') + cmd('SELECT', '1') + cmd('SELECT', 'x'));
+    assert.equal(await c.replies(3), '+OK\r\n-ERR DB index is out of range\r\n-ERR value is not an integer or out of range\r\n');
+  });
+
+  it('TIME returns seconds and microseconds; LASTSAVE a Unix time', async () => {
+    c.send(cmd('TIME') + cmd('LASTSAVE'));
+    const got = await c.replies(2);
+    const m = /^\*2\r\n\$\d+\r\n(\d+)\r\n\$\d+\r\n(\d+)\r\n:(\d+)\r\n$/.exec(got);
+    assert.ok(m !== null, got);
+    const now = Date.now() / 1000;
+    assert.ok(Math.abs(Number(m[1]) - now) < 5);
+    assert.ok(Number(m[2]) < 1_000_000);
+    assert.ok(Math.abs(Number(m[3]) - now) < 60);
+  });
+
+  it('ECHO, PING with a message, DEBUG and RESET reply as Redis 7', async () => {
+    c.send(cmd('ECHO', 'a\r\nb') + cmd('DEBUG', 'sleep', '0') + cmd('HELLO', '3') + cmd('RESET') + cmd('GET', 'nokey'));
+    const got = await c.replies(5);
+    assert.ok(got.startsWith("$4\r\na\r\nb\r\n-ERR unknown subcommand 'sleep'. Try DEBUG HELP.\r\n%7\r\n"), got);
+    assert.ok(got.endsWith('+RESET\r\n$-1\r\n'), got); // RESET went back to RESP2
+  });
+
+  it('CONFIG GET takes several glob patterns and returns each match once', async () => {
+    c.send(cmd('CONFIG', 'GET', 'maxmemory', 'maxmemory*', 'TIME*'));
+    const got = await c.replies();
+    assert.equal(
+      got,
+      '*8\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n$17\r\nmaxmemory-samples\r\n$1\r\n5\r\n$7\r\ntimeout\r\n$1\r\n0\r\n',
+    );
+  });
+
+  it('CONFIG SET applies several pairs atomically, or none when one is invalid', async () => {
+    c.send(cmd('CONFIG', 'SET', 'maxmemory-samples', '7', 'hz', '999') + cmd('CONFIG', 'GET', 'maxmemory-samples'));
+    const got = await c.replies(2);
+    assert.match(got, /^-ERR CONFIG SET failed \(possibly related to argument 'hz'\) - [^\r\n]+\r\n\*2\r\n\$17\r\nmaxmemory-samples\r\n\$1\r\n5\r\n$/);
+    c.send(cmd('CONFIG', 'SET', 'maxmemory-samples', '7', 'hz', '50') + cmd('CONFIG', 'SET', 'port', '1') + cmd('CONFIG', 'SET', 'save', '900 1'));
+    const got2 = await c.replies(3);
+    assert.match(got2, /^\+OK\r\n-ERR CONFIG SET failed \(possibly related to argument 'port'\) - can't set immutable config\r\n-ERR CONFIG SET failed \(possibly related to argument 'save'\) - [^\r\n]+\r\n$/);
+    assert.equal(t.server.config.maxmemorySamples, 7);
+    assert.equal(t.server.config.hz, 50);
+  });
+
+  it('onConfigChange listeners hear CONFIG SET with the next and previous config', async () => {
+    const seen: [number, number][] = [];
+    const off = t.server.onConfigChange((next, prev) => seen.push([next.maxmemory, prev.maxmemory]));
+    c.send(cmd('CONFIG', 'SET', 'maxmemory', '1mb'));
+    assert.equal(await c.replies(), '+OK\r\n');
+    off();
+    assert.deepEqual(seen, [[1024 * 1024, 0]]);
+  });
+
+  it('COMMAND LIST includes subcommands and filters by ACL category and pattern', async () => {
+    c.send(cmd('COMMAND', 'LIST', 'FILTERBY', 'PATTERN', 'client|*') + cmd('COMMAND', 'LIST', 'FILTERBY', 'ACLCAT', 'connection'));
+    const got = await c.replies(2);
+    assert.match(got, /\$11\r\nclient\|list\r\n/);
+    assert.match(got, /\$4\r\nping\r\n/);
+    c.send(cmd('COMMAND', 'LIST'));
+    const all = await c.replies();
+    assert.match(all, /\r\n\$3\r\nget\r\n/);
+    assert.match(all, /\r\n\$10\r\nconfig\|get\r\n/);
+  });
+
+  it('COMMAND DOCS in RESP3 is a map of maps; GETKEYS rejects keyless and unknown commands', async () => {
+    c.send(cmd('HELLO', '3') + cmd('COMMAND', 'DOCS', 'echo') + cmd('COMMAND', 'GETKEYS', 'PING') + cmd('COMMAND', 'GETKEYS', 'NOPE', 'x') + cmd('HELLO', '2'));
+    const got = await c.replies(5);
+    assert.ok(
+      got.includes(
+        '%1\r\n$4\r\necho\r\n%3\r\n$7\r\nsummary\r\n$25\r\nReturns the given string.\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$10\r\nconnection\r\n' +
+          '-ERR The command has no key arguments\r\n-ERR Invalid command specified\r\n',
+      ),
+      got,
+    );
+  });
+
+  it('INFO in RESP3 is a verbatim string; unknown sections are empty', async () => {
+    c.send(cmd('HELLO', '3') + cmd('INFO', 'cpu') + cmd('INFO', 'nosuchsection') + cmd('HELLO', '2'));
+    const got = await c.replies(4);
+    assert.match(got, /\r\n=\d+\r\ntxt:# CPU\r\nused_cpu_sys:[\d.]+\r\n/);
+    assert.match(got, /\r\n=4\r\ntxt:\r\n/);
+  });
+});
