@@ -10,6 +10,18 @@ import type { SimOptions } from './simulation.js';
 
 type Overrides = Partial<Omit<SimOptions, 'seed'>>;
 
+/**
+ * Seeds that once failed, each with the bug it found. They run first, with the options they
+ * failed under, so a regression names itself.
+ */
+const REGRESSION_SEEDS: readonly { seed: number; overrides: Overrides; bug: string }[] = [
+  {
+    seed: 9077,
+    overrides: {},
+    bug: 'a replica acked a replicate without a synced write because a read repair had already stored the same record unsynced; a crash lost it and a later R=1 read missed the client\'s own W=3 write',
+  },
+];
+
 function runSeeds(from: number, count: number, overrides: Overrides = {}): { ops: number; failures: string[] } {
   const failures: string[] = [];
   let ops = 0;
@@ -19,6 +31,13 @@ function runSeeds(from: number, count: number, overrides: Overrides = {}): { ops
     if (!o.ok) failures.push(failureReport(o, overrides));
   }
   return { ops, failures };
+}
+
+for (const r of REGRESSION_SEEDS) {
+  test(`sim regression: seed ${r.seed} — ${r.bug}`, () => {
+    const o = runSeed(r.seed, r.overrides);
+    assert.ok(o.ok, failureReport(o, r.overrides));
+  });
 }
 
 test('sim: 300 seeds with partitions, crashes, loss, duplication and skew keep every checker green', () => {

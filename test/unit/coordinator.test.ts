@@ -355,3 +355,31 @@ test('coordinator: answered reads waiting only to repair do not count against in
   h.settle(is('read', 'c'));
   assert.deepEqual(values(h.reply(g3)), [], 'answered; invariants() after each step held the answered-read bound');
 });
+
+test('coordinator: a replica acks a replicate only after a synced write, even when a read repair already stored the same record unsynced (seed 9077)', () => {
+  const h = newCluster();
+  const w = h.request('a', put('v1', 'all'));
+  h.completeIo(); // a's read
+  h.completeIo(); // a's synced store
+  const replicates = h.messages.filter(is('replicate'));
+  h.messages = h.messages.filter((m) => !is('replicate')(m));
+  // A read repair reaches b first and is stored unsynced.
+  const record = replicates[0]?.message.kind === 'replicate' ? replicates[0].message.record : null;
+  assert.ok(record);
+  h.node('b').step({ kind: 'peer_message', from: nodeId('d'), message: { kind: 'repair', key: 'k', record } });
+  const repairIo = h.node('b').takeEffects();
+  assert.equal(repairIo.length, 1);
+  h.io.push(...repairIo.map((e) => (e.kind === 'storage' ? { node: nodeId('b'), ioId: e.ioId, op: e.op } : assert.fail('expected storage'))));
+  h.drainIo();
+  // Now the replicate from a arrives at b: the record is unchanged, but the ack promises durability.
+  h.messages.push(...replicates.filter((m) => m.to === 'b'));
+  h.deliver();
+  h.completeIo(); // b's read
+  const writes = h.io.filter((x) => x.node === 'b' && x.op.kind === 'write');
+  assert.equal(writes.length, 1, 'b writes again although the bytes are equal');
+  assert.ok(writes[0]?.op.kind === 'write' && writes[0].op.sync, 'and that write is synced');
+  assert.equal(h.messages.filter(is('replicate_ack')).length, 0, 'no ack before the synced write completes');
+  h.drainIo();
+  assert.equal(h.messages.filter(is('replicate_ack')).length, 1);
+  assert.equal(h.reply(w), undefined);
+});

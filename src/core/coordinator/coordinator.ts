@@ -453,7 +453,10 @@ export class Coordinator {
           return release();
         }
         const bytes = this.versions.encode(merged);
-        if (read.record !== null && bytes.equals(read.record)) {
+        // Skipping an unchanged write is only safe when no durability is promised: the record
+        // read may sit in an unsynced write (a read repair) that a crash can still lose, and a
+        // replicate ack means "durably stored" (regression seed 9077).
+        if (!sync && read.record !== null && bytes.equals(read.record)) {
           release();
           then();
           return;
