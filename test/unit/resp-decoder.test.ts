@@ -231,6 +231,19 @@ describe('resp decoder: memory and robustness', () => {
     assert.equal(got[2]?.equals(value), true);
   });
 
+  it('lets go of a big buffer once the big argument that needed it is consumed', () => {
+    const value = Buffer.alloc(4 * 1024 * 1024, 7);
+    const input = Buffer.concat([multibulk('SET', 'k', value), Buffer.from('*1\r\n$4\r\nPI')]);
+    const d = new RespDecoder({ protoMaxBulkLen: MAX_BULK });
+    for (let i = 0; i < input.length; i += 64 * 1024) d.feed(input.subarray(i, i + 64 * 1024));
+    assert.equal(d.next()?.[2]?.length, value.length);
+    assert.equal(d.next(), undefined); // PING still incomplete
+    d.feed(Buffer.from('NG'));
+    assert.ok(d.capacityBytes <= 64 * 1024, `still holding ${d.capacityBytes} bytes`);
+    d.feed(Buffer.from('\r\n'));
+    assert.deepEqual(d.next()?.map(String), ['PING']);
+  });
+
   it('decodes random commands identically in any split (property)', () => {
     fc.assert(
       fc.property(

@@ -103,15 +103,17 @@ export class RespDecoder {
       this.scanned = 0;
       return;
     }
-    if (this.owned && this.buf.length - this.end >= n) {
+    const have = this.end - this.start;
+    const need = have + n;
+    // Append in place while it fits, unless the buffer is far larger than what it holds (a big
+    // argument went through it): then move to a small one so the big one can be collected.
+    if (this.owned && this.buf.length - this.end >= n && this.buf.length <= Math.max(4 * need, 64 * 1024)) {
       chunk.copy(this.buf, this.end);
       this.end += n;
       return;
     }
     // Grow from bytes actually received (at most doubling), never from an announced length.
     // The old buffer is left untouched: views already handed out keep pointing at valid bytes.
-    const have = this.end - this.start;
-    const need = have + n;
     const cap = Math.max(need, have * 2, 4096);
     const next = Buffer.allocUnsafeSlow(cap);
     this.buf.copy(next, 0, this.start, this.end);
