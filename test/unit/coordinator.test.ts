@@ -147,9 +147,10 @@ test('coordinator: a get with fewer than R replies by the deadline reports TIMEO
   assert.equal(errorCode(h.reply(g)), 'ERR_TIMEOUT');
 });
 
-test('coordinator: R and W outside 1..N are rejected with ERR_INVALID_ARGUMENT before any replica is asked', () => {
+test('coordinator: R and W outside 1..N (and a negative expiry) are rejected with ERR_INVALID_ARGUMENT before any replica is asked', () => {
   const h = newCluster();
-  for (const op of [get(4), get(0), put('x', 4), put('x', 0), put('x', 1.5)]) {
+  const badExpiry = { kind: 'put', key: 'k', value: Buffer.from('x'), expiresAtMs: -1, context: null } as const;
+  for (const op of [get(4), get(0), put('x', 4), put('x', 0), put('x', 1.5), badExpiry]) {
     const r = h.request('d', op);
     assert.equal(errorCode(h.reply(r)), 'ERR_INVALID_ARGUMENT', JSON.stringify(op));
   }
@@ -382,4 +383,16 @@ test('coordinator: a replica acks a replicate only after a synced write, even wh
   h.drainIo();
   assert.equal(h.messages.filter(is('replicate_ack')).length, 1);
   assert.equal(h.reply(w), undefined);
+});
+
+test('coordinator: a forwarded write with a W beyond N is answered with ERR_INVALID_ARGUMENT, not applied', () => {
+  const h = newCluster();
+  h.node('a').step({ kind: 'peer_message', from: nodeId('d'), message: {
+    kind: 'forward_write', opId: 'd/1/1', key: 'k', value: Buffer.from('v'), expiresAtMs: 0, context: null, writeQuorum: 9,
+  } });
+  const effects = h.node('a').takeEffects();
+  assert.equal(effects.length, 1);
+  const e = effects[0];
+  assert.ok(e?.kind === 'send' && e.message.kind === 'forward_reply');
+  assert.equal(errorCode(e.message.result), 'ERR_INVALID_ARGUMENT');
 });

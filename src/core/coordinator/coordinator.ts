@@ -118,6 +118,12 @@ export interface CoordinatorStats {
   readRepairsSent: number;
 }
 
+function checkExpiry(expiresAtMs: number): void {
+  if (!Number.isSafeInteger(expiresAtMs) || expiresAtMs < 0) {
+    throw new RingkvError('ERR_INVALID_ARGUMENT', 'expiresAtMs must be a non-negative integer (0 = never)');
+  }
+}
+
 function errorResult(code: ErrorCode, message: string): KvResult {
   return { kind: 'error', code, message };
 }
@@ -182,6 +188,7 @@ export class Coordinator {
   ): void {
     const { replicationFactor, preferenceList } = this.host.placement(key);
     const writeQuorum = resolveQuorum(level, replicationFactor, 'W');
+    checkExpiry(expiresAtMs);
     // Validate the client's context at the edge of the cluster, before any forwarding.
     if (context !== null) this.versions.decodeContext(context);
     if (preferenceList.includes(this.opts.self)) {
@@ -204,7 +211,12 @@ export class Coordinator {
   private startReplicaWrite(
     origin: Origin, key: string, value: Buffer | null, expiresAtMs: number, context: Buffer | null, writeQuorum: number,
   ): void {
-    const { preferenceList } = this.host.placement(key);
+    const { preferenceList, replicationFactor } = this.host.placement(key);
+    // A forwarded write is checked again: peers are separate processes, possibly of another version.
+    checkExpiry(expiresAtMs);
+    if (!Number.isSafeInteger(writeQuorum) || writeQuorum < 1 || writeQuorum > replicationFactor) {
+      throw new RingkvError('ERR_INVALID_ARGUMENT', `W=${writeQuorum} is outside 1..${replicationFactor}`);
+    }
     const reachable = preferenceList.filter((n) => n === this.opts.self || !this.host.isDown(n)).length;
     if (reachable < writeQuorum) {
       throw new RingkvError('ERR_UNAVAILABLE', `only ${reachable} of ${writeQuorum} required replicas are reachable`);
