@@ -111,7 +111,7 @@ export function renderSummary(results: readonly StoredResult[]): string {
   const rows: string[][] = [];
   for (const r of results) {
     for (const s of r.summary) {
-      rows.push([`[${s.scenario}](bench/results/${r.file})`, s.case, s.pair, s.metric, s.numerator, s.denominator, s.ratio]);
+      rows.push([`[${s.scenario}](bench/results/${r.file})`, s.case, s.pair, s.metric, s.numerator, s.denominator, s.ratio, s.p99Ratio ?? '']);
     }
   }
   const commits = [...new Set(results.map((r) => r.commit))].join(', ');
@@ -121,7 +121,7 @@ export function renderSummary(results: readonly StoredResult[]): string {
     'median [min–max] over rounds; absolute figures are medians [min–max]. Client and server CPU for',
     'every figure are in the linked results files. Regenerate with `npm run bench`.',
     '',
-    mdTable(['scenario', 'case', 'ratio', 'metric', 'numerator', 'denominator', 'ratio median [min–max]'], rows),
+    mdTable(['scenario', 'case', 'compared', 'metric', 'numerator', 'denominator', 'ratio median [min–max]', 'p99 ratio'], rows),
     '',
     `Machine: ${machines}. ringkv commit: ${commits}.`,
   ].join('\n');

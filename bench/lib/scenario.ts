@@ -27,6 +27,8 @@ export interface SummaryRow {
   denominator: string;
   /** "median [min–max]" of per-round ratios. */
   ratio: string;
+  /** Per-round p99 latency ratio, "median [min–max]", where the metric has one. */
+  p99Ratio?: string;
 }
 
 export interface ScenarioReport {

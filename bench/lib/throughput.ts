@@ -194,6 +194,7 @@ function summaryRows(plan: ThroughputPlan, samples: readonly Sample[]): SummaryR
         numerator: fmtSummary(summarize(pick(samples, c.id, num).map((s) => s.opsPerSec)), fmtInt),
         denominator: fmtSummary(summarize(pick(samples, c.id, den).map((s) => s.opsPerSec)), fmtInt),
         ratio: fmtSummary(r, fmtRatio),
+        p99Ratio: fmtSummary(summarize(ratiosPerRound(samples, c.id, num, den, 'p99Ms')), fmtRatio),
       });
     }
   }
