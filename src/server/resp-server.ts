@@ -47,6 +47,8 @@ export class RespServer implements ConnectionHost, ServerFacade {
   /** 40 hex chars, as Redis's run_id. */
   readonly runId = randomBytes(20).toString('hex');
   readonly counters: ServerStats = newStats();
+  /** The bound port once listening. */
+  port: number | undefined;
 
   private currentConfig: Config;
   private readonly commandTable: ReadonlyMap<string, CommandSpec>;
@@ -107,6 +109,7 @@ export class RespServer implements ConnectionHost, ServerFacade {
         this.listening = true;
         const addr = this.server.address();
         const port = typeof addr === 'object' && addr !== null ? addr.port : respPort;
+        this.port = port;
         this.logger?.info({ host, port }, 'resp server listening');
         resolve({ port });
       });

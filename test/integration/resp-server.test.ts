@@ -205,6 +205,7 @@ describe('resp server: dispatch and replies', () => {
     assert.match(text, /\r\nrole:master\r\n/);
     assert.match(text, /\r\n# Keyspace\r\ndb0:keys=\d+,expires=0,avg_ttl=0\r\n/);
     assert.match(text, /^\$\d+\r\n# Server\r\nredis_version:7\.0\.15\r\n/);
+    assert.match(text, new RegExp(`\r\ntcp_port:${t.port}\r\n`));
   });
 
   it('INFO commandstats/errorstats count calls, rejections and errors; CONFIG RESETSTAT clears them', async () => {

@@ -73,6 +73,8 @@ export interface ServerFacade {
   resetStats?(): void;
   /** 40 hex characters identifying this process run (INFO run_id). */
   readonly runId?: string;
+  /** The port actually listened on (config may say 0). */
+  readonly port?: number;
   /** INFO commandstats, by full command name ("get", "client|list"). */
   commandStats?(): ReadonlyMap<string, CommandStats>;
   /** INFO errorstats: error replies by their first word ("ERR", "WRONGTYPE"). */

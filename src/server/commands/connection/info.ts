@@ -64,7 +64,7 @@ function section(ctx: CommandContext, name: Section): string {
         ['process_id', process.pid],
         ['process_supervised', 'no'],
         ['run_id', server.runId ?? '0'.repeat(40)],
-        ['tcp_port', config.respPort],
+        ['tcp_port', server.port ?? config.respPort],
         ['server_time_usec', now * 1000],
         ['uptime_in_seconds', uptimeSec],
         ['uptime_in_days', Math.floor(uptimeSec / 86400)],
