@@ -1,6 +1,6 @@
 /**
- * RESET: back to a fresh connection's state (RESP2, no name, db 0, and unauthenticated when a
- * password is set), replying +RESET as Redis does.
+ * RESET: back to a fresh connection's state (RESP2, no name, db 0, CLIENT REPLY ON, and
+ * unauthenticated when a password is set), replying +RESET as Redis does.
  */
 import type { CommandSpec } from '../command.js';
 
@@ -18,6 +18,7 @@ export const reset: CommandSpec = {
     c.protocol = 2;
     c.name = '';
     c.db = 0;
+    c.replyMode = 'on';
     c.authenticated = ctx.config.requirepass === '';
     ctx.reply.simple('RESET');
   },
