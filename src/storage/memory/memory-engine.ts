@@ -20,9 +20,10 @@
  * Expiry is lazy (get/scan/count/randomKey never return an expired record and delete what they
  * find expired) plus `expireCycle`, a bounded copy of Redis's activeExpireCycle.
  *
- * Costs: get/put/delete O(1); scan sorts a snapshot of the keys within bounds, O(n log n) per
- * scan call (fine for SCAN-style paging at cache sizes; not for tight range queries);
- * count() walks the keys with an expiry, O(keys with TTL), deleting expired ones it meets.
+ * Costs: get/put/delete O(1). scan() reads a sorted key index (see SortedKeys) built on the
+ * first scan, O(n log n) once and in slices that let other work run; afterwards a page costs
+ * O(log n + page), plus amortised upkeep of about O(log n) per key inserted since. count() walks the keys with an expiry,
+ * O(keys with TTL), deleting expired ones it meets.
  */
 import type { Config, MaxmemoryPolicy } from '../../config/schema.js';
 import { RingkvError } from '../../errors/index.js';
@@ -87,6 +88,161 @@ class Entry implements StoredRecord {
   ) {}
 }
 
+/** Binary search: first index in sorted `arr` whose key is >= `k`. */
+function lowerBound(arr: readonly Key[], k: Key): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = arr[mid];
+    if (v !== undefined && v < k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Merges two sorted arrays into a new one, dropping duplicates and keys `keep` rejects. */
+function mergeSorted(a: readonly Key[], b: readonly Key[], keep: (k: Key) => boolean): Key[] {
+  const out: Key[] = [];
+  let i = 0;
+  let j = 0;
+  let prev: Key | undefined;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    let k: Key;
+    if (y === undefined || (x !== undefined && x <= y)) {
+      k = x as Key;
+      i++;
+      if (x === y) j++;
+    } else {
+      k = y;
+      j++;
+    }
+    if (k !== prev && keep(k)) out.push(k);
+    prev = k;
+  }
+  return out;
+}
+
+/** Like mergeSorted (keeping every key), yielding to the event loop every SORT_CHUNK keys. */
+async function mergeSortedInSlices(a: readonly Key[], b: readonly Key[]): Promise<Key[]> {
+  const out: Key[] = [];
+  let i = 0;
+  let j = 0;
+  let prev: Key | undefined;
+  let budget = SORT_CHUNK;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    let k: Key;
+    if (y === undefined || (x !== undefined && x <= y)) {
+      k = x as Key;
+      i++;
+      if (x === y) j++;
+    } else {
+      k = y;
+      j++;
+    }
+    if (k !== prev) out.push(k);
+    prev = k;
+    if (--budget === 0) {
+      budget = SORT_CHUNK;
+      await yieldToLoop();
+    }
+  }
+  return out;
+}
+
+/** Keys sorted per step when building the scan index; between steps the event loop runs. */
+const SORT_CHUNK = 32_768;
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The sorted key index behind scan(), kept only once scan() has been used. `base` is big and
+ * rebuilt rarely; `recent` is small and holds keys added since; `added` collects inserts
+ * (unsorted) until the next scan. Deleted keys are not removed eagerly: scan skips keys no
+ * longer in the map, and the index is rebuilt once they are a large share of it. Arrays are
+ * replaced, never mutated, once published, so a suspended scan keeps a consistent snapshot.
+ *
+ * Building sorts SORT_CHUNK-key runs and merges them pairwise, yielding to the event loop
+ * between steps, so a first scan over 1M keys does not stall other clients for the ~2 s a
+ * single sort takes; concurrent scans share one build.
+ */
+class SortedKeys {
+  private base: Key[] = [];
+  private recent: Key[] = [];
+  private added: Key[] = [];
+  /** Removals since `base` was built: an upper bound on its stale keys. */
+  private removed = 0;
+  private state: 'idle' | 'building' | 'built' = 'idle';
+  private building: Promise<void> | undefined;
+
+  /** True once a scan has asked for the index: inserts must then be recorded. */
+  get active(): boolean {
+    return this.state !== 'idle';
+  }
+
+  /** Returns false when the caller should drop the index (too many pending inserts). */
+  onInsert(key: Key): boolean {
+    this.added.push(key);
+    return this.added.length <= Math.max(65_536, this.base.length);
+  }
+
+  onRemove(): void {
+    this.removed++;
+  }
+
+  /** Brings the index up to date and returns the two sorted runs to merge while scanning. */
+  async runs(allKeys: () => Iterable<Key>, has: (k: Key) => boolean): Promise<[readonly Key[], readonly Key[]]> {
+    if (this.state === 'built' && this.removed > this.base.length / 2 + 1024) this.state = 'idle';
+    if (this.state !== 'built') {
+      // build() may finish synchronously (small maps), so only this caller clears `building`.
+      this.building ??= this.build(allKeys).finally(() => {
+        this.building = undefined;
+      });
+      await this.building;
+    }
+    if (this.added.length > 0) {
+      const add = this.added.sort();
+      this.added = [];
+      this.recent = mergeSorted(this.recent, add, has);
+      if (this.recent.length > Math.max(4096, this.base.length / 16)) {
+        this.base = mergeSorted(this.base, this.recent, this.removed > 0 ? has : () => true);
+        this.recent = [];
+        this.removed = 0;
+      }
+    }
+    return [this.base, this.recent];
+  }
+
+  private async build(allKeys: () => Iterable<Key>): Promise<void> {
+    this.state = 'building';
+    // Keys inserted from here on land in `added`; the snapshot below has the rest.
+    this.added = [];
+    this.recent = [];
+    this.removed = 0;
+    const keys = [...allKeys()];
+    let sortedRuns: Key[][] = [];
+    for (let i = 0; i < keys.length; i += SORT_CHUNK) {
+      sortedRuns.push(keys.slice(i, i + SORT_CHUNK).sort());
+      if (keys.length > SORT_CHUNK) await yieldToLoop();
+    }
+    while (sortedRuns.length > 1) {
+      const next: Key[][] = [];
+      for (let i = 0; i < sortedRuns.length; i += 2) {
+        const x = sortedRuns[i] ?? [];
+        const y = sortedRuns[i + 1];
+        next.push(y === undefined ? x : await mergeSortedInSlices(x, y));
+      }
+      sortedRuns = next;
+    }
+    this.base = sortedRuns[0] ?? [];
+    this.state = 'built';
+  }
+}
+
 interface PoolItem {
   key: Key;
   /** Higher = better eviction candidate. */
@@ -105,6 +261,7 @@ export class MemoryEngine implements StorageEngine {
   private evictedKeys = 0;
   private accessSeq = 0;
   private readonly pool: PoolItem[] = [];
+  private sortedKeys = new SortedKeys();
 
   private readonly cfg: MemoryEngineConfig;
   private readonly now: () => number;
@@ -164,6 +321,7 @@ export class MemoryEngine implements StorageEngine {
     }
     const e = new Entry(key, value, expiresAtMs, ++this.accessSeq, lfu, lfuMinutes, -1, -1);
     if (old === undefined) {
+      if (this.sortedKeys.active && !this.sortedKeys.onInsert(key)) this.sortedKeys = new SortedKeys();
       e.slot = this.all.length;
       this.all.push(e);
       this.usedBytes += key.length + ENTRY_OVERHEAD_BYTES;
@@ -211,17 +369,29 @@ export class MemoryEngine implements StorageEngine {
     const { gte, lt } = options;
     const limit = options.limit ?? Infinity;
     if (limit <= 0) return;
-    const keys: Key[] = [];
-    for (const k of this.map.keys()) {
-      if (gte !== undefined && k < gte) continue;
-      if (lt !== undefined && k >= lt) continue;
-      keys.push(k);
-    }
-    keys.sort();
+    const map = this.map;
+    const [base, recent] = await this.sortedKeys.runs(() => map.keys(), (k) => map.has(k));
+    let i = gte === undefined ? 0 : lowerBound(base, gte);
+    let j = gte === undefined ? 0 : lowerBound(recent, gte);
+    let prev: Key | undefined;
     let n = 0;
-    for (const k of keys) {
-      // Re-read at yield time: the consumer may write between iterations.
-      const e = this.map.get(k);
+    while (i < base.length || j < recent.length) {
+      const x = base[i];
+      const y = recent[j];
+      let k: Key;
+      if (y === undefined || (x !== undefined && x <= y)) {
+        k = x as Key;
+        i++;
+        if (x === y) j++;
+      } else {
+        k = y;
+        j++;
+      }
+      if (lt !== undefined && k >= lt) return;
+      if (k === prev) continue;
+      prev = k;
+      // Read at yield time: the consumer may write between iterations.
+      const e = map.get(k);
       if (e === undefined) continue;
       if (e.expiresAtMs !== 0 && e.expiresAtMs <= this.now()) {
         this.remove(e);
@@ -252,6 +422,7 @@ export class MemoryEngine implements StorageEngine {
 
   async clear(): Promise<void> {
     this.map.clear();
+    this.sortedKeys = new SortedKeys();
     this.all = [];
     this.volatile = [];
     this.pool.length = 0;
@@ -352,6 +523,7 @@ export class MemoryEngine implements StorageEngine {
 
   private remove(e: Entry): void {
     this.map.delete(e.key);
+    if (this.sortedKeys.active) this.sortedKeys.onRemove();
     const last = this.all.pop();
     if (last !== undefined && last !== e) {
       this.all[e.slot] = last;
