@@ -19,7 +19,16 @@ import { isPromise, type MaybePromise } from '../util/maybe-promise.js';
 export class KeyQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly keysMax = 100_000) {}
+  /**
+   * `begin` runs before an operation started directly (nothing to wait for); `mustTrack` then
+   * says whether its promise must hold the key (false when everything that could interleave
+   * already happened synchronously and the promise only delivers durability).
+   */
+  constructor(
+    private readonly keysMax = 100_000,
+    private readonly begin: () => void = noop,
+    private readonly mustTrack: () => boolean = always,
+  ) {}
 
   /** Keys with an operation in flight. */
   get busyKeys(): number {
@@ -39,8 +48,9 @@ export class KeyQueue {
   /** `run([key], op)` without allocating the key array when nothing is in flight. */
   run1<R>(key: string, op: () => MaybePromise<R>): MaybePromise<R> {
     if (this.tails.size === 0) {
+      this.begin();
       const r = op();
-      if (isPromise(r)) this.track([key], r);
+      if (isPromise(r) && this.mustTrack()) this.track([key], r);
       return r;
     }
     return this.run([key], op);
@@ -65,8 +75,9 @@ export class KeyQueue {
   }
 
   private start<R>(keys: readonly string[], op: () => MaybePromise<R>): MaybePromise<R> {
+    this.begin();
     const r = op();
-    if (isPromise(r)) this.track(keys, r);
+    if (isPromise(r) && this.mustTrack()) this.track(keys, r);
     return r;
   }
 
@@ -81,3 +92,6 @@ export class KeyQueue {
 }
 
 function noop(): void {}
+function always(): boolean {
+  return true;
+}

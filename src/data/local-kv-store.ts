@@ -11,7 +11,11 @@
  * - operations on one key are serialised (KeyQueue): with the memory engine everything completes
  *   synchronously, so the queue is never used and the hot path allocates no promise; with an
  *   asynchronous engine (rocksdb) each read-modify-write runs alone on its keys, in submission
- *   order, so concurrent INCRs never lose an update.
+ *   order, so concurrent INCRs never lose an update. An engine that declares
+ *   `appliesWritesSynchronously` (reads answer at once, writes are applied before they return
+ *   and only their durability is awaited, e.g. rocksdb with fsync group commit) needs the queue
+ *   only for operations whose read was asynchronous: a hot key is then not serialised behind
+ *   each write's fsync.
  *
  * SCAN cursors are stateless: the last key returned, as the decimal digits of the integer whose
  * bytes are 0x01 followed by the key, so clients that parse cursors as integers (redis-py) work.
@@ -46,13 +50,21 @@ export class LocalKvStore implements KvStore {
   private readonly maxValueBytes: number;
   private readonly now: () => number;
   private readonly queue: KeyQueue;
+  private readonly syncApply: boolean;
+  /** Set when a read of the current operation went asynchronous (see KeyQueue's mustTrack). */
+  private readWentAsync = false;
 
   constructor(options: LocalKvStoreOptions) {
     this.engine = options.engine;
     this.maxKeyBytes = options.config.maxKeyBytes;
     this.maxValueBytes = options.config.maxValueBytes;
     this.now = options.now ?? Date.now;
-    this.queue = new KeyQueue(options.busyKeysMax);
+    this.syncApply = options.engine.capabilities.appliesWritesSynchronously === true;
+    this.queue = new KeyQueue(
+      options.busyKeysMax,
+      () => { this.readWentAsync = false; },
+      () => !this.syncApply || this.readWentAsync,
+    );
   }
 
   /** Keys with an operation in flight (0 with a synchronous engine). */
@@ -159,7 +171,7 @@ export class LocalKvStore implements KvStore {
         // Hot path (plain SET): no closure, no promise with a synchronous engine.
         const r = this.writePut(key, value, expiresAtMs);
         if (!isPromise(r)) return WRITTEN;
-        this.queue.track1(key, r);
+        if (!this.syncApply) this.queue.track1(key, r);
         return r.then(toWritten);
       }
       return this.queue.run1(key, () => then(this.writePut(key, value, expiresAtMs), toWritten));
@@ -275,7 +287,9 @@ export class LocalKvStore implements KvStore {
 
   private readLive(key: Key): MaybePromise<KvEntry | undefined> {
     const r = this.engine.get(key);
-    return isPromise(r) ? r.then((rec) => this.live(rec)) : this.live(r);
+    if (!isPromise(r)) return this.live(r);
+    this.readWentAsync = true;
+    return r.then((rec) => this.live(rec));
   }
 
   private readMany(keys: readonly Key[]): MaybePromise<(KvEntry | undefined)[]> {
@@ -285,6 +299,7 @@ export class LocalKvStore implements KvStore {
       const r = this.engine.get(keys[i] as Key);
       if (isPromise(r)) {
         const idx = i;
+        this.readWentAsync = true;
         (pending ??= []).push(r.then((rec) => { out[idx] = this.live(rec); }));
       } else {
         out[i] = this.live(r);

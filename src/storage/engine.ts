@@ -57,6 +57,12 @@ export interface EngineCapabilities {
   durable: boolean;
   /** Enforces maxmemory with eviction. */
   eviction: boolean;
+  /**
+   * Writes are applied (visible to every later get) before put/delete/batch return, even when the
+   * returned promise settles later for durability, and get answers synchronously. Callers may then
+   * skip serialising operations behind a write's delivery (LocalKvStore does). Default false.
+   */
+  appliesWritesSynchronously?: boolean;
 }
 
 export interface StorageEngine {

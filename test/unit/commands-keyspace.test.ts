@@ -181,5 +181,11 @@ describe('keyspace commands', () => {
     assert.equal(await h.run('OBJECT', 'ENCODING', 'r'), 'raw');
     assert.equal(await h.run('OBJECT', 'ENCODING', 'none'), null);
     assert.equal(await h.run('OBJECT', 'REFCOUNT', 'i'), 1);
+    assert.equal(await h.run('OBJECT', 'IDLETIME', 'i'), 0);
+    assert.match(((await h.run('OBJECT', 'FREQ', 'i')) as { error: string }).error, /^ERR An LFU maxmemory policy is not selected/);
+    const lfu = makeHarness({ maxmemoryPolicy: 'allkeys-lfu' });
+    await lfu.run('SET', 'k', 'v');
+    assert.equal(await lfu.run('OBJECT', 'FREQ', 'k'), 0);
+    assert.match(((await lfu.run('OBJECT', 'IDLETIME', 'k')) as { error: string }).error, /^ERR An LFU maxmemory policy is selected/);
   });
 });

@@ -50,6 +50,21 @@ class SlowEngine implements StorageEngine {
   close(): Promise<void> { return this.inner.close(); }
 }
 
+/** Applies writes at once but delivers them later (durability), as rocksdb with fsync does. */
+class DeferredDeliveryEngine extends SlowEngine {
+  override readonly capabilities = { durable: true, eviction: false, appliesWritesSynchronously: true };
+  constructor(private readonly mem: MemoryEngine, rand: () => number) {
+    super(mem, rand);
+  }
+  override get(key: Key): Promise<StoredRecord | undefined> {
+    return this.mem.get(key) as unknown as Promise<StoredRecord | undefined>;
+  }
+  override put(key: Key, record: StoredRecord): Promise<void> {
+    this.mem.put(key, record);
+    return new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 function seeded(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
@@ -185,6 +200,17 @@ describe('LocalKvStore', () => {
     assert.equal((await store.get('b'))?.value.toString(), '50');
     await new Promise((r) => setImmediate(r));
     assert.equal(store.busyKeys, 0);
+  });
+
+  it('an engine that applies writes synchronously is not serialised behind write delivery', async () => {
+    const engine = new DeferredDeliveryEngine(new MemoryEngine(config), seeded(5));
+    const store = new LocalKvStore({ engine, config });
+    const ops: Promise<number>[] = [];
+    for (let i = 0; i < 100; i++) ops.push(Promise.resolve(store.update('n', incrUpdate)));
+    // Every update already ran (read and applied its write); only deliveries are pending.
+    assert.equal(store.busyKeys, 0);
+    assert.equal((store.get('n') as { value: Buffer } | undefined)?.value.toString(), '100');
+    assert.deepEqual(await Promise.all(ops), Array.from({ length: 100 }, (_, i) => i + 1));
   });
 
   it('reads issued after a write on the same key observe it (async engine)', async () => {

@@ -1,13 +1,16 @@
 /**
  * OBJECT ENCODING | FREQ | IDLETIME | REFCOUNT | HELP for string values. Encodings follow
  * Redis's rules for a freshly set string (int when it reads as a 64-bit integer of at most 20
- * chars, embstr up to 44 bytes, raw beyond). We do not track access time or frequency per key:
- * IDLETIME and FREQ answer 0, REFCOUNT answers 1.
+ * chars, embstr up to 44 bytes, raw beyond). Access time and frequency are not exposed by the
+ * storage engine interface: IDLETIME and FREQ answer 0 (with Redis's errors when the
+ * maxmemory policy says the figure is not tracked), REFCOUNT answers 1.
  */
 import { then } from '../../../util/maybe-promise.js';
 import type { CommandContext, CommandSpec } from '../command.js';
 import { arg, keyArg, spec, stringEncoding } from '../strings/common.js';
 import { RingkvError } from '../../../errors/index.js';
+
+const ADJUST = 'Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.';
 
 const HELP = [
   'OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
@@ -31,10 +34,15 @@ function lookup(what: 'encoding' | 'freq' | 'idletime' | 'refcount'): CommandSpe
   return (ctx: CommandContext, args: Buffer[]) =>
     then(ctx.store.get(keyArg(args, 2)), (e) => {
       if (e === undefined) return ctx.reply.nil();
+      const lfu = ctx.config.maxmemoryPolicy.endsWith('-lfu');
       switch (what) {
         case 'encoding': return ctx.reply.bulk(stringEncoding(e.value));
-        case 'freq': return ctx.reply.integer(0);
-        case 'idletime': return ctx.reply.integer(0);
+        case 'freq':
+          if (!lfu) throw new RingkvError('ERR_INVALID_ARGUMENT', `ERR An LFU maxmemory policy is not selected, access frequency not tracked. ${ADJUST}`);
+          return ctx.reply.integer(0);
+        case 'idletime':
+          if (lfu) throw new RingkvError('ERR_INVALID_ARGUMENT', `ERR An LFU maxmemory policy is selected, idle time not tracked. ${ADJUST}`);
+          return ctx.reply.integer(0);
         case 'refcount': return ctx.reply.integer(1);
         default: {
           const never: never = what;
