@@ -1,6 +1,6 @@
 /**
  * `npm run sim -- [--seeds N] [--start S] [--seed S] [--nodes N] [--ops N] [--clients N]
- * [--siblings-max N] [--mode siblings|lww] [--determinism K] [--verbose] [--dump DIR]`: runs seeds start..start+N-1 (or the one seed S), prints per-run totals —
+ * [--siblings-max N] [--in-flight-max N] [--mode siblings|lww] [--determinism K] [--verbose] [--dump DIR]`: runs seeds start..start+N-1 (or the one seed S), prints per-run totals —
  * seeds, simulated operations, faults by kind, checker results — and for a failing seed its
  * replay command and trace tail. `--determinism K` reruns every K-th seed and compares digests.
  * Exit code 1 when any seed failed.
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     mode: { type: 'string' },
     clients: { type: 'string' },
     'siblings-max': { type: 'string' },
+    'in-flight-max': { type: 'string' },
     determinism: { type: 'string', default: '10' },
     verbose: { type: 'boolean', default: false },
     /** Directory to write each failing seed's history (JSON) into, for offline checking. */
@@ -44,6 +45,8 @@ const clients = int(values.clients, 'clients');
 const siblingsMax = int(values['siblings-max'], 'siblings-max');
 if (clients !== undefined) overrides.clients = clients;
 if (siblingsMax !== undefined) overrides.siblingsMax = siblingsMax;
+const inFlightMax = int(values['in-flight-max'], 'in-flight-max');
+if (inFlightMax !== undefined) overrides.inFlightMax = inFlightMax;
 if (values.mode !== undefined) {
   if (values.mode !== 'siblings' && values.mode !== 'lww') throw new RangeError('--mode must be siblings or lww');
   overrides.mode = values.mode;

@@ -19,6 +19,7 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
   faults: true,
   placement: simRingPlacement,
   traceMax: 20_000,
+  inFlightMax: 256,
 };
 
 /**
@@ -49,6 +50,7 @@ export function replayCommand(seed: number, overrides: Partial<Omit<SimOptions, 
   if (overrides.mode !== undefined) extra.push(`--mode ${overrides.mode}`);
   if (overrides.clients !== undefined) extra.push(`--clients ${overrides.clients}`);
   if (overrides.siblingsMax !== undefined) extra.push(`--siblings-max ${overrides.siblingsMax}`);
+  if (overrides.inFlightMax !== undefined) extra.push(`--in-flight-max ${overrides.inFlightMax}`);
   return `npm run sim -- --seed ${seed}${extra.length > 0 ? ' ' + extra.join(' ') : ''}`;
 }
 

@@ -51,11 +51,12 @@ test('sim: lww mode never returns an unwritten value or more than one sibling (4
   assert.deepEqual(failures, [], failures.join('\n\n'));
 });
 
-test('sim: 3-node and 7-node clusters and a tight sibling bound keep every checker green', () => {
+test('sim: 3-node and 7-node clusters, a tight sibling bound and overloaded nodes keep every checker green', () => {
   const failures = [
     ...runSeeds(20_001, 25, { nodes: 3 }).failures,
     ...runSeeds(30_001, 25, { nodes: 7 }).failures,
     ...runSeeds(40_001, 25, { siblingsMax: 1, clients: 8 }).failures,
+    ...runSeeds(50_001, 25, { inFlightMax: 1, clients: 10 }).failures,
   ];
   assert.deepEqual(failures, [], failures.join('\n\n'));
 });

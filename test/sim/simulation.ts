@@ -37,6 +37,8 @@ export interface SimOptions {
   placement: (members: readonly NodeId[], replicationFactor: number) => Placement;
   /** Lines of trace kept for a failure report. */
   traceMax: number;
+  /** Each node's bound on unanswered requests (small values exercise ERR_OVERLOADED). */
+  inFlightMax: number;
 }
 
 export type FaultKind =
@@ -82,7 +84,9 @@ type SimEvent =
   /** A stand-in failure detector: every live node learns that `node` is down (or up again). */
   | { kind: 'suspect'; node: NodeId; down: boolean }
   | { kind: 'heal_all' }
-  | { kind: 'final_reads' };
+  | { kind: 'final_reads' }
+  /** The next (or a retried) final read; they run one at a time so they never overload a node. */
+  | { kind: 'final_read'; key: string };
 
 /** Durable map plus an overlay of writes not yet synced; a crash keeps each overlay entry or not. */
 class SimDisk {
@@ -164,6 +168,7 @@ class Simulation {
   private readonly pending = new Map<RequestId, PendingRequest>();
   private readonly touchedKeys = new Set<string>();
   private readonly suspected = new Set<NodeId>();
+  private finalKeys: string[] = [];
   private readonly finalValues = new Map<string, string[]>();
   private readonly finalAttempts = new Map<string, number>();
   private nowMs = 0;
@@ -241,7 +246,7 @@ class Simulation {
     sn.pendingIo.clear();
     sn.node = new Node({
       id: sn.id, incarnation: sn.incarnation, placement: this.placement, mode: this.opts.mode, siblingsMax: this.opts.siblingsMax,
-      requestTimeoutMs: REQUEST_TIMEOUT_MS, inFlightMax: 256, keyQueueMax: 1024, forwardDedupMax: 1024,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS, inFlightMax: this.opts.inFlightMax, keyQueueMax: 1024, forwardDedupMax: 1024,
       replicaSync: true, repairSync: false, startMs: this.clockOf(sn),
     });
     this.queue.push(this.nowMs + this.rng.between(0, TICK_MS - 1), { kind: 'tick', node: sn.id, incarnation: sn.incarnation });
@@ -355,7 +360,7 @@ class Simulation {
         const p = this.pending.get(ev.requestId);
         if (p === undefined) return;
         this.pending.delete(ev.requestId);
-        if (p.finalKey !== null) return this.finalRead(p.finalKey);
+        if (p.finalKey !== null) return this.queue.push(this.nowMs + 50, { kind: 'final_read', key: p.finalKey });
         if (p.op === null) return;
         completeOp(p.op, this.nowMs, { outcome: p.op.kind === 'get' ? 'fail' : 'unknown', errorCode: 'CLIENT_TIMEOUT' });
         this.clientDone(this.clients[p.client] as Client);
@@ -395,7 +400,11 @@ class Simulation {
         return;
       case 'final_reads':
         this.finalPhase = true;
-        for (const key of [...this.touchedKeys].sort()) this.finalRead(key);
+        this.finalKeys = [...this.touchedKeys].sort();
+        this.nextFinalRead();
+        return;
+      case 'final_read':
+        this.finalRead(ev.key);
         return;
       default: {
         const never: never = ev;
@@ -537,8 +546,13 @@ class Simulation {
     if (p === undefined) return; // the client gave up already
     this.pending.delete(rid);
     if (p.finalKey !== null) {
-      if (result.kind === 'values') this.finalValues.set(p.finalKey, result.values.map((v) => v.value.toString()).sort());
-      else this.finalRead(p.finalKey);
+      if (result.kind === 'values') {
+        this.finalValues.set(p.finalKey, result.values.map((v) => v.value.toString()).sort());
+        this.nextFinalRead();
+      } else {
+        this.log(`final read of ${p.finalKey} failed: ${result.kind === 'error' ? result.code : result.kind}`);
+        this.queue.push(this.nowMs + 50, { kind: 'final_read', key: p.finalKey });
+      }
       return;
     }
     const op = p.op;
@@ -580,6 +594,11 @@ class Simulation {
     this.handle({ kind: 'heal_all' });
     // Long enough for replication, read repair and every timeout to play out.
     this.queue.push(this.nowMs + 3 * REQUEST_TIMEOUT_MS, { kind: 'final_reads' });
+  }
+
+  private nextFinalRead(): void {
+    const key = this.finalKeys.shift();
+    if (key !== undefined) this.finalRead(key);
   }
 
   private finalRead(key: string): void {
