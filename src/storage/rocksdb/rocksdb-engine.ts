@@ -75,7 +75,7 @@ function storageError(e: unknown): RingkvError {
 
 export class RocksdbEngine implements StorageEngine {
   readonly name = 'rocksdb';
-  readonly capabilities: EngineCapabilities = { durable: true, eviction: false };
+  readonly capabilities: EngineCapabilities = { durable: true, eviction: false, appliesWritesSynchronously: true };
 
   private db: RocksLevel | undefined;
   private state: 'new' | 'open' | 'closed' = 'new';
