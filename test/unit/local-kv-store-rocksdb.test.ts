@@ -83,3 +83,28 @@ describe('LocalKvStore on rocksdb', () => {
     assert.equal(store.busyKeys, 0);
   });
 });
+
+describe('LocalKvStore on rocksdb with fsync durability (writes delivered after group commit)', () => {
+  it('200 concurrent INCR-style updates on one key all land and each sees its predecessor', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringkv-kv-'));
+    const config = configSchema.parse({ engine: 'rocksdb', durability: 'fsync' });
+    const engine = new RocksdbEngine({ ...config, dataDir: dir });
+    await engine.open();
+    try {
+      const store = new LocalKvStore({ engine, config });
+      const ops: Promise<number>[] = [];
+      for (let i = 0; i < 200; i++) {
+        ops.push(Promise.resolve(store.update('n', (cur) => {
+          const n = Number(cur?.value.toString() ?? '0') + 1;
+          return { write: { kind: 'put', value: Buffer.from(String(n)), expiresAtMs: 0 }, result: n };
+        })));
+      }
+      const results = await Promise.all(ops);
+      assert.deepEqual(results, Array.from({ length: 200 }, (_, i) => i + 1));
+      assert.equal((await store.get('n'))?.value.toString(), '200');
+    } finally {
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
