@@ -2,7 +2,7 @@
  * Micro-benchmark of the RESP server's per-command path without the kernel: a Connection fed
  * 64 KB chunks of pipelined SET/GET (100-byte values) through a fake socket, over the memory
  * engine. Reports commands per second of this process's CPU time.
- * Usage: node --import tsx bench/resp-dispatch.ts [seconds]
+ * Usage: node --import tsx bench/resp-dispatch.ts [seconds] [setget|ping]
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -14,6 +14,8 @@ import { RespServer } from '../src/server/resp-server.js';
 import { MemoryEngine } from '../src/storage/memory/memory-engine.js';
 
 const seconds = Number(process.argv[2] ?? '3');
+/** "setget" (default) or "ping": PING isolates the server's own per-command cost. */
+const mode = process.argv[3] ?? 'setget';
 
 class FakeSocket extends EventEmitter {
   remoteAddress = '127.0.0.1';
@@ -57,7 +59,8 @@ const value = 'v'.repeat(100);
 let text = '';
 let perChunk = 0;
 for (let i = 0; text.length < 64 * 1024 - 200; i++) {
-  text += i % 2 === 0 ? multibulk('SET', `key:${i % 1000}`, value) : multibulk('GET', `key:${(i - 1) % 1000}`);
+  if (mode === 'ping') text += multibulk('PING');
+  else text += i % 2 === 0 ? multibulk('SET', `key:${i % 1000}`, value) : multibulk('GET', `key:${(i - 1) % 1000}`);
   perChunk++;
 }
 const chunk = Buffer.from(text, 'latin1');
@@ -74,4 +77,5 @@ while (performance.now() < end) {
   chunks += 20;
 }
 const dt = cpu() - c0;
-console.log(`dispatch: ${((chunks * perChunk) / dt / 1e6).toFixed(2)} M commands/s per CPU-second (SET/GET 100 B, memory engine, no kernel); ${(socket.bytesOut / dt / 1e6).toFixed(0)} MB/s of replies`);
+const what = mode === 'ping' ? 'PING' : 'SET/GET 100 B, memory engine';
+console.log(`dispatch: ${((chunks * perChunk) / dt / 1e6).toFixed(2)} M commands/s per CPU-second (${what}, no kernel); ${(socket.bytesOut / dt / 1e6).toFixed(0)} MB/s of replies`);

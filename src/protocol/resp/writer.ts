@@ -22,6 +22,8 @@ import type { ReplyWriter } from './reply-writer.js';
 
 const SLAB_BYTES = 16 * 1024;
 const BIG_BULK_BYTES = 32 * 1024;
+/** Below this, strings are copied byte by byte in JS (cheaper than a native write call). */
+const SHORT_STRING_CHARS = 64;
 
 const CRLF_NIL2 = Buffer.from('$-1\r\n');
 const NIL3 = Buffer.from('_\r\n');
@@ -176,7 +178,14 @@ export class RespWriter implements ReplyWriter {
       this.slab[this.pos++] = 36; // $
       this.digits(len);
       this.crlf();
-      if (len > 0) this.pos += this.slab.write(b, this.pos, len, 'latin1');
+      if (len <= SHORT_STRING_CHARS) {
+        const slab = this.slab;
+        let p = this.pos;
+        for (let i = 0; i < len; i++) slab[p++] = b.charCodeAt(i);
+        this.pos = p;
+      } else {
+        this.pos += this.slab.write(b, this.pos, len, 'latin1');
+      }
       this.crlf();
       return;
     }
@@ -265,11 +274,22 @@ export class RespWriter implements ReplyWriter {
 
   /** A status or error line; CR and LF become spaces, as Redis does, to keep the stream valid. */
   private line(type: number, s: string): void {
-    const text = s.includes('\r') || s.includes('\n') ? s.replace(/[\r\n]/g, ' ') : s;
-    const len = text.length;
+    const len = s.length;
     this.ensure(len + 3);
-    this.slab[this.pos++] = type;
-    if (len > 0) this.pos += this.slab.write(text, this.pos, len, 'latin1');
+    const slab = this.slab;
+    slab[this.pos++] = type;
+    if (len <= SHORT_STRING_CHARS) {
+      // Short lines (PONG, OK, most errors): one pass copies and sanitizes, no native call.
+      let p = this.pos;
+      for (let i = 0; i < len; i++) {
+        const c = s.charCodeAt(i);
+        slab[p++] = c === 13 || c === 10 ? 32 : c;
+      }
+      this.pos = p;
+    } else {
+      const text = s.includes('\r') || s.includes('\n') ? s.replace(/[\r\n]/g, ' ') : s;
+      this.pos += slab.write(text, this.pos, len, 'latin1');
+    }
     this.crlf();
   }
 
