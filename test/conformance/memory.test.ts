@@ -11,7 +11,7 @@ function make(o: HarnessOptions): MemoryEngine {
 
 storageEngineConformance({
   name: 'memory',
-  capabilities: { durable: false, eviction: true },
+  capabilities: { durable: false, eviction: true, appliesWritesSynchronously: true },
   propertyRuns: 200,
   async open(o) {
     let engine = make(o);

@@ -12,7 +12,7 @@ import { storageEngineConformance, type HarnessOptions } from './storage-engine-
 
 storageEngineConformance({
   name: 'rocksdb',
-  capabilities: { durable: true, eviction: false },
+  capabilities: { durable: true, eviction: false, appliesWritesSynchronously: true },
   propertyRuns: 60,
   async open(o: HarnessOptions) {
     const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-rocksdb-'));

@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { MaxmemoryPolicy } from '../../src/config/schema.js';
 import { isRingkvError } from '../../src/errors/index.js';
+import { isPromise } from '../../src/util/maybe-promise.js';
 import type { EngineCapabilities, Key, StorageEngine, StoredRecord } from '../../src/storage/engine.js';
 
 export interface HarnessOptions {
@@ -489,6 +490,26 @@ export function storageEngineConformance(h: EngineHarness): void {
         }
       });
     });
+
+    if (h.capabilities.appliesWritesSynchronously === true) {
+      describe('synchronous apply', () => {
+        it('get answers synchronously and sees put, batch and delete before their results settle', () => withEngine({}, async (e) => {
+          const p1 = e.put('k', rec('1'));
+          const g1 = e.get('k');
+          assert.equal(isPromise(g1), false);
+          assert.equal((g1 as StoredRecord | undefined)?.value.toString(), '1');
+          const p2 = e.batch([{ kind: 'put', key: 'k', record: rec('2') }, { kind: 'put', key: 'j', record: rec('3') }]);
+          assert.equal((e.get('k') as StoredRecord | undefined)?.value.toString(), '2');
+          assert.equal((e.get('j') as StoredRecord | undefined)?.value.toString(), '3');
+          const p3 = e.delete('k');
+          assert.equal(e.get('k'), undefined);
+          await p1;
+          await p2;
+          assert.equal(await p3, true);
+          assert.equal(await e.count(), 1);
+        }));
+      });
+    }
 
     describe('durability', () => {
       it('the engine declares the capabilities its harness expects', () => withEngine({}, async (e) => {

@@ -251,7 +251,7 @@ interface PoolItem {
 
 export class MemoryEngine implements StorageEngine {
   readonly name = 'memory';
-  readonly capabilities: EngineCapabilities = { durable: false, eviction: true };
+  readonly capabilities: EngineCapabilities = { durable: false, eviction: true, appliesWritesSynchronously: true };
 
   private readonly map = new Map<Key, Entry>();
   private all: Entry[] = [];
