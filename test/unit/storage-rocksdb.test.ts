@@ -316,7 +316,7 @@ if (process.env.RINGKV_CRASH_CHILD !== undefined) {
     });
 
     describe('rocksdb options', () => {
-      it('bloom bits, write buffer size and block cache size from config reach RocksDB', async () => {
+      it('bloom bits and write buffer size from config reach RocksDB', async () => {
         const read = async (rocksdb: Record<string, unknown>) => {
           const dataDir = tempDir();
           const e = new RocksdbEngine(configSchema.parse({ dataDir, durability: 'none', rocksdb }));
