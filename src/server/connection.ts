@@ -6,8 +6,13 @@
  *   this connection starts (other connections proceed); synchronous handlers run back-to-back
  *   in one read batch with no promise allocated;
  * - output is written once per read batch (or when a pending handler settles), not per reply;
- * - at most `pipelineDepthMax` commands are parsed but unanswered; beyond that reading pauses,
- *   as it does while the socket's outgoing buffer is above OUTPUT_HIGH_WATER_BYTES;
+ * - at most `pipelineDepthMax` commands are parsed but unanswered (commands are parsed ahead
+ *   only while a handler is pending; otherwise each runs as soon as it is parsed); beyond that
+ *   reading pauses, as it does while the socket's outgoing buffer is above
+ *   OUTPUT_HIGH_WATER_BYTES;
+ * - every reply, dispatch errors included, is framed by the writer's begin/end so CLIENT REPLY
+ *   OFF/SKIP can drop it; every command is counted for INFO commandstats and timed with one
+ *   clock read (a command's end is the next one's start within a batch);
  * - a protocol error is replied and then the connection is closed (Redis's behaviour);
  * - a handler failure other than RingkvError becomes "ERR internal error" and is logged; a
  *   client never sees a stack trace, and a half-written reply is rolled back first.
