@@ -161,7 +161,7 @@ export class RawClient {
 }
 
 /** Offset just past the RESP reply starting at `at`, or -1 when it is incomplete. */
-function replyEnd(b: Buffer, at: number): number {
+export function replyEnd(b: Buffer, at: number): number {
   const cr = b.indexOf('\r\n', at);
   if (cr === -1 || at >= b.length) return -1;
   const type = String.fromCharCode(b[at] ?? 0);

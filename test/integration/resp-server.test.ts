@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { RawClient, cmd, startServer, type TestServer } from './resp-server-harness.js';
+import fc from 'fast-check';
+import { RawClient, cmd, replyEnd, startServer, type TestServer } from './resp-server-harness.js';
 
 describe('resp server: dispatch and replies', () => {
   let t: TestServer;
@@ -353,6 +354,36 @@ describe('resp server: limits and lifecycle', () => {
     assert.equal(await c.readToClose(), '$4\r\ndone\r\n');
     await closing;
     assert.equal(c.closed, true);
+  });
+
+  it('survives random bytes from many clients: each gets replies or a protocol error, the server stays up', async () => {
+    const t = await startServer();
+    const token = fc.constantFrom('*', '$', '\r\n', '\n', '1', '3', '-1', 'PING', 'ECHO', ' ', '"', "'", 'x', '\\x4', '0');
+    const inputs = fc.sample(
+      fc.oneof(fc.uint8Array({ maxLength: 200 }).map((u) => Buffer.from(u)), fc.array(token, { maxLength: 40 }).map((a) => Buffer.from(a.join(''), 'latin1'))),
+      { numRuns: 60, seed: 42 },
+    );
+    await Promise.all(
+      inputs.map(async (input) => {
+        const c = await RawClient.connect(t.port);
+        c.send(input);
+        const out = await c.readToClose(150);
+        c.close();
+        // Whatever came back is a sequence of complete RESP replies, nothing torn.
+        const b = Buffer.from(out, 'latin1');
+        let at = 0;
+        while (at < b.length) {
+          const end = replyEnd(b, at);
+          assert.ok(end > at, `torn reply in ${JSON.stringify(out.slice(0, 120))}`);
+          at = end;
+        }
+      }),
+    );
+    const c = await RawClient.connect(t.port);
+    c.send(cmd('PING'));
+    assert.equal(await c.expect('+PONG\r\n'), '+PONG\r\n');
+    c.close();
+    await t.server.close(1000);
   });
 
   it('close destroys connections still busy at the deadline', async () => {
