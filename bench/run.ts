@@ -20,10 +20,11 @@ import { parseArgs } from 'node:util';
 import { machineInfo } from './lib/machine.js';
 import { installCleanupHandlers, stopAll } from './lib/process.js';
 import { refreshReadme, writeReport } from './lib/results.js';
-import type { Scenario } from './lib/scenario.js';
+import type { RunOptions, Scenario, ScenarioReport } from './lib/scenario.js';
 import { RINGKV_ENTRY } from './lib/systems.js';
 import { ensurePrograms } from './lib/tools.js';
 import { SCENARIOS } from './scenarios/index.js';
+import { runThroughputSession, sameCases, type ThroughputPlan } from './lib/throughput.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const ROUNDS_MIN = 3;
@@ -61,6 +62,33 @@ function ensureBuilt(): void {
     if (!existsSync(entry)) throw new Error(`npm run build failed and ${RINGKV_ENTRY} does not exist`);
     log(`warning: npm run build exited ${r.status}; using the files it emitted`);
   }
+}
+
+type Runnable = Extract<Scenario, { runnable: true }>;
+
+/**
+ * Groups scenarios into sessions, in order: a redis-benchmark scenario takes along every later
+ * selected one with the same cases (single and ceiling), which then share servers and rounds.
+ * Every other scenario is a session of its own.
+ */
+function sessions(scenarios: readonly Runnable[]): Runnable[][] {
+  const out: Runnable[][] = [];
+  const taken = new Set<Runnable>();
+  for (const s of scenarios) {
+    if (taken.has(s)) continue;
+    const plan = s.plan;
+    const group = plan === undefined ? [s] : scenarios.filter((x) => !taken.has(x) && x.plan !== undefined && sameCases(plan, x.plan));
+    for (const x of group) taken.add(x);
+    out.push(group);
+  }
+  return out;
+}
+
+/** One after the other: scenarios never measure concurrently. */
+async function runEach(batch: readonly Runnable[], opts: RunOptions): Promise<ScenarioReport[]> {
+  const out: ScenarioReport[] = [];
+  for (const s of batch) out.push(await s.run(opts));
+  return out;
 }
 
 async function main(): Promise<number> {
@@ -118,7 +146,7 @@ async function main(): Promise<number> {
       if (values.scenario?.includes(s.name)) failed = true;
     }
   }
-  const runnable = selected.filter((s): s is Extract<Scenario, { runnable: true }> => s.runnable);
+  const runnable = selected.filter((s): s is Runnable => s.runnable);
   if (runnable.length === 0) return failed ? 1 : 0;
 
   installCleanupHandlers();
@@ -137,19 +165,25 @@ async function main(): Promise<number> {
   const refreshesReadme = !smoke && scale === 1 && values['results-dir'] === undefined;
   const started = Date.now();
   try {
-    for (const scenario of runnable) {
+    for (const batch of sessions(runnable)) {
       const machine = machineInfo(repoRoot, workDir);
-      log(`${scenario.name}: ${scenario.title}`);
-      const report = await scenario.run({ rounds: smoke ? 1 : rounds, smoke, scale, ctx, log });
-      if (scale !== 1) report.description.push('', `Scaled run (--scale ${scale}): request and key counts are ${scale} times the scenario's.`);
-      const file = writeReport(resultsDir, report, machine, smoke ? 1 : rounds, smoke, repoRoot);
-      log(`${scenario.name}: wrote ${file}`);
-      // After every scenario, not once at the end: an interrupted run keeps what it finished.
-      if (refreshesReadme) refreshReadme(join(repoRoot, 'README.md'), resultsDir, SCENARIOS.map((s) => s.name));
-      if (report.failures.length > 0) {
-        failed = true;
-        for (const f of report.failures) log(`${scenario.name} FAILURE: ${f}`);
+      for (const scenario of batch) log(`${scenario.name}: ${scenario.title}`);
+      const runOpts = { rounds: smoke ? 1 : rounds, smoke, scale, ctx, log };
+      const plans = batch.map((x) => x.plan).filter((p): p is ThroughputPlan => p !== undefined);
+      const reports = batch.length > 1 && plans.length === batch.length
+        ? await runThroughputSession(plans, runOpts)
+        : await runEach(batch, runOpts);
+      for (const report of reports) {
+        if (scale !== 1) report.description.push('', `Scaled run (--scale ${scale}): request and key counts are ${scale} times the scenario's.`);
+        const file = writeReport(resultsDir, report, machine, smoke ? 1 : rounds, smoke, repoRoot);
+        log(`${report.name}: wrote ${file}`);
+        if (report.failures.length > 0) {
+          failed = true;
+          for (const f of report.failures) log(`${report.name} FAILURE: ${f}`);
+        }
       }
+      // After every session, not once at the end: an interrupted run keeps what it finished.
+      if (refreshesReadme) refreshReadme(join(repoRoot, 'README.md'), resultsDir, SCENARIOS.map((s) => s.name));
     }
   } finally {
     await stopAll();

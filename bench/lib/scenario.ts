@@ -5,6 +5,7 @@
  * the reason, so `--scenario` names them honestly instead of faking figures.
  */
 import type { StartContext } from './systems.js';
+import type { ThroughputPlan } from './throughput.js';
 import type { Program } from './tools.js';
 
 export interface RunOptions {
@@ -46,7 +47,12 @@ export interface ScenarioReport {
 }
 
 export type Scenario =
-  | { name: string; title: string; runnable: true; needs: readonly Program[]; run(opts: RunOptions): Promise<ScenarioReport> }
+  | {
+    name: string; title: string; runnable: true; needs: readonly Program[];
+    run(opts: RunOptions): Promise<ScenarioReport>;
+    /** redis-benchmark scenarios: plans with the same cases are run in one session. */
+    plan?: ThroughputPlan;
+  }
   | { name: string; title: string; runnable: false; needs: readonly Program[]; reason: string };
 
 /** Programs every redis-benchmark scenario against redis-server needs. */

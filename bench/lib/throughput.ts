@@ -69,56 +69,87 @@ async function measure(sys: RunningSystem, c: ThroughputCase, load: LoadSpec, ro
   };
 }
 
+/** Same cases (ids and loads) and smoke size: such plans can share one session. */
+export function sameCases(a: ThroughputPlan, b: ThroughputPlan): boolean {
+  return a.smokeRequests === b.smokeRequests && a.cases.length === b.cases.length
+    && a.cases.every((c, i) => JSON.stringify(c) === JSON.stringify(b.cases[i]));
+}
+
 export async function runThroughput(plan: ThroughputPlan, opts: RunOptions): Promise<ScenarioReport> {
-  const report: ScenarioReport = {
-    name: plan.name, title: plan.title, description: plan.description,
-    systems: [], commands: [], sections: [], summary: [], failures: [], raw: undefined,
-  };
+  const [report] = await runThroughputSession([plan], opts);
+  if (report === undefined) throw new Error('no report');
+  return report;
+}
+
+/**
+ * Runs plans with the same cases in one session: the union of their systems is started once and
+ * interleaved in every round, and each plan gets its own report from its systems' samples. Two
+ * scenarios under the same load (single, ceiling) then cost one warm-up and one measurement of
+ * the systems they share, and their figures come from the same rounds.
+ */
+export async function runThroughputSession(plans: readonly ThroughputPlan[], opts: RunOptions): Promise<ScenarioReport[]> {
+  const first = plans[0];
+  if (first === undefined) return [];
+  if (!plans.every((p) => sameCases(first, p))) throw new TypeError('plans in one session must have the same cases');
+  const label = plans.map((p) => p.name).join('+');
+  const specs: SystemSpec[] = [];
+  for (const p of plans) for (const spec of p.systems) if (!specs.some((x) => x.id === spec.id)) specs.push(spec);
   const running: RunningSystem[] = [];
   const samples: Sample[] = [];
+  /** system undefined: concerns every plan (a failure before or around the rounds). */
+  const failures: Array<{ system: string | undefined; message: string }> = [];
   const rounds = opts.smoke ? 1 : opts.rounds;
   const loadOf = (c: ThroughputCase): LoadSpec => (opts.smoke
-    ? { ...c.load, requests: plan.smokeRequests }
+    ? { ...c.load, requests: first.smokeRequests }
     : { ...c.load, requests: Math.max(100, Math.round(c.load.requests * opts.scale)) });
   try {
-    for (const spec of plan.systems) {
-      opts.log(`${plan.name}: starting ${spec.id}`);
-      const sys = await spec.start(opts.ctx);
-      running.push(sys);
-      report.systems.push({ id: spec.id, label: spec.label, commandLine: sys.proc.commandLine });
+    for (const spec of specs) {
+      opts.log(`${label}: starting ${spec.id}`);
+      running.push(await spec.start(opts.ctx));
     }
     if (!opts.smoke) {
       for (const sys of running) {
-        for (const c of plan.cases) {
+        for (const c of first.cases) {
           // Enough requests to get Node's JIT past its tiers, a quarter of a run at most.
           const warm = { ...loadOf(c), requests: Math.min(10_000, Math.ceil(loadOf(c).requests / 4)) };
           const s = await measure(sys, c, warm, 0, false);
-          if (s.errors.length > 0) report.failures.push(`warm-up ${c.id} on ${sys.spec.id}: ${s.errors.join('; ')}`);
+          if (s.errors.length > 0) failures.push({ system: sys.spec.id, message: `warm-up ${c.id} on ${sys.spec.id}: ${s.errors.join('; ')}` });
         }
       }
     }
     for (let round = 1; round <= rounds; round++) {
-      for (const c of plan.cases) {
+      for (const c of first.cases) {
         for (const sys of running) {
           const s = await measure(sys, c, loadOf(c), round, opts.smoke);
           samples.push(s);
-          if (round === 1) report.commands.push(s.command);
           const cpu = s.clientCpuSec !== undefined ? ` client ${fmtPct(s.clientCpuSec / s.wallSec)}` : '';
           const srv = s.serverCpuSec !== undefined ? ` server ${fmtPct(s.serverCpuSec / s.wallSec)}` : '';
-          opts.log(`${plan.name} r${round} ${c.id} ${sys.spec.id}: ${s.opsPerSec !== undefined ? fmtInt(s.opsPerSec) : 'n/a'} ops/s p99 ${s.p99Ms ?? 'n/a'} ms${cpu}${srv}${s.errors.length > 0 ? ` ERRORS: ${s.errors.join('; ')}` : ''}`);
-          if (s.errors.length > 0) report.failures.push(`round ${round} ${c.id} on ${sys.spec.id}: ${s.errors.join('; ')}`);
+          opts.log(`${label} r${round} ${c.id} ${sys.spec.id}: ${s.opsPerSec !== undefined ? fmtInt(s.opsPerSec) : 'n/a'} ops/s p99 ${s.p99Ms ?? 'n/a'} ms${cpu}${srv}${s.errors.length > 0 ? ` ERRORS: ${s.errors.join('; ')}` : ''}`);
+          if (s.errors.length > 0) failures.push({ system: sys.spec.id, message: `round ${round} ${c.id} on ${sys.spec.id}: ${s.errors.join('; ')}` });
         }
       }
     }
   } catch (err) {
-    report.failures.push(err instanceof Error ? err.message : String(err));
+    failures.push({ system: undefined, message: err instanceof Error ? err.message : String(err) });
   } finally {
     for (const sys of running) await sys.stop();
   }
-  report.raw = samples;
-  report.sections = renderSections(plan, samples, rounds, loadOf);
-  report.summary = summaryRows(plan, samples);
-  return report;
+  return plans.map((plan) => {
+    const ids = new Set(plan.systems.map((x) => x.id));
+    const mine = samples.filter((x) => ids.has(x.system));
+    const shared = plans.length > 1
+      ? [`Measured in one session with ${plans.filter((p) => p !== plan).map((p) => `\`${p.name}\``).join(', ')}: systems ${specs.map((x) => x.id).join(', ')} ran in that order in every round.`]
+      : [];
+    return {
+      name: plan.name, title: plan.title, description: [...plan.description, ...shared],
+      systems: running.filter((r) => ids.has(r.spec.id)).map((r) => ({ id: r.spec.id, label: r.spec.label, commandLine: r.proc.commandLine })),
+      commands: mine.filter((x) => x.round === 1).map((x) => x.command),
+      sections: renderSections(plan, mine, rounds, loadOf),
+      summary: summaryRows(plan, mine),
+      failures: failures.filter((f) => f.system === undefined || ids.has(f.system)).map((f) => f.message),
+      raw: mine,
+    };
+  });
 }
 
 function pick(samples: readonly Sample[], caseId: string, system: string): Sample[] {

@@ -6,24 +6,27 @@
  */
 import { REDIS_PROGRAMS, type RunOptions, type ScenarioReport } from '../lib/scenario.js';
 import { SYSTEMS } from '../lib/systems.js';
-import { runThroughput } from '../lib/throughput.js';
+import { runThroughput, type ThroughputPlan } from '../lib/throughput.js';
 import { getSetCases } from './single.js';
+
+const ceilingPlan: ThroughputPlan = {
+  name: 'ceiling',
+  title: 'ringkv vs a do-nothing Node.js RESP server',
+  description: [
+    'Same load as `single`: redis-benchmark -c 50 -n 200000 -r 100000 -d 100, SET then GET, -P 1 and -P 16.',
+    'The ceiling server parses each request fully but stores nothing and answers from constants.',
+  ],
+  systems: [SYSTEMS.ringkvMemory, SYSTEMS.ceiling],
+  cases: getSetCases(50, 200_000, [1, 16]),
+  pairs: [['ringkv-memory', 'ceiling']],
+  smokeRequests: 2_000,
+};
 
 export const ceiling = {
   name: 'ceiling',
   title: 'ringkv vs a do-nothing Node.js RESP server',
   runnable: true as const,
   needs: REDIS_PROGRAMS,
-  run: (opts: RunOptions): Promise<ScenarioReport> => runThroughput({
-    name: 'ceiling',
-    title: 'ringkv vs a do-nothing Node.js RESP server',
-    description: [
-      'Same load as `single`: redis-benchmark -c 50 -n 200000 -r 100000 -d 100, SET then GET, -P 1 and -P 16.',
-      'The ceiling server parses each request fully but stores nothing and answers from constants.',
-    ],
-    systems: [SYSTEMS.ringkvMemory, SYSTEMS.ceiling],
-    cases: getSetCases(50, 200_000, [1, 16]),
-    pairs: [['ringkv-memory', 'ceiling']],
-    smokeRequests: 2_000,
-  }, opts),
+  plan: ceilingPlan,
+  run: (opts: RunOptions): Promise<ScenarioReport> => runThroughput(ceilingPlan, opts),
 };

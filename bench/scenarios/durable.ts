@@ -7,7 +7,7 @@
  */
 import { REDIS_PROGRAMS, type RunOptions, type ScenarioReport } from '../lib/scenario.js';
 import { SYSTEMS } from '../lib/systems.js';
-import { runThroughput, type ThroughputCase } from '../lib/throughput.js';
+import { runThroughput, type ThroughputCase, type ThroughputPlan } from '../lib/throughput.js';
 
 function cases(): ThroughputCase[] {
   const out: ThroughputCase[] = [];
@@ -22,21 +22,24 @@ function cases(): ThroughputCase[] {
   return out;
 }
 
+const durablePlan: ThroughputPlan = {
+  name: 'durable',
+  title: 'Durable writes: ringkv --durability fsync vs redis-server appendfsync always',
+  description: [
+    'redis-benchmark -c 50 -r 100000 -d 100, SET then GET at -P 1 and -P 16; -n 20000 for SET,',
+    '50000 for GET. Both servers acknowledge a write only after it is synced to disk.',
+  ],
+  systems: [SYSTEMS.ringkvFsync, SYSTEMS.redisAof],
+  cases: cases(),
+  pairs: [['ringkv-fsync', 'redis-aof-always']],
+  smokeRequests: 1_000,
+};
+
 export const durable = {
   name: 'durable',
   title: 'Durable writes: ringkv --durability fsync vs redis-server appendfsync always',
   runnable: true as const,
   needs: REDIS_PROGRAMS,
-  run: (opts: RunOptions): Promise<ScenarioReport> => runThroughput({
-    name: 'durable',
-    title: 'Durable writes: ringkv --durability fsync vs redis-server appendfsync always',
-    description: [
-      'redis-benchmark -c 50 -r 100000 -d 100, SET then GET at -P 1 and -P 16; -n 20000 for SET,',
-      '50000 for GET. Both servers acknowledge a write only after it is synced to disk.',
-    ],
-    systems: [SYSTEMS.ringkvFsync, SYSTEMS.redisAof],
-    cases: cases(),
-    pairs: [['ringkv-fsync', 'redis-aof-always']],
-    smokeRequests: 1_000,
-  }, opts),
+  plan: durablePlan,
+  run: (opts: RunOptions): Promise<ScenarioReport> => runThroughput(durablePlan, opts),
 };

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { RunOptions } from '../../bench/lib/scenario.js';
 import { command, info, loadKeys, loaderKey } from '../../bench/lib/resp-client.js';
 import { ceilingSystem, HOST, redisSystem, REDIS_NO_PERSISTENCE, type SystemSpec } from '../../bench/lib/systems.js';
-import { runThroughput, type Sample } from '../../bench/lib/throughput.js';
+import { runThroughput, runThroughputSession, sameCases, type Sample } from '../../bench/lib/throughput.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -74,6 +74,26 @@ test('bench loader: a pipelined load into redis-server leaves exactly the keys a
     assert.equal(Number((await info(HOST, sys.port, 'memory')).get('used_memory')) > 0, true);
   } finally {
     await sys.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+});
+
+test('bench runner: plans with the same cases share one session and each report keeps only its systems', async () => {
+  const workDir = mkdtempSync(join(tmpdir(), 'bench-runner-test-'));
+  try {
+    const ceiling = ceilingSystem();
+    const redis = redisSystem({ id: 'redis', label: 'redis', persistence: REDIS_NO_PERSISTENCE });
+    const a = { name: 'a', title: 'a', description: [], cases, smokeRequests: 500, systems: [ceiling, redis], pairs: [['ceiling', 'redis']] as const };
+    const b = { name: 'b', title: 'b', description: [], cases, smokeRequests: 500, systems: [ceiling], pairs: [] };
+    assert.equal(sameCases(a, b), true);
+    assert.equal(sameCases(a, { ...b, smokeRequests: 501 }), false);
+    const [ra, rb] = await runThroughputSession([a, b], options(workDir));
+    assert.deepEqual((ra?.raw as Sample[]).map((s) => s.system), ['ceiling', 'redis']);
+    assert.deepEqual((rb?.raw as Sample[]).map((s) => s.system), ['ceiling']);
+    assert.deepEqual(rb?.systems.map((s) => s.id), ['ceiling']);
+    assert.equal(rb?.commands.length, 1);
+    assert.match(rb?.description.join(' ') ?? '', /one session with `a`/);
+  } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
 });
