@@ -111,6 +111,11 @@ describe('resp writer: every reply type, byte-exact', () => {
     it(`${c.name} in RESP3`, () => assert.equal(encode(3, c.write), c.resp3));
   }
 
+  it('writes large unsafe numbers as plain digits and refuses non-finite integers', () => {
+    assert.equal(encode(2, (w) => w.integer(1e21)), ':1000000000000000000000\r\n');
+    assert.throws(() => encode(2, (w) => w.integer(Number.NaN)), RangeError);
+  });
+
   it('follows a protocol switch of its holder (HELLO 3) on the next reply', () => {
     const holder: { protocol: 2 | 3 } = { protocol: 2 };
     const w = new RespWriter(holder);

@@ -166,8 +166,12 @@ export class RespWriter implements ReplyWriter {
       this.slab[this.pos++] = 58; // :
       this.digits(n);
       this.crlf();
+    } else if (typeof n === 'bigint') {
+      this.ascii(`:${n.toString()}\r\n`);
     } else {
-      this.ascii(`:${typeof n === 'bigint' ? n.toString() : Math.trunc(n).toString()}\r\n`);
+      // A non-integral or unsafe number here is a handler bug; never emit "1e+21" or "NaN".
+      if (!Number.isFinite(n)) throw new RangeError(`integer reply must be finite, got ${n}`);
+      this.ascii(`:${BigInt(Math.trunc(n)).toString()}\r\n`);
     }
   }
 
