@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Redis 7.0.15's own test suite (BSD-licensed, from Debian's source package) against a
-# ringkv node: the string, incr, expire and keyspace units plus the malformed-input tests of
-# unit/protocol. Tests that need other data types (lists, sets, hashes, zsets, streams), MEMORY
+# ringkv node: the string, incr, expire and keyspace units, the malformed-input tests of
+# unit/protocol and the keyspace SCAN tests of unit/scan. Tests that need other data types (lists, sets, hashes, zsets, streams), MEMORY
 # USAGE, or server internals are skipped by name in test/redis-suite/skiplist.txt, each with its
 # reason. Exits non-zero if any test fails; the server is always killed by PID at the end.
 #
@@ -110,14 +110,20 @@ PROTOCOL_ONLY=(
 )
 ONLY_ARGS=()
 for t in "${PROTOCOL_ONLY[@]}"; do ONLY_ARGS+=(--only "$t"); done
+# Run 3: the keyspace SCAN tests of unit/scan (the rest of that unit is SSCAN/HSCAN/ZSCAN).
+SCAN_ONLY=(--only "SCAN basic" --only "SCAN COUNT" --only "SCAN MATCH" --only "SCAN TYPE"
+  --only "SCAN guarantees check under write load")
 
 set +e
 (cd "$TESTS_DIR" && ./runtest "${COMMON[@]}" --skipfile "$SKIPFILE" "${UNITS[@]}" "$@") 2>&1 | tee "$WORK/runtest.log"
 STATUS=${PIPESTATUS[0]}
 (cd "$TESTS_DIR" && ./runtest "${COMMON[@]}" --single unit/protocol "${ONLY_ARGS[@]}" "$@") 2>&1 | tee -a "$WORK/runtest.log"
 STATUS2=${PIPESTATUS[0]}
+(cd "$TESTS_DIR" && ./runtest "${COMMON[@]}" --single unit/scan "${SCAN_ONLY[@]}" "$@") 2>&1 | tee -a "$WORK/runtest.log"
+STATUS3=${PIPESTATUS[0]}
 set -e
 if [ "$STATUS2" != 0 ]; then STATUS=$STATUS2; fi
+if [ "$STATUS3" != 0 ]; then STATUS=$STATUS3; fi
 
 if grep -q '\[err\]\|\[exception\]' "$WORK/runtest.log"; then STATUS=1; fi
 if [ "$STATUS" != 0 ]; then
