@@ -117,8 +117,10 @@ export interface MembershipStats {
   /** Probes with no ack, direct or indirect, by the end of their period. */
   probesFailed: number;
   indirectProbes: number;
-  /** Suspicions this node raised from its own failed probes. */
+  /** Suspicions this node started from its own failed probe of a member it held alive. */
   suspicionsRaised: number;
+  /** Own failed probes of a member already suspect: this node joins the suspicion's sources. */
+  suspicionsConfirmed: number;
   /** Suspect updates this node adopted (own or gossiped, one per member and incarnation). */
   suspicionsAdopted: number;
   deathsDeclared: number;
@@ -185,7 +187,7 @@ export class Membership {
   private readonly relays = new Map<number, Relay>();
   private readonly seeds: readonly NodeId[];
   readonly stats: MembershipStats = {
-    probes: 0, probesFailed: 0, indirectProbes: 0, suspicionsRaised: 0, suspicionsAdopted: 0, deathsDeclared: 0,
+    probes: 0, probesFailed: 0, indirectProbes: 0, suspicionsRaised: 0, suspicionsConfirmed: 0, suspicionsAdopted: 0, deathsDeclared: 0,
     refutations: 0, relaysDropped: 0, membersRefused: 0, syncs: 0, corrections: 0,
   };
 
@@ -391,7 +393,8 @@ export class Membership {
     const m = this.members.get(p.target);
     // Only a suspicion about the incarnation we probed: a refutation that arrived meanwhile wins.
     if (m === undefined || !isLive(m.status) || m.incarnation !== p.incarnation) return;
-    this.stats.suspicionsRaised++;
+    if (m.status === 'alive') this.stats.suspicionsRaised++;
+    else this.stats.suspicionsConfirmed++;
     this.apply({ kind: 'suspect', member: p.target, incarnation: p.incarnation, sources: [this.id] });
   }
 
