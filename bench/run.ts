@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineInfo } from './lib/machine.js';
-import { installCleanupHandlers, stopAll } from './lib/process.js';
+import { atExit, installCleanupHandlers, stopAll } from './lib/process.js';
 import { refreshReadme, writeReport } from './lib/results.js';
 import type { RunOptions, Scenario, ScenarioReport } from './lib/scenario.js';
 import { RINGKV_ENTRY } from './lib/systems.js';
@@ -161,6 +161,7 @@ async function main(): Promise<number> {
     : values['results-dir'] ?? join(repoRoot, 'bench/results');
   mkdirSync(join(repoRoot, 'bench/tmp'), { recursive: true });
   const workDir = mkdtempSync(join(repoRoot, 'bench/tmp', 'run-'));
+  atExit(() => rmSync(workDir, { recursive: true, force: true }));
   const ctx = { workDir, repoRoot, startTimeoutMs: 30_000 };
   const refreshesReadme = !smoke && scale === 1 && values['results-dir'] === undefined;
   const started = Date.now();

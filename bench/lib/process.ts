@@ -255,13 +255,31 @@ export async function runClient(opts: {
   };
 }
 
+const exitTasks: Array<() => void> = [];
+
+/** Registers synchronous cleanup (removing a work directory) run after children are killed. */
+export function atExit(task: () => void): void {
+  exitTasks.push(task);
+}
+
+function cleanupNow(): void {
+  killAllNow();
+  for (const task of exitTasks.splice(0)) {
+    try {
+      task();
+    } catch {
+      // Best effort on the way out.
+    }
+  }
+}
+
 /** Installs cleanup that ends every child on Ctrl-C, SIGTERM and any exit path. */
 export function installCleanupHandlers(): void {
-  process.once('exit', killAllNow);
+  process.once('exit', cleanupNow);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       process.stderr.write(`\nbench: ${sig}, stopping servers\n`);
-      killAllNow();
+      cleanupNow();
       process.exit(130);
     });
   }
