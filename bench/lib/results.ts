@@ -111,7 +111,8 @@ export function renderSummary(results: readonly StoredResult[]): string {
   const rows: string[][] = [];
   for (const r of results) {
     for (const s of r.summary) {
-      rows.push([`[${s.scenario}](bench/results/${r.file})`, s.case, s.pair, s.metric, s.numerator, s.denominator, s.ratio, s.p99Ratio ?? '']);
+      const flag = r.failures.length > 0 ? ' (had failures)' : '';
+      rows.push([`[${s.scenario}](bench/results/${r.file})${flag}`, s.case, s.pair, s.metric, s.numerator, s.denominator, s.ratio, s.p99Ratio ?? '']);
     }
   }
   const commits = [...new Set(results.map((r) => r.commit))].join(', ');
