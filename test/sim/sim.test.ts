@@ -40,9 +40,13 @@ for (const r of REGRESSION_SEEDS) {
   });
 }
 
-test('sim: 300 seeds with partitions, crashes, loss, duplication and skew keep every checker green', () => {
-  const { ops, failures } = runSeeds(1, 300, { ops: 200 });
-  assert.equal(ops, 300 * 200);
+/** A nightly job can widen the sweep: SIM_START=100000 SIM_SEEDS=5000 npm test -- sim.test */
+const SWEEP_START = Number(process.env.SIM_START ?? 1);
+const SWEEP_SEEDS = Math.max(300, Number(process.env.SIM_SEEDS ?? 300));
+
+test(`sim: ${SWEEP_SEEDS} seeds with partitions, crashes, loss, duplication and skew keep every checker green`, () => {
+  const { ops, failures } = runSeeds(SWEEP_START, SWEEP_SEEDS, { ops: 200 });
+  assert.equal(ops, SWEEP_SEEDS * 200);
   assert.deepEqual(failures, [], failures.join('\n\n'));
 });
 
