@@ -333,6 +333,31 @@ describe('resp server: limits and lifecycle', () => {
     await t.server.close(1000);
   });
 
+  it('parses ahead at most pipelineDepthMax commands while a handler is pending', async () => {
+    const qbufWhileBusy = async (depth: number): Promise<number> => {
+      const t = await startServer({ pipelineDepthMax: depth });
+      const a = await RawClient.connect(t.port);
+      const b = await RawClient.connect(t.port);
+      a.send(cmd('CLIENT', 'ID'));
+      const id = /^:(\d+)\r\n$/.exec(await a.replies())?.[1] ?? '';
+      a.send(cmd('SLOW', '300', 'x'));
+      await new Promise((r) => setTimeout(r, 30));
+      let req = '';
+      for (let i = 0; i < 500; i++) req += cmd('ECHO', 'payload-payload');
+      a.send(req); // arrives while SLOW is pending
+      await new Promise((r) => setTimeout(r, 100));
+      b.send(cmd('CLIENT', 'LIST', 'ID', id));
+      const line = await b.replies();
+      a.close();
+      b.close();
+      await t.server.close(1000);
+      return Number(/ qbuf=(\d+) /.exec(line)?.[1] ?? 'NaN');
+    };
+    // Bounded: most of the pipeline is still unparsed bytes. Unbounded: all parsed into the queue.
+    assert.ok((await qbufWhileBusy(4)) > 10_000);
+    assert.equal(await qbufWhileBusy(100_000), 0);
+  });
+
   it('closes idle clients after `timeout` seconds (CONFIG SET applies to live clients)', async () => {
     const t = await startServer();
     const c = await RawClient.connect(t.port);
