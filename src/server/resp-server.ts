@@ -37,6 +37,33 @@ export type ConfigChangeListener = (next: Config, previous: Config) => void;
 /** Redis keeps at most 128 distinct error prefixes in errorstats. */
 const ERROR_KINDS_MAX = 128;
 
+/** Redis's STATS_METRIC_SAMPLES and the cron period it samples at. */
+const RATE_SAMPLES = 16;
+const RATE_SAMPLE_MS = 100;
+
+/** A moving average of a counter's rate (Redis's trackInstantaneousMetric). */
+class RateTracker {
+  private readonly samples = new Array<number>(RATE_SAMPLES).fill(0);
+  private idx = 0;
+  private lastValue = 0;
+  private lastMs = 0;
+
+  sample(value: number, nowMs: number): void {
+    const dt = nowMs - this.lastMs;
+    if (this.lastMs !== 0 && dt > 0) {
+      this.samples[this.idx] = ((value - this.lastValue) * 1000) / dt;
+      this.idx = (this.idx + 1) % RATE_SAMPLES;
+    }
+    this.lastValue = value;
+    this.lastMs = nowMs;
+  }
+
+  /** Per second. */
+  get rate(): number {
+    return this.samples.reduce((a, b) => a + b, 0) / RATE_SAMPLES;
+  }
+}
+
 const MAX_CLIENTS_REPLY = Buffer.from('-ERR max number of clients reached\r\n');
 
 export class RespServer implements ConnectionHost, ServerFacade {
@@ -60,6 +87,10 @@ export class RespServer implements ConnectionHost, ServerFacade {
   private readonly subByContainer = new Map<CommandSpec, Map<string, CommandSpec>>();
   private readonly connections = new Set<Connection>();
   private cmdStats = new Map<CommandSpec, CommandStats>();
+  private readonly opsRate = new RateTracker();
+  private readonly inRate = new RateTracker();
+  private readonly outRate = new RateTracker();
+  private rateTimer: NodeJS.Timeout | undefined;
   private errStats = new Map<string, number>();
   private readonly listeners = new Set<ConfigChangeListener>();
   private readonly nowFn: () => number;
@@ -110,6 +141,8 @@ export class RespServer implements ConnectionHost, ServerFacade {
         const addr = this.server.address();
         const port = typeof addr === 'object' && addr !== null ? addr.port : respPort;
         this.port = port;
+        this.rateTimer = setInterval(() => this.sampleRates(), RATE_SAMPLE_MS);
+        this.rateTimer.unref();
         this.logger?.info({ host, port }, 'resp server listening');
         resolve({ port });
       });
@@ -133,6 +166,7 @@ export class RespServer implements ConnectionHost, ServerFacade {
         if (this.connections.size === 0) r();
         else this.onAllClosed = r;
       });
+      clearInterval(this.rateTimer);
       void Promise.all([serverClosed, allClosed]).then(() => {
         clearTimeout(timer);
         this.listening = false;
@@ -143,6 +177,7 @@ export class RespServer implements ConnectionHost, ServerFacade {
   }
 
   destroy(): void {
+    clearInterval(this.rateTimer);
     if (this.listening) this.server.close();
     this.listening = false;
     for (const c of this.connections) c.destroy();
@@ -296,6 +331,17 @@ export class RespServer implements ConnectionHost, ServerFacade {
     Object.assign(this.counters, newStats());
     this.cmdStats = new Map();
     this.errStats = new Map();
+  }
+
+  instantaneous(): { opsPerSec: number; inputKbps: number; outputKbps: number } {
+    return { opsPerSec: Math.round(this.opsRate.rate), inputKbps: this.inRate.rate / 1024, outputKbps: this.outRate.rate / 1024 };
+  }
+
+  private sampleRates(): void {
+    const now = performance.now();
+    this.opsRate.sample(this.counters.totalCommandsProcessed, now);
+    this.inRate.sample(this.counters.totalNetInputBytes, now);
+    this.outRate.sample(this.counters.totalNetOutputBytes, now);
   }
 
   commandStats(): ReadonlyMap<string, CommandStats> {

@@ -518,6 +518,18 @@ describe('resp server: admin and connection commands', () => {
     );
   });
 
+  it('INFO stats reports instantaneous_ops_per_sec from recent traffic', async () => {
+    const batch = cmd('PING').repeat(1000);
+    for (let i = 0; i < 8; i++) {
+      c.send(batch);
+      await c.replies(1000);
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    c.send(cmd('INFO', 'stats'));
+    const ops = Number(/instantaneous_ops_per_sec:(\d+)\r\n/.exec(await c.replies())?.[1]);
+    assert.ok(ops > 100, `instantaneous_ops_per_sec ${ops}`);
+  });
+
   it('INFO in RESP3 is a verbatim string; unknown sections are empty', async () => {
     c.send(cmd('HELLO', '3') + cmd('INFO', 'cpu') + cmd('INFO', 'nosuchsection') + cmd('HELLO', '2'));
     const got = await c.replies(4);

@@ -75,6 +75,8 @@ export interface ServerFacade {
   readonly runId?: string;
   /** The port actually listened on (config may say 0). */
   readonly port?: number;
+  /** INFO instantaneous_* figures: recent per-second rates (Redis samples every 100 ms). */
+  instantaneous?(): { opsPerSec: number; inputKbps: number; outputKbps: number };
   /** INFO commandstats, by full command name ("get", "client|list"). */
   commandStats?(): ReadonlyMap<string, CommandStats>;
   /** INFO errorstats: error replies by their first word ("ERR", "WRONGTYPE"). */

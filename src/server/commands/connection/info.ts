@@ -140,14 +140,15 @@ function section(ctx: CommandContext, name: Section): string {
     case 'stats': {
       const s = server.stats();
       const st = ctx.store.stats();
+      const inst = server.instantaneous?.() ?? { opsPerSec: 0, inputKbps: 0, outputKbps: 0 };
       return '# Stats\r\n' + lines([
         ['total_connections_received', s.totalConnectionsReceived],
         ['total_commands_processed', s.totalCommandsProcessed],
-        ['instantaneous_ops_per_sec', 0],
+        ['instantaneous_ops_per_sec', inst.opsPerSec],
         ['total_net_input_bytes', s.totalNetInputBytes],
         ['total_net_output_bytes', s.totalNetOutputBytes],
-        ['instantaneous_input_kbps', '0.00'],
-        ['instantaneous_output_kbps', '0.00'],
+        ['instantaneous_input_kbps', inst.inputKbps.toFixed(2)],
+        ['instantaneous_output_kbps', inst.outputKbps.toFixed(2)],
         ['rejected_connections', s.rejectedConnections],
         ['sync_full', 0],
         ['sync_partial_ok', 0],
