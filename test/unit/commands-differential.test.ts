@@ -107,6 +107,8 @@ function generator(rand: () => number): () => Arg[] {
     () => ['EXPIRE', key(), pick(['9223370399119966', '-9223372036854776', '10000000000000000'])],
     () => ['MSET', key(), value(), key()],
     () => ['SET', key()],
+    () => ['BITPOS', key(), pick(['0', '1', '2', 'x']), ...pick([[], ['0'], ['1', '-1'], ['-2', '-1', 'BIT'], ['3', '20', 'BIT'], ['0', '2', 'BYTE'], ['0', '1', 'bad']])],
+    () => ['BITOP', pick(['AND', 'OR', 'XOR', 'NOT', 'NAND']), key(), key(), ...pick([[], [key()], [key(), key()]])],
   ];
   return () => pick(gens)();
 }

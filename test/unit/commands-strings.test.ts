@@ -238,3 +238,37 @@ describe('strings: ranges and bits', () => {
     assert.deepEqual(await h.run('LCS', 'a', 'b', 'IDX', 'LEN'), err('ERR If you want both the length and indexes, please just use IDX.'));
   });
 });
+
+describe('strings: BITPOS and BITOP', () => {
+  it('BITPOS finds set and clear bits in byte and bit ranges', async () => {
+    const h = makeHarness();
+    await h.run('SET', 'k', Buffer.from([0xff, 0xf0, 0x00]));
+    assert.equal(await h.run('BITPOS', 'k', '0'), 12);
+    assert.equal(await h.run('BITPOS', 'k', '1', '2'), -1);
+    assert.equal(await h.run('BITPOS', 'k', '1', '1', '-1'), 8);
+    assert.equal(await h.run('BITPOS', 'k', '0', '0', '0'), -1, 'an explicit end does not zero-pad');
+    assert.equal(await h.run('BITPOS', 'k', '1', '7', '15', 'BIT'), 7);
+    assert.equal(await h.run('BITPOS', 'nokey', '0'), 0);
+    assert.equal(await h.run('BITPOS', 'nokey', '1'), -1);
+    assert.deepEqual(await h.run('BITPOS', 'k', '2'), err('ERR The bit argument must be 1 or 0.'));
+    assert.deepEqual(await h.run('BITPOS', 'k', '1', '0', '1', 'NIBBLE'), err('ERR syntax error'));
+  });
+
+  it('BITOP AND/OR/XOR zero-pad shorter inputs, NOT takes one source, empty result deletes', async () => {
+    const h = makeHarness();
+    await h.run('SET', 'a', Buffer.from([0xf0, 0x0f]));
+    await h.run('SET', 'b', Buffer.from([0xff]));
+    assert.equal(await h.run('BITOP', 'AND', 'd', 'a', 'b'), 2);
+    assert.equal(await h.run('GET', 'd'), '\xf0\x00');
+    assert.equal(await h.run('BITOP', 'OR', 'd', 'a', 'b', 'missing'), 2);
+    assert.equal(await h.run('GET', 'd'), '\xff\x0f');
+    assert.equal(await h.run('BITOP', 'XOR', 'd', 'a', 'b'), 2);
+    assert.equal(await h.run('GET', 'd'), '\x0f\x0f');
+    assert.equal(await h.run('BITOP', 'NOT', 'a', 'a'), 2);
+    assert.equal(await h.run('GET', 'a'), '\x0f\xf0');
+    assert.equal(await h.run('BITOP', 'AND', 'd', 'missing1', 'missing2'), 0);
+    assert.equal(await h.run('EXISTS', 'd'), 0);
+    assert.deepEqual(await h.run('BITOP', 'NOT', 'd', 'a', 'b'), err('ERR BITOP NOT must be called with a single source key.'));
+    assert.deepEqual(await h.run('BITOP', 'NAND', 'd', 'a'), err('ERR syntax error'));
+  });
+});
