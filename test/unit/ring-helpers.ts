@@ -103,12 +103,18 @@ export function balance(ring: RingState): Balance {
 /**
  * True when weights alone decide the shares: no host, rack or zone would need more than one
  * replica per slot at its weight share (so caps never bind), and zones/racks, if labelled, are
- * at least as many as the list length.
+ * at least as many as the list length. `maxShare` (default 1/L) bounds each domain's share of
+ * the total weight.
+ *
+ * Why movement tests use 1/(L+1): a domain with share f sits in about L*f of all slots, so when
+ * a member leaves it can only gain in the (1 - L*f) part of the freed slots where it is absent;
+ * it needs f/(1-f) of them. Past f ~ 1/(L+1) its new quota cannot be met from freed slots
+ * alone, and meeting it means shifting old replicas (or staying a little under quota).
  */
-export function weightsDecide(spec: Spec): boolean {
+export function weightsDecide(spec: Spec, maxShare?: number): boolean {
   const L = Math.min(spec.replicationFactor, spec.members.length);
   const W = spec.members.reduce((a, m) => a + m.weight, 0);
-  const limit = W / L + 1e-9;
+  const limit = W * (maxShare ?? 1 / L) + 1e-9;
   const sums = (key: (m: RingMember) => string): number[] => {
     const acc = new Map<string, number>();
     for (const m of spec.members) acc.set(key(m), (acc.get(key(m)) ?? 0) + m.weight);

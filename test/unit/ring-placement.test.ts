@@ -79,13 +79,16 @@ test('ring: deterministic — member order does not matter and the same change g
   );
 });
 
+// Movement properties hold while no host, rack or zone carries more than 1/(N+1) of the weight
+// (see weightsDecide in ring-helpers.ts for why); past that, a change may shift a few old
+// replicas or leave a domain slightly under quota.
 test('ring: adding a member moves replicas only to it, at most 1.1 x its weight share (1/(n+1) at equal weights)', () => {
   fc.assert(
     fc.property(fc.boolean(), fc.boolean(), fc.nat(1000), (weights, racked, seed) => {
       const spec = fc.sample(arbSpec({ weights, racks: racked }), { seed, numRuns: 1 })[0]!;
       const joiner = fc.sample(arbNewMember({ weights, racks: racked ? distinctLabels(spec.members, 'rack') : 0, zones: 0 }), { seed, numRuns: 1 })[0]!;
       const after = [...spec.members, joiner];
-      fc.pre(weightsDecide(spec) && weightsDecide({ members: after, replicationFactor: 3 }));
+      fc.pre(weightsDecide(spec, 1 / 4) && weightsDecide({ members: after, replicationFactor: 3 }, 1 / 4));
       const a = initialRing(spec.members, 3);
       const b = withMemberAdded(a, joiner);
       assert.equal(b.epoch, a.epoch + 1);
@@ -108,7 +111,7 @@ test('ring: removing a member moves only its replicas, spread over the others by
       const spec = fc.sample(arbSpec({ weights, racks: racked, maxN: 40 }).filter((s) => s.members.length >= 4), { seed: k, numRuns: 1 })[0]!;
       const victim = spec.members[k % spec.members.length]!;
       const rest = spec.members.filter((m) => m.id !== victim.id);
-      fc.pre(weightsDecide(spec) && weightsDecide({ members: rest, replicationFactor: 3 }));
+      fc.pre(weightsDecide(spec, 1 / 4) && weightsDecide({ members: rest, replicationFactor: 3 }, 1 / 4));
       const a = initialRing(spec.members, 3);
       const b = withMemberRemoved(a, victim.id);
       assertPlacementRules(b);

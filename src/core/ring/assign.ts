@@ -73,6 +73,8 @@ class Assigner {
   repairs = 0;
   /** False when every host is its own rack: distinct hosts already means distinct racks. */
   readonly racksMatter: boolean;
+  private readonly scratchZone: Int32Array;
+  private readonly scratchRack: Uint8Array;
   /** Per-host and per-rack hash seeds for the placement jitter. */
   readonly seeds: Uint32Array;
   readonly rackSeeds: Uint32Array;
@@ -94,6 +96,8 @@ class Assigner {
     this.racksMatter = topo.racksRequired > 1 && topo.rackCount < this.n;
     this.seeds = Uint32Array.from(topo.members, (m) => hashString(m.id));
     this.rackSeeds = new Uint32Array(topo.rackCount);
+    this.scratchZone = new Int32Array(topo.zoneCount);
+    this.scratchRack = new Uint8Array(topo.rackCount);
     topo.members.forEach((m, h) => {
       this.rackSeeds[topo.rackOf[h]!] = hashString(`${m.zone ?? ''}\u0000${m.rack ?? m.id}`);
     });
@@ -162,8 +166,42 @@ class Assigner {
     if (zc > zoneCap[z]! || rc > rackCap[r]!) return false;
     // Distinct-domain minimums, counting each remaining hole as a domain still to come.
     if (zonesRequired > 1 && this.distinct(base, p, h, zoneOf) + holes < zonesRequired) return false;
-    if (this.racksMatter && this.distinct(base, p, h, rackOf) + holes < racksRequired) return false;
+    if (this.racksMatter && holes > 0) {
+      const dr = this.distinct(base, p, h, rackOf);
+      if (dr + holes < racksRequired) return false;
+      if (dr < racksRequired && this.reachableRacks(base, p, h) < racksRequired - dr) return false;
+    } else if (this.racksMatter && this.distinct(base, p, h, rackOf) < racksRequired) return false;
     return true;
+  }
+
+  /**
+   * How many racks absent from the slot (with h at p) could still be added, given the room
+   * left in their zones: the distinct-rack minimum must stay reachable under the zone caps.
+   */
+  private reachableRacks(base: number, p: number, h: number): number {
+    const { zoneOf, rackOf, rackZone, zoneCap, rackCount: R } = this.topo;
+    const zoneUsed = this.scratchZone;
+    const rackUsed = this.scratchRack;
+    zoneUsed.fill(0);
+    rackUsed.fill(0);
+    for (let q = 0; q < this.L; q++) {
+      const o = q === p ? h : this.sets[base + q]!;
+      if (o < 0) continue;
+      zoneUsed[zoneOf[o]!]!++;
+      rackUsed[rackOf[o]!] = 1;
+    }
+    // Room per zone, spent one rack at a time.
+    for (let z = 0; z < zoneUsed.length; z++) zoneUsed[z] = zoneCap[z]! - zoneUsed[z]!;
+    let reachable = 0;
+    for (let r = 0; r < R; r++) {
+      if (rackUsed[r] === 1) continue;
+      const z = rackZone[r]!;
+      if (zoneUsed[z]! > 0) {
+        zoneUsed[z]!--;
+        reachable++;
+      }
+    }
+    return reachable;
   }
 
   /** Distinct domains in the slot at `base` with h at position p (holes ignored). */
