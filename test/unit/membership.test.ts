@@ -46,7 +46,7 @@ function tick(m: Membership, nowMs: number): MembershipEffect[] {
   return m.takeEffects();
 }
 
-const ping = (seq: number, target: NodeId, updates: MemberUpdate[] = [], ringEpoch = 0): MembershipMessage => ({ kind: 'ping', seq, target, ringEpoch, updates });
+const ping = (seq: number, target: NodeId, updates: MemberUpdate[] = [], ringEpoch = 0): MembershipMessage => ({ kind: 'ping', seq, target, incarnation: 0, ringEpoch, updates });
 const suspect = (member: NodeId, incarnation: number, sources: NodeId[]): MemberUpdate => ({ kind: 'suspect', member, incarnation, sources });
 
 /** Run ticks every 50 ms from `fromMs` to `toMs`, answering nothing; returns all effects. */
@@ -109,7 +109,7 @@ test('membership: one-source suspicion is never enough — the member stays susp
   for (let t = 0; t <= limitMs; t += 50) {
     const out = tick(m, t);
     for (const s of sends(out)) {
-      if (s.message.kind === 'ping') step(m, s.to, { kind: 'ack', seq: s.message.seq, ringEpoch: 0, updates: [] });
+      if (s.message.kind === 'ping') step(m, s.to, { kind: 'ack', incarnation: 0, seq: s.message.seq, ringEpoch: 0, updates: [] });
     }
   }
   assert.equal(m.status(X), 'suspect', 'still only suspect after three times the longest timeout');
@@ -120,7 +120,7 @@ test('membership: one-source suspicion is never enough — the member stays susp
   let deadAt = -1;
   for (let t = at; t <= at + m.suspicionTimeoutMs(2) + 1000 && deadAt < 0; t += 50) {
     const out = tick(m, t);
-    for (const s of sends(out)) if (s.message.kind === 'ping') step(m, s.to, { kind: 'ack', seq: s.message.seq, ringEpoch: 0, updates: [] });
+    for (const s of sends(out)) if (s.message.kind === 'ping') step(m, s.to, { kind: 'ack', incarnation: 0, seq: s.message.seq, ringEpoch: 0, updates: [] });
     if (m.status(X) === 'dead') deadAt = t;
   }
   assert.ok(deadAt >= 0, 'dead once two sources agree and the timeout ran out');
@@ -157,7 +157,7 @@ test('membership: a failed direct probe triggers k indirect probes, and a relaye
     assert.ok(s.message.kind === 'ping_req' && s.message.target === probe.target && s.message.seq === probe.seq);
   }
   // One helper forwards the target's ack.
-  step(m, pingReqs[0]?.to as NodeId, { kind: 'ack', seq: probe.seq, ringEpoch: 0, updates: [] });
+  step(m, pingReqs[0]?.to as NodeId, { kind: 'ack', incarnation: 0, seq: probe.seq, ringEpoch: 0, updates: [] });
   pingReqs = [];
   silentRun(m, m.clockMs + 50, m.clockMs + 1000);
   // The period of the acked probe has ended (the next probe is still running): no suspicion.
@@ -181,16 +181,16 @@ test('membership: an unanswered probe, direct and indirect, makes this node a su
 
 test('membership: a relay pings the target for the requester and forwards the ack; relays are bounded', () => {
   const m = make({ relaysMax: 1 });
-  const out = sends(step(m, B, { kind: 'ping_req', seq: 9, target: X, ringEpoch: 0, updates: [] }));
+  const out = sends(step(m, B, { kind: 'ping_req', incarnation: 0, seq: 9, target: X, ringEpoch: 0, updates: [] }));
   const relayPing = out.find((s) => s.to === X && s.message.kind === 'ping');
   assert.ok(relayPing !== undefined && relayPing.message.kind === 'ping');
   const relaySeq = relayPing.message.seq;
   // The bound: a second request while one is pending is dropped.
-  assert.deepEqual(sends(step(m, C, { kind: 'ping_req', seq: 5, target: D, ringEpoch: 0, updates: [] })).filter((s) => s.to === D), []);
+  assert.deepEqual(sends(step(m, C, { kind: 'ping_req', incarnation: 0, seq: 5, target: D, ringEpoch: 0, updates: [] })).filter((s) => s.to === D), []);
   assert.equal(m.stats.relaysDropped, 1);
   // An ack from someone other than the target does not count.
-  assert.deepEqual(sends(step(m, D, { kind: 'ack', seq: relaySeq, ringEpoch: 0, updates: [] })), []);
-  const fwd = sends(step(m, X, { kind: 'ack', seq: relaySeq, ringEpoch: 0, updates: [] }));
+  assert.deepEqual(sends(step(m, D, { kind: 'ack', incarnation: 0, seq: relaySeq, ringEpoch: 0, updates: [] })), []);
+  const fwd = sends(step(m, X, { kind: 'ack', incarnation: 0, seq: relaySeq, ringEpoch: 0, updates: [] }));
   assert.equal(fwd.length, 1);
   assert.equal(fwd[0]?.to, B);
   assert.ok(fwd[0]?.message.kind === 'ack' && fwd[0].message.seq === 9);
@@ -204,7 +204,7 @@ test('membership: every member is probed within two passes of the shuffled round
     for (const s of sends(tick(m, t))) {
       if (s.message.kind !== 'ping') continue;
       probedAt.set(s.to, [...(probedAt.get(s.to) ?? []), t]);
-      step(m, s.to, { kind: 'ack', seq: s.message.seq, ringEpoch: 0, updates: [] });
+      step(m, s.to, { kind: 'ack', incarnation: 0, seq: s.message.seq, ringEpoch: 0, updates: [] });
     }
   }
   const periodMs = MEMBERSHIP_DEFAULTS.probeIntervalMs;
@@ -223,7 +223,7 @@ test('membership: each update is piggybacked at most retransmitLimit times, with
   const m = make({ piggybackUpdatesMax: 3, piggybackBytesMax: 50 });
   // Ten members refute at once: ten fresh updates to spread.
   const fresh: MemberUpdate[] = Array.from({ length: 10 }, (_, i) => ({ kind: 'alive', member: nodeId(`new${i}`), incarnation: 2 }));
-  for (const u of fresh) step(m, B, { kind: 'ack', seq: 0, ringEpoch: 0, updates: [u] });
+  for (const u of fresh) step(m, B, { kind: 'ack', incarnation: 0, seq: 0, ringEpoch: 0, updates: [u] });
   const counts = new Map<string, number>();
   for (let i = 0; i < 200; i++) {
     const ack = sends(step(m, C, ping(100 + i, A)))[0];
@@ -308,7 +308,7 @@ test('membership: a leaving member gossips left, stops probing, and peers report
   const left = ack.kind === 'ack' ? ack.updates.find((u) => u.member === A) : undefined;
   assert.deepEqual(left, { kind: 'left', member: A, incarnation: 1 });
   const peer = make({ self: B });
-  const ev = changes(step(peer, A, { kind: 'ack', seq: 0, ringEpoch: 0, updates: [left as MemberUpdate] }));
+  const ev = changes(step(peer, A, { kind: 'ack', incarnation: 0, seq: 0, ringEpoch: 0, updates: [left as MemberUpdate] }));
   assert.deepEqual(ev, [{ kind: 'change', member: A, status: 'left', previous: 'alive', incarnation: 1 }]);
 });
 
@@ -331,4 +331,29 @@ test('membership: options are validated, and fewer than two suspicion sources is
   assert.throws(() => make({ incarnation: -1 }), RangeError);
   const m = make();
   assert.throws(() => m.step({ kind: 'message', from: A, message: ping(1, A) }), /itself/);
+});
+
+test('membership: hearing from a member directly carries its incarnation and clears a stale suspicion', () => {
+  const m = make();
+  step(m, B, ping(1, A, [suspect(X, 0, [B, C])]));
+  assert.equal(m.status(X), 'suspect');
+  const out = step(m, X, { kind: 'ping', seq: 5, target: A, incarnation: 1, ringEpoch: 0, updates: [] });
+  assert.equal(m.status(X), 'alive');
+  assert.equal(m.incarnationOf(X), 1);
+  assert.ok(changes(out).some((c) => c.kind === 'change' && c.member === X && c.status === 'alive'));
+  // Equal incarnation is no refutation: a suspicion at the member's own incarnation stands.
+  step(m, B, ping(2, A, [suspect(X, 1, [B])]));
+  step(m, X, { kind: 'ping', seq: 6, target: A, incarnation: 1, ringEpoch: 0, updates: [] });
+  assert.equal(m.status(X), 'suspect');
+});
+
+test('membership: a peer sending a stale incarnation is owed the newer view on the next message to it', () => {
+  const m = make();
+  step(m, B, ping(1, A, [{ kind: 'alive', member: X, incarnation: 4 }]));
+  for (let i = 0; i < 50; i++) step(m, C, ping(10 + i, A));
+  // D relays a stale suspicion in a ping_req (no immediate reply to D), then pings later.
+  step(m, D, { kind: 'ping_req', incarnation: 0, seq: 1, target: B, ringEpoch: 0, updates: [suspect(X, 2, [D])] });
+  for (let i = 0; i < 50; i++) step(m, C, ping(100 + i, A)); // the re-queued gossip is spent on C
+  const ack = sends(step(m, D, ping(200, A)))[0]?.message;
+  assert.ok(ack?.kind === 'ack' && ack.updates[0]?.member === X && ack.updates[0].incarnation === 4, JSON.stringify(ack));
 });

@@ -30,6 +30,9 @@
  *
  * Refutation: a member that hears it is suspected (or declared dead) at an incarnation >= its own
  * raises its incarnation past it and gossips alive; a higher incarnation overrides any status.
+ * Probe messages carry the sender's incarnation, so hearing from a member directly also refutes.
+ * A peer that gossips an older incarnation than ours is sent our view (corrections), since under
+ * loss a refutation can miss one node, which would later declare a refuted member dead.
  * When replying to a member this node does not think alive, the update about that member is put
  * first in the reply (Lifeguard's buddy system), so a wrongly suspected member hears of it at once.
  *
@@ -43,7 +46,8 @@
  *
  * Bounds: `membersMax` members (dead and left members are evicted, oldest first, to make room;
  * otherwise a newcomer is refused), one queued update per member, `relaysMax` pending indirect
- * probes run for others, `suspicionSourcesMax` sources per suspicion.
+ * probes run for others, `suspicionSourcesMax` sources per suspicion, owed corrections for at
+ * most 64 peers.
  *
  * Invariants (`invariants()`): own record alive or left at the current incarnation; the live
  * count, suspect set and member table agree; every suspect has between 1 and
@@ -162,6 +166,9 @@ interface Relay {
   readonly deadlineMs: number;
 }
 
+/** Peers owed a correction at once; beyond this, corrections rely on the gossip queue alone. */
+const CORRECTION_PEERS_MAX = 64;
+
 const isLive = (s: MemberStatus): boolean => s === 'alive' || s === 'suspect';
 
 export class Membership {
@@ -184,6 +191,10 @@ export class Membership {
   private joinIndex = 0;
   private seq = 0;
   private correcting = true;
+  /** The sender of the message being handled (null outside message handling). */
+  private messageFrom: NodeId | null = null;
+  /** Per peer: members it gossiped stale incarnations of, owed our view on the next message. */
+  private readonly corrections = new Map<NodeId, Set<NodeId>>();
   private readonly relays = new Map<number, Relay>();
   private readonly seeds: readonly NodeId[];
   readonly stats: MembershipStats = {
@@ -243,7 +254,12 @@ export class Membership {
         return;
       case 'message':
         if (input.from === this.id) throw new Error('a node does not message itself');
-        this.onMessage(input.from, input.message);
+        this.messageFrom = input.from;
+        try {
+          this.onMessage(input.from, input.message);
+        } finally {
+          this.messageFrom = null;
+        }
         return;
       default: {
         const never: never = input;
@@ -405,7 +421,7 @@ export class Membership {
     this.seq++;
     this.probe = { target, incarnation: m.incarnation, seq: this.seq, startMs: this.nowMs, acked: false, indirectSent: false };
     this.stats.probes++;
-    this.send(target, { kind: 'ping', seq: this.seq, target, ringEpoch: this.ringEpoch, updates: this.piggyback(target) });
+    this.send(target, { kind: 'ping', seq: this.seq, target, incarnation: this.incarnation, ringEpoch: this.ringEpoch, updates: this.piggyback(target) });
   }
 
   private nextProbeTarget(): NodeId | null {
@@ -435,7 +451,7 @@ export class Membership {
       candidates[j] = candidates[i] as NodeId;
       candidates[i] = helper;
       this.stats.indirectProbes++;
-      this.send(helper, { kind: 'ping_req', seq: p.seq, target: p.target, ringEpoch: this.ringEpoch, updates: this.piggyback(helper) });
+      this.send(helper, { kind: 'ping_req', seq: p.seq, target: p.target, incarnation: this.incarnation, ringEpoch: this.ringEpoch, updates: this.piggyback(helper) });
     }
   }
 
@@ -455,13 +471,15 @@ export class Membership {
   private onMessage(from: NodeId, msg: MembershipMessage): void {
     switch (msg.kind) {
       case 'ping':
+        this.firstHand(from, msg.incarnation);
         this.mergeAll(msg.updates, this.opts.piggybackUpdatesMax);
         this.noteRing(from, msg.ringEpoch, null);
         // A probe meant for another holder of this id (a stale address) gets no ack.
         if (msg.target !== this.id) return;
-        this.send(from, { kind: 'ack', seq: msg.seq, ringEpoch: this.ringEpoch, updates: this.piggyback(from) });
+        this.send(from, { kind: 'ack', seq: msg.seq, incarnation: this.incarnation, ringEpoch: this.ringEpoch, updates: this.piggyback(from) });
         return;
       case 'ack': {
+        this.firstHand(from, msg.incarnation);
         this.mergeAll(msg.updates, this.opts.piggybackUpdatesMax);
         this.noteRing(from, msg.ringEpoch, null);
         const p = this.probe;
@@ -472,11 +490,12 @@ export class Membership {
         const r = this.relays.get(msg.seq);
         if (r !== undefined && r.target === from) {
           this.relays.delete(msg.seq);
-          this.send(r.requester, { kind: 'ack', seq: r.requesterSeq, ringEpoch: this.ringEpoch, updates: this.piggyback(r.requester) });
+          this.send(r.requester, { kind: 'ack', seq: r.requesterSeq, incarnation: this.incarnation, ringEpoch: this.ringEpoch, updates: this.piggyback(r.requester) });
         }
         return;
       }
       case 'ping_req': {
+        this.firstHand(from, msg.incarnation);
         this.mergeAll(msg.updates, this.opts.piggybackUpdatesMax);
         this.noteRing(from, msg.ringEpoch, null);
         if (msg.target === this.id || msg.target === from) return;
@@ -486,7 +505,7 @@ export class Membership {
         }
         this.seq++;
         this.relays.set(this.seq, { requester: from, requesterSeq: msg.seq, target: msg.target, deadlineMs: this.nowMs + this.opts.probeIntervalMs });
-        this.send(msg.target, { kind: 'ping', seq: this.seq, target: msg.target, ringEpoch: this.ringEpoch, updates: this.piggyback(msg.target) });
+        this.send(msg.target, { kind: 'ping', seq: this.seq, target: msg.target, incarnation: this.incarnation, ringEpoch: this.ringEpoch, updates: this.piggyback(msg.target) });
         return;
       }
       case 'sync':
@@ -503,6 +522,11 @@ export class Membership {
         throw new TypeError(`unknown membership message ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /** The sender says it is alive at `incarnation`: as good as its own alive update. */
+  private firstHand(from: NodeId, incarnation: number): void {
+    if (Number.isSafeInteger(incarnation) && incarnation >= 0) this.apply({ kind: 'alive', member: from, incarnation });
   }
 
   private mergeAll(updates: readonly MemberUpdate[], max: number): void {
@@ -602,15 +626,27 @@ export class Membership {
   /**
    * A peer gossiped an older incarnation of `m` than ours: it missed the newer update (under loss
    * a refutation can miss one node, which would later declare a refuted member dead). Gossip
-   * our view again unless it is still queued; a fresh entry goes first on the next messages, the
-   * reply to this sender included. Only strictly older incarnations count, so in a converged
-   * cluster nothing is re-sent.
+   * our view again unless it is still queued (a fresh entry goes first on the next messages),
+   * and put it first in the next message to that sender. Only strictly older incarnations count,
+   * so in a converged cluster nothing is re-sent.
    */
   private correct(m: Member): void {
-    if (this.correcting && !this.queue.has(m.id)) {
+    if (!this.correcting) return;
+    if (!this.queue.has(m.id)) {
       this.stats.corrections++;
       this.broadcast(this.updateOf(m));
     }
+    // And tell the stale sender itself on the next message to it (the ack of its ping, usually):
+    // gossip still queued may be spent on other peers before it reaches this one.
+    const peer = this.messageFrom;
+    if (peer === null || peer === m.id) return;
+    let set = this.corrections.get(peer);
+    if (set === undefined) {
+      if (this.corrections.size >= CORRECTION_PEERS_MAX) return;
+      set = new Set();
+      this.corrections.set(peer, set);
+    }
+    if (set.size < this.opts.piggybackUpdatesMax) set.add(m.id);
   }
 
   /** Gossip about this node: refute anything that is not "alive at my incarnation". */
@@ -664,7 +700,10 @@ export class Membership {
       this.effects.push({ kind: 'change', member: m.id, status, previous, incarnation: m.incarnation });
       return;
     }
-    if (isLive(previous) && !isLive(status)) this.liveCount--;
+    if (isLive(previous) && !isLive(status)) {
+      this.liveCount--;
+      this.corrections.delete(m.id);
+    }
     if (!isLive(previous) && isLive(status)) {
       this.liveCount++;
       this.insertIntoProbeOrder(m.id);
@@ -712,6 +751,20 @@ export class Membership {
       out.push(u);
       skip.add(to);
       budget.bytes += updateBytes(u);
+    }
+    const owed = this.corrections.get(to);
+    if (owed !== undefined) {
+      this.corrections.delete(to);
+      for (const id of owed) {
+        const c = this.members.get(id);
+        if (c === undefined || skip.has(id) || out.length >= this.opts.piggybackUpdatesMax) continue;
+        const u = this.updateOf(c);
+        const size = updateBytes(u);
+        if (budget.bytes + size > this.opts.piggybackBytesMax) continue;
+        out.push(u);
+        skip.add(id);
+        budget.bytes += size;
+      }
     }
     const rest = this.queue.take(this.opts.piggybackUpdatesMax - out.length, this.opts.piggybackBytesMax, this.retransmitLimit, skip, budget);
     for (const u of rest) out.push(u);
@@ -779,6 +832,7 @@ export class Membership {
     if (me.incarnation !== this.incarnation) throw new Error('own record behind own incarnation');
     if (this.members.size > this.opts.membersMax) throw new Error('member table over its bound');
     if (this.relays.size > this.opts.relaysMax) throw new Error('relays over their bound');
+    if (this.corrections.size > CORRECTION_PEERS_MAX) throw new Error('corrections over their bound');
     let live = 0;
     let suspects = 0;
     for (const m of this.members.values()) {

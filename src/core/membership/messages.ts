@@ -9,6 +9,9 @@
  * - An update about a member is ordered by (incarnation, status rank): a higher incarnation wins;
  *   at equal incarnation suspect beats alive, dead beats suspect, left beats dead. Only the member
  *   itself raises its incarnation, which is how it refutes a suspicion (SWIM §4.2).
+ * - Probe messages (ping, ack, ping_req) carry the sender's own incarnation: first-hand news that
+ *   it is alive at that incarnation, merged like an alive update, so a node that missed a
+ *   refutation catches up as soon as it hears from the member itself.
  * - Every message carries the sender's ring epoch so the node can learn that a peer holds a newer
  *   ring; membership only reports it and never interprets it (failure detection changes routing,
  *   never ownership).
@@ -31,10 +34,10 @@ export type MemberUpdate =
 
 export type MembershipMessage =
   /** Direct probe; `target` lets a receiver ignore a probe meant for a previous holder of its id. */
-  | { kind: 'ping'; seq: number; target: NodeId; ringEpoch: number; updates: MemberUpdate[] }
-  | { kind: 'ack'; seq: number; ringEpoch: number; updates: MemberUpdate[] }
+  | { kind: 'ping'; seq: number; target: NodeId; incarnation: number; ringEpoch: number; updates: MemberUpdate[] }
+  | { kind: 'ack'; seq: number; incarnation: number; ringEpoch: number; updates: MemberUpdate[] }
   /** Ask the receiver to probe `target` on the sender's behalf and forward the ack. */
-  | { kind: 'ping_req'; seq: number; target: NodeId; ringEpoch: number; updates: MemberUpdate[] }
+  | { kind: 'ping_req'; seq: number; target: NodeId; incarnation: number; ringEpoch: number; updates: MemberUpdate[] }
   /**
    * Push-pull full state sync. `reply: false` asks the receiver to answer with its own state.
    * `join` marks the first sync of a joining node. `ring` is an opaque payload hook for the
