@@ -190,6 +190,38 @@ describe('resp writer: buffering contract', () => {
     assert.equal(drained(w), '+keep\r\n+after\r\n');
   });
 
+  it('nested replies roll back one level at a time (EXEC element failures)', () => {
+    const w = new RespWriter();
+    w.beginReply(); // EXEC
+    w.array(2);
+    w.beginReply(); // first element fails half-way
+    w.array(5);
+    w.bulk('partial');
+    w.rollback();
+    w.errorLine('ERR first failed');
+    w.endReply();
+    assert.equal(drained(w), '', 'nothing of an unfinished outer reply is drained');
+    w.beginReply(); // second element succeeds
+    w.integer(7);
+    w.endReply();
+    w.endReply();
+    assert.equal(drained(w), '*2\r\n-ERR first failed\r\n:7\r\n');
+  });
+
+  it('drain before a nested reply keeps inner rollbacks from resending bytes', () => {
+    const w = new RespWriter();
+    w.simple('before');
+    w.beginReply();
+    w.beginReply();
+    w.bulk('x');
+    assert.equal(drained(w), '+before\r\n');
+    w.rollback();
+    w.simple('y');
+    w.endReply();
+    w.endReply();
+    assert.equal(drained(w), '+y\r\n');
+  });
+
   it('drain never sends an unfinished reply, but sends the finished ones before it', () => {
     const w = new RespWriter();
     w.beginReply();

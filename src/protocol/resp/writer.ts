@@ -8,8 +8,9 @@
  * are handed out as they are (zero-copy): callers must not mutate a Buffer after passing it.
  *
  * Reply boundaries: the connection calls `beginReply()` before a handler and `endReply()` after
- * it. `rollback()` discards whatever a failed handler wrote (so a handler throwing after an
- * array header cannot corrupt the stream), and `drain` never sends bytes of an unfinished reply.
+ * it; they nest (EXEC's reply holds its commands' replies). `rollback()` discards whatever was
+ * written since the innermost `beginReply()` (so a handler throwing after an array header
+ * cannot corrupt the stream), and `drain` never sends bytes of an unfinished outermost reply.
  *
  * Strings are byte strings: every `string` argument is encoded latin1 (one char = one byte), the
  * same convention as storage Keys, so text built from client bytes round-trips exactly. Text
@@ -57,37 +58,46 @@ export class RespWriter implements ReplyWriter {
   /** Finished pieces (old slab tails, big payloads) waiting to be drained, in order. */
   private readonly chunks: Buffer[] = [];
 
-  private inReply = false;
-  private markSlab: Buffer = this.slab;
-  private markPos = 0;
-  private markChunks = 0;
-  private markFlushed = 0;
+  /**
+   * Reply marks, innermost last: replies nest (EXEC's array holds one reply per queued
+   * command), each level can be rolled back on its own. Index 0 is the outermost reply.
+   */
+  private depth = 0;
+  private readonly markSlab: Buffer[] = [];
+  private readonly markPos: number[] = [];
+  private readonly markChunks: number[] = [];
+  private readonly markFlushed: number[] = [];
 
   // ---- reply boundaries -------------------------------------------------------------------
 
   beginReply(): void {
-    this.inReply = true;
-    this.markSlab = this.slab;
-    this.markPos = this.pos;
-    this.markChunks = this.chunks.length;
-    this.markFlushed = this.flushed;
+    const d = this.depth++;
+    this.markSlab[d] = this.slab;
+    this.markPos[d] = this.pos;
+    this.markChunks[d] = this.chunks.length;
+    this.markFlushed[d] = this.flushed;
   }
 
   endReply(): void {
-    this.inReply = false;
+    if (this.depth === 0) throw new RangeError('endReply without beginReply');
+    this.depth--;
   }
 
-  /** Discards everything written since beginReply(). */
+  /** Discards everything written since the innermost beginReply(). */
   rollback(): void {
-    this.slab = this.markSlab;
-    this.pos = this.markPos;
-    this.flushed = this.markFlushed;
-    this.chunks.length = this.markChunks;
+    const d = this.depth - 1;
+    if (d < 0) throw new RangeError('rollback without beginReply');
+    this.slab = this.markSlab[d] as Buffer;
+    this.pos = this.markPos[d] as number;
+    this.flushed = this.markFlushed[d] as number;
+    this.chunks.length = this.markChunks[d] as number;
   }
 
-  /** True when something was written since beginReply(). */
+  /** True when something was written since the innermost beginReply(). */
   get replyStarted(): boolean {
-    return this.pos !== this.markPos || this.slab !== this.markSlab || this.chunks.length !== this.markChunks;
+    const d = this.depth - 1;
+    if (d < 0) return false;
+    return this.pos !== this.markPos[d] || this.slab !== this.markSlab[d] || this.chunks.length !== this.markChunks[d];
   }
 
   /** True when there is something to drain. */
@@ -108,10 +118,12 @@ export class RespWriter implements ReplyWriter {
    * Returns the number of buffers passed.
    */
   drain(sink: (b: Buffer) => void): number {
-    if (this.inReply) {
-      // Only the common case: the unfinished reply still sits in the same slab, after everything
-      // that is finished. Otherwise wait for it to finish.
-      if (this.slab !== this.markSlab || this.chunks.length !== this.markChunks) return 0;
+    if (this.depth > 0) {
+      // Only the common case: the unfinished outermost reply still sits in the same slab, after
+      // everything that is finished. Otherwise wait for it to finish.
+      const markPos = this.markPos[0] as number;
+      const markChunks = this.markChunks[0] as number;
+      if (this.slab !== this.markSlab[0] || this.chunks.length !== markChunks) return 0;
       let n = 0;
       for (const c of this.chunks) {
         this.bytesWritten += c.length;
@@ -119,14 +131,17 @@ export class RespWriter implements ReplyWriter {
         n++;
       }
       this.chunks.length = 0;
-      this.markChunks = 0;
-      if (this.markPos > this.flushed) {
-        this.bytesWritten += this.markPos - this.flushed;
-        sink(this.slab.subarray(this.flushed, this.markPos));
+      if (markPos > this.flushed) {
+        this.bytesWritten += markPos - this.flushed;
+        sink(this.slab.subarray(this.flushed, markPos));
         n++;
       }
-      this.flushed = this.markPos;
-      this.markFlushed = this.markPos;
+      this.flushed = markPos;
+      // Inner marks were taken later in the same slab with no chunk added: keep them in step.
+      for (let d = 0; d < this.depth; d++) {
+        this.markChunks[d] = 0;
+        this.markFlushed[d] = markPos;
+      }
       return n;
     }
     let n = 0;
