@@ -5,21 +5,29 @@
  * Representation: `sets[slot * L + position]` = host index (members sorted by id), -1 = hole.
  * Position 0 is the primary (the master shown to Redis Cluster clients).
  *
- * Steps, each deterministic (ties go to the lower host index, i.e. the smaller NodeId):
+ * Steps, each deterministic (no randomness; every tie has a fixed, NodeId-derived winner):
  * 1. Carry the previous lists over; removed members leave holes at their positions.
  * 2. Evict replicas that break the (possibly new) zone/rack rules, making more holes.
- * 3. Fill holes, slot by slot, with the feasible host furthest below quota — zone deficit
- *    first, then rack, then host. From an empty ring this greedy builds the whole ring.
- * 4. Hosts above quota hand slots to hosts below quota; the donor's slots are tried in a
- *    per-donor hashed order, primaries first as far as the donor also has primaries to shed.
- * 5. Primaries: within each slot's fixed replica set, swap who is at position 0 along
- *    shortest augmenting paths until every host is at its primary quota. This moves no data.
- * When the greedy finds no feasible host, a two-step repair moves one replica V from another
- * slot into the hole and an under-quota host into V's old place.
+ * 3. Fill holes, slot by slot, with the feasible host furthest below quota, relative to its
+ *    quota — zone first, then rack, then host — with a small bounded jitter per (domain,
+ *    slot) so domains do not pair up in fixed patterns. From an empty ring this greedy builds
+ *    the whole ring.
+ * 4. Hosts above quota hand slots to hosts below quota; a donor's slots are tried fresh
+ *    placements first, then in a per-donor hashed order, primaries first as far as the donor
+ *    also has primaries to shed.
+ * 5. Primaries: within each slot's fixed replica set, swap who is at position 0 (greedy one-step
+ *    swaps, then shortest augmenting paths) until every host is at its primary quota. This
+ *    moves no data.
+ * When no under-quota host fits a hole, in order: a two-step repair through a replica placed
+ * during this change (V moves from slot t into the hole, an under-quota host takes V's place:
+ * no extra movement); a host up to OVER_QUOTA_TOLERANCE over quota; a two-step repair through
+ * an old replica (one extra move); finally any host that keeps the rules (or, if none, any
+ * host not in the slot — checkRing reports that; no tested configuration reaches it).
  *
- * Invariants on return: no holes; hosts distinct per slot; zone and rack caps and the
- * distinct-zone/rack minimums hold; every host is at its replica quota and, unless the replica
- * sets make it impossible, at its primary quota.
+ * Invariants on return: no holes; hosts distinct per slot. In all tested configurations the
+ * zone and rack caps and distinct-zone/rack minimums hold, and every host ends at its replica
+ * quota, or within the tolerance above it when a change could not otherwise avoid shuffling
+ * old replicas.
  */
 import { hashString, mix32 } from './hash.js';
 import { SLOT_COUNT } from './key-slot.js';
