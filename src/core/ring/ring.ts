@@ -8,9 +8,13 @@
  * - Placement: each list has min(replicationFactor, members) distinct hosts, spread over
  *   zones, then racks, as far as they exist (see topology.ts).
  * - Balance: each host holds replicas and primaries in proportion to its weight, within
- *   rounding (max/mean <= 1.05 in the tested ranges), as far as the placement rules allow.
+ *   rounding (max/mean <= 1.05 in the tested ranges), as far as the placement rules allow:
+ *   a zone or rack that must appear in every slot holds 16384 replicas whatever its weight.
  * - Minimal change: a change moves only the slot-replicas the new quotas require. Adding a
  *   member moves replicas only to it; removing one moves only its replicas, to the others.
+ *   This is exact while no host, rack or zone carries more than 1/(N+1) of the weight. A
+ *   domain heavier than that sits in almost every slot and can only gain where it is absent;
+ *   then a host may end up to 3% over quota, and as a last resort a few old replicas shift.
  * - Every change bumps `epoch` by one. Lists unchanged by a change are the same array objects
  *   as in the previous ring, and equal lists are shared, so a ring is cheap to hold.
  */
