@@ -56,6 +56,8 @@ const compareIds = (a: RingMember, b: RingMember): number => (a.id < b.id ? -1 :
 export function normalizeMembers(members: readonly RingMember[]): readonly RingMember[] {
   if (!Array.isArray(members)) throw new TypeError('ring: members must be an array');
   if (members.length === 0) throw new RangeError('ring: at least one member is required');
+  // A member past this would hold no primary; fallbackList also packs indices in 14 bits.
+  if (members.length > SLOT_COUNT) throw new RangeError(`ring: at most ${SLOT_COUNT} members`);
   const out: RingMember[] = [];
   const seen = new Set<string>();
   for (const m of members) {
