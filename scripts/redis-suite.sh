@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Redis 7.0.15's own test suite (BSD-licensed, from Debian's source package) against a
-# ringkv node: the string, incr, expire, keyspace and bitops units, the malformed-input tests of
+# ringkv node: the string, incr, expire, keyspace, bitops and bitfield units, the malformed-input tests of
 # unit/protocol and the keyspace SCAN tests of unit/scan. Tests that need other data types (lists, sets, hashes, zsets, streams), MEMORY
 # USAGE, or server internals are skipped by name in test/redis-suite/skiplist.txt, each with its
 # reason. Exits non-zero if any test fails; the server is always killed by PID at the end.
@@ -97,9 +97,10 @@ sed -e 's/[[:space:]]*#.*$//' -e '/^[[:space:]]*$/d' "$SUITE_DIR/skiplist.txt" >
 TAGS="-needs:repl -needs:debug -needs:save -needs:config-maxmemory -needs:reset -needs:config-resetstat -needs:pfdebug"
 COMMON=(--host 127.0.0.1 --port "$PORT" --singledb --ignore-encoding --ignore-digest --clients 1 --timeout 600 --tags "$TAGS")
 
-# Run 1: the data units, everything except the skip list (unit/bitops goes beyond the required set).
+# Run 1: the data units, everything except the skip list (bitops and bitfield go beyond the
+# required set).
 UNITS=(--single unit/type/string --single unit/type/incr --single unit/expire --single unit/keyspace
-  --single unit/bitops)
+  --single unit/bitops --single unit/bitfield)
 # Run 2: the malformed-input tests of unit/protocol (the rest of that unit exercises sets,
 # MULTI and DEBUG protocol replies).
 PROTOCOL_ONLY=(

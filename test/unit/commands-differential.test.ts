@@ -108,6 +108,10 @@ function generator(rand: () => number): () => Arg[] {
     () => ['MSET', key(), value(), key()],
     () => ['SET', key()],
     () => ['BITPOS', key(), pick(['0', '1', '2', 'x']), ...pick([[], ['0'], ['1', '-1'], ['-2', '-1', 'BIT'], ['3', '20', 'BIT'], ['0', '2', 'BYTE'], ['0', '1', 'bad']])],
+    () => ['BITFIELD', key(), ...pick([[], ['GET', 'u8', '0'], ['SET', 'i5', '#1', String(int(-40, 40))], ['INCRBY', 'u3', '2', String(int(-9, 9))],
+      ['OVERFLOW', pick(['WRAP', 'SAT', 'FAIL']), 'INCRBY', pick(['i8', 'u7', 'i64', 'u63']), pick(['0', '5', '#3']), pick(['1', '-1', '200', '-200', '9223372036854775807'])],
+      ['GET', 'u64', '0'], ['GET', 'i65', '0'], ['SET', 'x8', '0', '1'], ['GET', 'i8', '-1'], ['OVERFLOW', 'BAD'], ['GET', 'i8']])],
+    () => ['BITFIELD_RO', key(), ...pick([['GET', 'i16', '3'], ['SET', 'u8', '0', '1'], []])],
     () => ['BITOP', pick(['AND', 'OR', 'XOR', 'NOT', 'NAND']), key(), key(), ...pick([[], [key()], [key(), key()]])],
   ];
   return () => pick(gens)();

@@ -272,3 +272,22 @@ describe('strings: BITPOS and BITOP', () => {
     assert.deepEqual(await h.run('BITOP', 'NAND', 'd', 'a'), err('ERR syntax error'));
   });
 });
+
+describe('strings: BITFIELD', () => {
+  it('GET/SET/INCRBY with WRAP, SAT and FAIL overflow, #n offsets, BITFIELD_RO', async () => {
+    const h = makeHarness();
+    assert.deepEqual(await h.run('BITFIELD', 'k', 'SET', 'i8', '0', '-100', 'GET', 'i8', '0', 'GET', 'u8', '0'), [0, -100, 156]);
+    assert.deepEqual(await h.run('BITFIELD', 'k', 'INCRBY', 'i8', '0', '-100'), [56], 'wraps by default');
+    assert.deepEqual(await h.run('BITFIELD', 'k', 'OVERFLOW', 'SAT', 'INCRBY', 'u4', '#1', '100'), [15]);
+    assert.deepEqual(await h.run('BITFIELD', 'k', 'OVERFLOW', 'FAIL', 'INCRBY', 'u4', '#1', '1', 'GET', 'u4', '#1'), [null, 15]);
+    assert.deepEqual(await h.run('BITFIELD', 'k64', 'SET', 'i64', '0', '-1', 'GET', 'i64', '0'), [0, -1]);
+    assert.deepEqual(await h.run('BITFIELD', 'k64', 'GET', 'u63', '0'), [9223372036854775807n]);
+    assert.deepEqual(await h.run('BITFIELD_RO', 'k64', 'GET', 'u8', '0'), [255]);
+    assert.deepEqual(await h.run('BITFIELD_RO', 'k', 'SET', 'u8', '0', '1'), err('ERR BITFIELD_RO only supports the GET subcommand'));
+    assert.deepEqual(await h.run('BITFIELD', 'k', 'GET', 'u64', '0'), err('ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.'));
+    assert.deepEqual(await h.run('BITFIELD', 'k', 'OVERFLOW', 'NOPE'), err('ERR Invalid OVERFLOW type specified'));
+    assert.deepEqual(await h.run('BITFIELD', 'k', 'GET', 'u8'), err('ERR syntax error'));
+    assert.deepEqual(await h.run('BITFIELD', 'nokey', 'GET', 'u8', '0'), [0]);
+    assert.equal(await h.run('EXISTS', 'nokey'), 0, 'GET-only BITFIELD does not create the key');
+  });
+});

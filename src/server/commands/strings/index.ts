@@ -2,6 +2,7 @@
  * The string commands (Redis's "string" and "bitmap" groups), one file per family.
  */
 import type { CommandSpec } from '../command.js';
+import { bitfieldCommands } from './bitfield.js';
 import { bitCommands } from './bits.js';
 import { counterCommands } from './counters.js';
 import { getSetCommands } from './get-set.js';
@@ -15,5 +16,6 @@ export const commands: CommandSpec[] = [
   ...counterCommands,
   ...rangeCommands,
   ...bitCommands,
+  ...bitfieldCommands,
   ...lcsCommands,
 ];
