@@ -78,8 +78,15 @@ test('membership: refutation — a suspicion about oneself raises the incarnatio
   const out = step(m, B, ping(1, A, [suspect(A, 3, [B])]));
   assert.equal(m.ownIncarnation, 4);
   assert.equal(m.status(A), 'alive');
-  const ack = sends(out)[0]?.message;
-  assert.ok(ack?.kind === 'ack' && ack.updates.some((u) => u.kind === 'alive' && u.member === A && u.incarnation === 4));
+  const refutes = (msg: MembershipMessage | undefined): boolean =>
+    msg !== undefined && msg.kind !== 'sync' && msg.updates.some((u) => u.kind === 'alive' && u.member === A && u.incarnation === 4);
+  const ack = sends(out).find((s) => s.message.kind === 'ack')?.message;
+  assert.ok(ack?.kind === 'ack' && ack.incarnation === 4, 'the ack states the new incarnation first-hand');
+  // Pushed at once to the member that told us and to k random others, not on the next probe.
+  const pushed = sends(out).filter((s) => s.message.kind === 'gossip');
+  assert.equal(pushed.length, 1 + MEMBERSHIP_DEFAULTS.indirectProbes);
+  assert.ok(pushed.some((s) => s.to === B));
+  assert.ok(pushed.every((s) => refutes(s.message)));
   assert.equal(m.stats.refutations, 1);
   // A stale suspicion (older incarnation) is not refuted again.
   step(m, C, ping(2, A, [suspect(A, 2, [C])]));

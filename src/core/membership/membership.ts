@@ -508,6 +508,11 @@ export class Membership {
         this.send(msg.target, { kind: 'ping', seq: this.seq, target: msg.target, incarnation: this.incarnation, ringEpoch: this.ringEpoch, updates: this.piggyback(msg.target) });
         return;
       }
+      case 'gossip':
+        this.firstHand(from, msg.incarnation);
+        this.mergeAll(msg.updates, this.opts.piggybackUpdatesMax);
+        this.noteRing(from, msg.ringEpoch, null);
+        return;
       case 'sync':
         this.stats.syncs++;
         // A full state answers staleness by itself (the reply carries ours), so no corrections.
@@ -666,6 +671,29 @@ export class Membership {
     this.incarnation = u.incarnation + 1;
     me.incarnation = this.incarnation;
     this.broadcast({ kind: 'alive', member: this.id, incarnation: this.incarnation });
+    if (u.kind !== 'alive') this.pushRefutation();
+  }
+
+  /**
+   * The suspicion's clock is already running on every node that heard it, so the refutation
+   * goes out at once to the member that told us and to `indirectProbes` random live members,
+   * rather than on the next probe up to a period later. These sends count against the update's
+   * retransmit limit like any piggyback.
+   */
+  private pushRefutation(): void {
+    const peers = this.liveMembers().filter((id) => id !== this.id && id !== this.messageFrom);
+    const targets: NodeId[] = this.messageFrom !== null ? [this.messageFrom] : [];
+    const k = Math.min(this.opts.indirectProbes, peers.length);
+    for (let i = 0; i < k; i++) {
+      const j = i + this.opts.random.int(peers.length - i);
+      const t = peers[j] as NodeId;
+      peers[j] = peers[i] as NodeId;
+      peers[i] = t;
+      targets.push(t);
+    }
+    for (const to of targets) {
+      this.send(to, { kind: 'gossip', incarnation: this.incarnation, ringEpoch: this.ringEpoch, updates: this.piggyback(to) });
+    }
   }
 
   private add(id: NodeId, incarnation: number): Member | undefined {

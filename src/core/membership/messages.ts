@@ -38,6 +38,8 @@ export type MembershipMessage =
   | { kind: 'ack'; seq: number; incarnation: number; ringEpoch: number; updates: MemberUpdate[] }
   /** Ask the receiver to probe `target` on the sender's behalf and forward the ack. */
   | { kind: 'ping_req'; seq: number; target: NodeId; incarnation: number; ringEpoch: number; updates: MemberUpdate[] }
+  /** Eager push, no reply: a member refuting a suspicion does not wait for its next probe. */
+  | { kind: 'gossip'; incarnation: number; ringEpoch: number; updates: MemberUpdate[] }
   /**
    * Push-pull full state sync. `reply: false` asks the receiver to answer with its own state.
    * `join` marks the first sync of a joining node. `ring` is an opaque payload hook for the

@@ -235,7 +235,13 @@ export class MembershipSim {
 
 function digestMessage(m: MembershipMessage): string {
   const updates = m.kind === 'sync' ? m.members : m.updates;
-  let s = m.kind === 'sync' ? `${m.reply}` : `${m.seq}`;
+  let s: string;
+  switch (m.kind) {
+    case 'sync': s = `${m.reply}`; break;
+    case 'gossip': s = `${m.incarnation}`; break;
+    case 'ping': case 'ack': case 'ping_req': s = `${m.seq}:${m.incarnation}`; break;
+    default: { const never: never = m; throw new TypeError(`unknown message ${JSON.stringify(never)}`); }
+  }
   for (const u of updates) s += `,${u.kind[0]}${u.member}@${u.incarnation}`;
   return s;
 }
