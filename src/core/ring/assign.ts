@@ -83,6 +83,8 @@ class Assigner {
   readonly racksMatter: boolean;
   private readonly scratchZone: Int32Array;
   private readonly scratchRack: Uint8Array;
+  /** One zone and no shared racks: placement rules reduce to distinct hosts. */
+  readonly flat: boolean;
   /** Per-host and per-rack hash seeds for the placement jitter. */
   readonly seeds: Uint32Array;
   readonly rackSeeds: Uint32Array;
@@ -104,6 +106,7 @@ class Assigner {
     this.racksMatter = topo.racksRequired > 1 && topo.rackCount < this.n;
     this.seeds = Uint32Array.from(topo.members, (m) => hashString(m.id));
     this.rackSeeds = new Uint32Array(topo.rackCount);
+    this.flat = topo.zoneCount === 1 && !this.racksMatter;
     this.scratchZone = new Int32Array(topo.zoneCount);
     this.scratchRack = new Uint8Array(topo.rackCount);
     topo.members.forEach((m, h) => {
@@ -252,6 +255,24 @@ class Assigner {
     let br = 0;
     let bh = 0;
     let h = mix32(s, p + 1) % n;
+    if (this.flat) {
+      // One zone, every host its own rack: only host deficits matter, and only distinct hosts.
+      const slotMix = Math.imul(s, 0x9e3779b1);
+      const base = s * this.L;
+      for (let j = 0; j < n; j++, h = h + 1 === n ? 0 : h + 1) {
+        const qh = this.quota[h]!;
+        const ch = this.count[h]!;
+        if (ch >= qh) continue;
+        const dh = 1 - (ch - JITTER[(this.seeds[h]! + slotMix) >>> 20]!) / qh;
+        if (best >= 0 && dh <= bh) continue;
+        let present = false;
+        for (let q = 0; q < this.L; q++) if (q !== p && this.sets[base + q] === h) present = true;
+        if (present) continue;
+        best = h;
+        bh = dh;
+      }
+      return best;
+    }
     for (let j = 0; j < n; j++, h = h + 1 === n ? 0 : h + 1) {
       const qh = this.quota[h]!;
       const ch = this.count[h]!;
