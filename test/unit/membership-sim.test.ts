@@ -120,3 +120,18 @@ test('membership sim: a seed determines the run — same seed, same digest; anot
   assert.equal(run(77), run(77));
   assert.notEqual(run(77), run(78));
 });
+
+test('membership sim: after a partition heals, the two sides that declared each other dead merge back', () => {
+  const sim = new MembershipSim({ seed: 12, nodes: 8, config: { pushPullIntervalMs: 10_000 } });
+  const left = sim.ids.slice(0, 4);
+  const right = sim.ids.slice(4);
+  for (const a of left) for (const b of right) { sim.cutLink(a, b); sim.cutLink(b, a); }
+  sim.run(60_000);
+  for (const a of left) for (const b of right) {
+    assert.equal(sim.node(a).status(b), 'dead', `${a} holds ${b} dead during the partition`);
+    assert.equal(sim.node(b).status(a), 'dead', `${b} holds ${a} dead during the partition`);
+  }
+  sim.heal();
+  const merged = sim.run(sim.nowMs + 60_000, () => sim.ids.every((id) => sim.node(id).liveMembers().length === 8));
+  assert.ok(merged, `views after heal: ${sim.ids.map((id) => sim.node(id).liveMembers().length).join(',')}`);
+});

@@ -41,8 +41,9 @@
  * `retransmitMult * ceil(log10(n + 1))` times by each node (SWIM's λ·log n).
  *
  * Join and anti-entropy: a node with no live peer sends a full-state sync to its seeds in turn
- * every `joinRetryMs`; every `pushPullIntervalMs` it syncs with one random live member. A sync
- * carries at most `syncMembersMax` members.
+ * every `joinRetryMs`; every `pushPullIntervalMs` it syncs with one random live member and one
+ * random member it holds dead (so the two sides of a healed partition find each other again). A
+ * sync carries at most `syncMembersMax` members.
  *
  * Bounds: `membersMax` members (dead and left members are evicted, oldest first, to make room;
  * otherwise a newcomer is refused), one queued update per member, `relaysMax` pending indirect
@@ -398,6 +399,12 @@ export class Membership {
       this.nextPushPullMs = now + this.opts.pushPullIntervalMs;
       const peers = this.liveMembers().filter((m) => m !== this.id);
       if (peers.length > 0) this.sendSync(peers[this.opts.random.int(peers.length)] as NodeId, false, false);
+      // And one member held dead, if any: after a partition heals, each side holds the other dead
+      // and probes only the living, so without this the halves would never meet again. A live
+      // receiver refutes on seeing our view of it; a dead one costs one lost message.
+      const dead: NodeId[] = [];
+      for (const m of this.members.values()) if (m.status === 'dead') dead.push(m.id);
+      if (dead.length > 0) this.sendSync(dead[this.opts.random.int(dead.length)] as NodeId, false, false);
     }
   }
 
