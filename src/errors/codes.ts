@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   ERR_NO_AUTH: { respPrefix: 'NOAUTH', httpStatus: 401, retryable: false, description: 'Authentication required.' },
   ERR_WRONG_PASS: { respPrefix: 'WRONGPASS', httpStatus: 401, retryable: false, description: 'Invalid username-password pair.' },
   ERR_NO_PROTO: { respPrefix: 'NOPROTO', httpStatus: 400, retryable: false, description: 'Unsupported RESP protocol version (HELLO).' },
+  ERR_EXEC_ABORT: { respPrefix: 'EXECABORT', httpStatus: 409, retryable: false, description: 'EXEC refused: a command failed to queue in the transaction; nothing ran.' },
   ERR_CONDITION_FAILED: { respPrefix: 'ERR', httpStatus: 412, retryable: false, description: 'A conditional write found the key changed.' },
   ERR_TOO_MANY_SIBLINGS: { respPrefix: 'SIBLINGS', httpStatus: 409, retryable: false, description: 'The key holds the maximum number of concurrent versions; write with a context to resolve them.' },
   ERR_UNAVAILABLE: { respPrefix: 'UNAVAILABLE', httpStatus: 503, retryable: true, description: 'Not enough replicas reachable; the operation did not happen.' },

@@ -26,8 +26,9 @@ import { RespDecoder, RespProtocolError } from '../protocol/resp/decoder.js';
 import { RespWriter } from '../protocol/resp/writer.js';
 import { isPromise } from '../util/maybe-promise.js';
 import type {
-  ClientInfo, ClientState, CommandContext, CommandSpec, CommandStats, ServerFacade, ServerStats,
+  ClientInfo, ClientState, CommandContext, CommandSpec, CommandStats, ServerFacade, ServerStats, TransactionControl,
 } from './commands/command.js';
+import type { MaybePromise } from '../util/maybe-promise.js';
 
 /** Above this many unsent bytes in the socket, stop executing commands until it drains. */
 const OUTPUT_HIGH_WATER_BYTES = 4 * 1024 * 1024;
@@ -58,7 +59,23 @@ export interface ConnectionHost {
   /** Counts an error reply for INFO errorstats. */
   countError(line: string): void;
   onConnectionClosed(conn: Connection): void;
+  /**
+   * Runs `fn` (an EXEC) with no command of any other connection running meanwhile: waits for
+   * commands in flight elsewhere to settle and parks other connections until it is done.
+   */
+  runExclusive(conn: Connection, fn: () => MaybePromise<void>): MaybePromise<void>;
+  /** True when this connection must not start a command now (another one runs an EXEC). */
+  mustWait(conn: Connection): boolean;
+  /** Parks a connection until the exclusive section ends; the host calls `unpark()` then. */
+  park(conn: Connection): void;
+  /** A connection's handler promise started (+1) or settled (-1). */
+  busyChanged(delta: 1 | -1): void;
 }
+
+/** Commands that run at once inside MULTI instead of being queued (Redis's list). */
+const TX_IMMEDIATE = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
+/** Bound on commands queued in one transaction. */
+const TX_QUEUE_MAX = 100_000;
 
 const INTERNAL_ERROR = new RingkvError('ERR_INTERNAL', 'internal error');
 const NOAUTH_ERROR = new RingkvError('ERR_NO_AUTH', 'NOAUTH Authentication required.');
@@ -79,6 +96,13 @@ export class Connection {
 
   /** A handler's promise is pending. */
   private busy = false;
+  /** Waiting for another connection's EXEC to finish before running anything. */
+  private parked = false;
+  /** MULTI is open: commands queue here instead of running. */
+  private txArgs: Buffer[][] | undefined;
+  private txSpecs: CommandSpec[] = [];
+  /** A command failed to queue: EXEC must answer EXECABORT. */
+  private txDirty = false;
   /** When the current command started (ms, performance clock); see execute(). */
   private clockMs = 0;
   /** The command being executed (CLIENT LIST reports its size in qbuf, as Redis does). */
@@ -142,6 +166,7 @@ export class Connection {
         if (hit) stats.keyspaceHits++;
         else stats.keyspaceMisses++;
       },
+      transaction: this.transactionControl(),
     };
     this.sink = (b) => {
       socket.write(b);
@@ -282,6 +307,13 @@ export class Connection {
   private run(): void {
     this.clockMs = performance.now();
     while (!this.busy && !this.stopped && !this.pausedOutput) {
+      if (this.host.mustWait(this)) {
+        // Another connection runs an EXEC: start nothing until it is done.
+        this.parked = true;
+        this.host.park(this);
+        this.updateReading();
+        break;
+      }
       let args: Buffer[] | undefined;
       if (this.queueHead < this.queue.length) {
         if (this.closing) break;
@@ -323,6 +355,10 @@ export class Connection {
       }
     }
     if (this.busy || this.stopped) return;
+    if (this.parked) {
+      this.flush();
+      return;
+    }
     if (this.pausedPipeline && this.queueHead >= this.queue.length) {
       this.pausedPipeline = false;
       this.updateReading();
@@ -340,6 +376,19 @@ export class Connection {
     this.skipNext = false;
     const spec = this.dispatch(args);
     if (spec === undefined) {
+      if (this.txArgs !== undefined) this.txDirty = true; // Redis: EXEC will answer EXECABORT
+      this.endReply(suppress);
+      return;
+    }
+    if (this.txArgs !== undefined && !TX_IMMEDIATE.has(spec.name)) {
+      if (this.txArgs.length >= TX_QUEUE_MAX) {
+        this.txDirty = true;
+        writer.errorLine(`ERR too many commands in the transaction (at most ${TX_QUEUE_MAX})`);
+      } else {
+        this.txArgs.push(args);
+        this.txSpecs.push(spec);
+        writer.simple('QUEUED');
+      }
       this.endReply(suppress);
       return;
     }
@@ -359,6 +408,7 @@ export class Connection {
     this.currentArgs = undefined;
     if (isPromise(result)) {
       this.busy = true;
+      this.host.busyChanged(1);
       result.then(
         () => this.guard(() => this.settled(spec, t0, suppress, undefined, false)),
         (e: unknown) => this.guard(() => this.settled(spec, t0, suppress, e, true)),
@@ -434,6 +484,7 @@ export class Connection {
   private settled(spec: CommandSpec, t0: number, suppress: boolean, err: unknown, failed: boolean): void {
     this.account(spec, t0, !failed);
     this.busy = false;
+    this.host.busyChanged(-1);
     if (failed) this.handlerFailed(spec, err);
     this.endReply(suppress);
     if (this.closed) return;
@@ -446,6 +497,88 @@ export class Connection {
       return;
     }
     this.run();
+  }
+
+  /** Called by the host when the EXEC that parked this connection is done. */
+  unpark(): void {
+    if (!this.parked) return;
+    this.parked = false;
+    this.updateReading();
+    if (!this.busy && !this.closed) this.guard(this.run);
+  }
+
+  private transactionControl(): TransactionControl {
+    const self = this; // for the getter; the arrow functions below bind `this` themselves
+    return {
+      get active() {
+        return self.txArgs !== undefined;
+      },
+      begin: () => {
+        if (this.txArgs !== undefined) throw new RingkvError('ERR_SYNTAX', 'MULTI calls can not be nested');
+        this.txArgs = [];
+        this.txSpecs = [];
+        this.txDirty = false;
+      },
+      exec: () => {
+        const args = this.txArgs;
+        const specs = this.txSpecs;
+        if (args === undefined) throw new RingkvError('ERR_SYNTAX', 'EXEC without MULTI');
+        const dirty = this.txDirty;
+        this.txArgs = undefined;
+        this.txSpecs = [];
+        this.txDirty = false;
+        if (dirty) throw new RingkvError('ERR_EXEC_ABORT', 'Transaction discarded because of previous errors.');
+        return this.host.runExclusive(this, () => {
+          this.writer.array(args.length);
+          return this.runQueued(args, specs, 0);
+        });
+      },
+      discard: () => {
+        if (this.txArgs === undefined) return false;
+        this.txArgs = undefined;
+        this.txSpecs = [];
+        this.txDirty = false;
+        return true;
+      },
+    };
+  }
+
+  /** Runs queued commands from `i` on, each reply nested in EXEC's array reply. */
+  private runQueued(args: Buffer[][], specs: CommandSpec[], i: number): MaybePromise<void> {
+    const writer = this.writer;
+    for (; i < args.length; i++) {
+      const spec = specs[i] as CommandSpec;
+      const t0 = performance.now();
+      writer.beginReply();
+      let result;
+      try {
+        result = spec.handler(this.ctx, args[i] as Buffer[]);
+      } catch (e) {
+        this.handlerFailed(spec, e);
+        writer.endReply();
+        this.account(spec, t0, false);
+        continue;
+      }
+      if (isPromise(result)) {
+        const next = i + 1;
+        return result.then(
+          () => {
+            writer.endReply();
+            this.account(spec, t0, true);
+            return this.runQueued(args, specs, next);
+          },
+          (e: unknown) => {
+            this.handlerFailed(spec, e);
+            writer.endReply();
+            this.account(spec, t0, false);
+            return this.runQueued(args, specs, next);
+          },
+        );
+      }
+      writer.endReply();
+      this.account(spec, t0, true);
+    }
+    return undefined;
   }
 
   private handlerFailed(spec: CommandSpec, e: unknown): void {

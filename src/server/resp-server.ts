@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { configSchema, type Config } from '../config/schema.js';
 import type { KvStore } from '../data/kv-store.js';
 import { RingkvError } from '../errors/index.js';
+import { isPromise, type MaybePromise } from '../util/maybe-promise.js';
 import type { ClientInfo, CommandSpec, CommandStats, ServerFacade, ServerStats } from './commands/command.js';
 import { findConfigParam } from './commands/connection/config-params.js';
 import { Connection, type CommandMetrics, type ConnectionHost } from './connection.js';
@@ -91,6 +92,12 @@ export class RespServer implements ConnectionHost, ServerFacade {
   private readonly inRate = new RateTracker();
   private readonly outRate = new RateTracker();
   private rateTimer: NodeJS.Timeout | undefined;
+  /** EXEC isolation: the connection running one, those waiting to, those parked meanwhile. */
+  private exclusive: Connection | undefined;
+  private readonly exclusiveWaiting: { conn: Connection; start: () => void }[] = [];
+  private readonly parked = new Set<Connection>();
+  /** Connections with a handler promise pending. */
+  private busyConnections = 0;
   private errStats = new Map<string, number>();
   private readonly listeners = new Set<ConfigChangeListener>();
   private readonly nowFn: () => number;
@@ -233,7 +240,78 @@ export class RespServer implements ConnectionHost, ServerFacade {
     else if (this.errStats.size < ERROR_KINDS_MAX) this.errStats.set(kind, 1);
   }
 
+  // ---- EXEC isolation ----------------------------------------------------------------------
+
+  runExclusive(conn: Connection, fn: () => MaybePromise<void>): MaybePromise<void> {
+    if (this.exclusive === undefined && this.exclusiveWaiting.length === 0 && this.busyConnections === 0) {
+      return this.runAsOwner(conn, fn);
+    }
+    // Commands are in flight elsewhere (or another EXEC is ahead): wait for them to settle.
+    return new Promise<void>((resolve, reject) => {
+      this.exclusiveWaiting.push({
+        conn,
+        start: () => {
+          try {
+            const r = this.runAsOwner(conn, fn);
+            if (isPromise(r)) r.then(resolve, reject);
+            else resolve();
+          } catch (e) {
+            reject(e);
+          }
+        },
+      });
+    });
+  }
+
+  private runAsOwner(conn: Connection, fn: () => MaybePromise<void>): MaybePromise<void> {
+    this.exclusive = conn;
+    let r: MaybePromise<void>;
+    try {
+      r = fn();
+    } catch (e) {
+      this.releaseExclusive();
+      throw e;
+    }
+    if (!isPromise(r)) {
+      this.releaseExclusive();
+      return r;
+    }
+    return r.finally(() => this.releaseExclusive());
+  }
+
+  private releaseExclusive(): void {
+    this.exclusive = undefined;
+    this.grantExclusive();
+    if (this.exclusive === undefined && this.exclusiveWaiting.length === 0) {
+      const parked = [...this.parked];
+      this.parked.clear();
+      for (const c of parked) c.unpark();
+    }
+  }
+
+  /** Starts the next waiting EXEC once nothing else is in flight (waiters count as busy). */
+  private grantExclusive(): void {
+    if (this.exclusive !== undefined) return;
+    if (this.busyConnections - this.exclusiveWaiting.length > 0) return;
+    const next = this.exclusiveWaiting.shift();
+    if (next !== undefined) next.start();
+  }
+
+  mustWait(conn: Connection): boolean {
+    return (this.exclusive !== undefined && this.exclusive !== conn) || this.exclusiveWaiting.length > 0;
+  }
+
+  park(conn: Connection): void {
+    this.parked.add(conn);
+  }
+
+  busyChanged(delta: 1 | -1): void {
+    this.busyConnections += delta;
+    if (delta < 0 && this.exclusiveWaiting.length > 0) this.grantExclusive();
+  }
+
   onConnectionClosed(conn: Connection): void {
+    this.parked.delete(conn);
     this.connections.delete(conn);
     if (this.connections.size === 0 && this.onAllClosed !== undefined) {
       const done = this.onAllClosed;

@@ -537,3 +537,88 @@ describe('resp server: admin and connection commands', () => {
     assert.match(got, /\r\n=4\r\ntxt:\r\n/);
   });
 });
+
+describe('resp server: MULTI/EXEC/DISCARD', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startServer();
+  });
+  after(async () => {
+    await t.server.close(1000);
+  });
+
+  it('queues commands and EXEC replies each one, errors as elements', async () => {
+    const c = await RawClient.connect(t.port);
+    c.send(cmd('MULTI') + cmd('SET', 'tx:a', 'x') + cmd('INCR', 'tx:a') + cmd('GET', 'tx:a') + cmd('EXEC'));
+    const want =
+      '+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n' +
+      '*3\r\n+OK\r\n-ERR value is not an integer or out of range\r\n$1\r\nx\r\n';
+    assert.equal(await c.replies(5), want);
+    c.close();
+  });
+
+  it('a command that fails to queue aborts EXEC with EXECABORT and nothing runs', async () => {
+    const c = await RawClient.connect(t.port);
+    c.send(cmd('MULTI') + cmd('SET', 'tx:b', '1') + cmd('NOSUCH') + cmd('GET') + cmd('EXEC') + cmd('GET', 'tx:b'));
+    const got = await c.replies(6);
+    assert.equal(
+      got,
+      "+OK\r\n+QUEUED\r\n-ERR unknown command 'NOSUCH', with args beginning with: \r\n" +
+        "-ERR wrong number of arguments for 'get' command\r\n" +
+        '-EXECABORT Transaction discarded because of previous errors.\r\n$-1\r\n',
+    );
+    c.close();
+  });
+
+  it('answers EXEC/DISCARD without MULTI, nested MULTI, and DISCARD drops the queue', async () => {
+    const c = await RawClient.connect(t.port);
+    c.send(cmd('EXEC') + cmd('DISCARD') + cmd('MULTI') + cmd('MULTI') + cmd('SET', 'tx:c', '1') + cmd('DISCARD') + cmd('GET', 'tx:c'));
+    assert.equal(
+      await c.replies(7),
+      '-ERR EXEC without MULTI\r\n-ERR DISCARD without MULTI\r\n+OK\r\n-ERR MULTI calls can not be nested\r\n+QUEUED\r\n+OK\r\n$-1\r\n',
+    );
+    c.send(cmd('MULTI') + cmd('SET', 'tx:c', '1') + cmd('RESET') + cmd('EXEC'));
+    assert.equal(await c.replies(4), '+OK\r\n+QUEUED\r\n+RESET\r\n-ERR EXEC without MULTI\r\n');
+    c.close();
+  });
+
+  it('EXEC is isolated: no other connection runs a command while its queue runs', async () => {
+    const a = await RawClient.connect(t.port);
+    const b = await RawClient.connect(t.port);
+    a.send(cmd('MULTI') + cmd('SET', 'tx:iso', 'before') + cmd('SLOW', '150', 'x') + cmd('SET', 'tx:iso', 'after') + cmd('EXEC'));
+    await new Promise((r) => setTimeout(r, 40)); // EXEC is now inside SLOW
+    b.send(cmd('GET', 'tx:iso'));
+    assert.equal(await b.replies(), '$5\r\nafter\r\n');
+    assert.equal(await a.replies(5), '+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n+OK\r\n$1\r\nx\r\n+OK\r\n');
+    a.close();
+    b.close();
+  });
+
+  it('EXEC waits for commands already in flight on other connections', async () => {
+    const a = await RawClient.connect(t.port);
+    const b = await RawClient.connect(t.port);
+    b.send(cmd('SLOW', '150', 'b-done'));
+    await new Promise((r) => setTimeout(r, 20));
+    a.send(cmd('MULTI') + cmd('ECHO', 'in-exec') + cmd('EXEC'));
+    const order: string[] = [];
+    await Promise.all([
+      a.replies(3).then(() => order.push('exec')),
+      b.replies().then(() => order.push('slow')),
+    ]);
+    assert.deepEqual(order, ['slow', 'exec']);
+    a.close();
+    b.close();
+  });
+
+  it('ioredis MULTI/EXEC returns each reply', async () => {
+    const { Redis } = await import('ioredis');
+    const r = new Redis({ host: '127.0.0.1', port: t.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await r.connect();
+      const res = await r.multi().set('tx:io', 'v').get('tx:io').incr('tx:n').exec();
+      assert.deepEqual(res, [[null, 'OK'], [null, 'v'], [null, 1]]);
+    } finally {
+      r.disconnect();
+    }
+  });
+});

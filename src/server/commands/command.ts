@@ -126,4 +126,21 @@ export interface CommandContext {
   now(): number;
   /** INFO keyspace_hits / misses. */
   countHit(hit: boolean): void;
+  /** MULTI/EXEC/DISCARD state of this connection (absent where transactions are not served). */
+  readonly transaction?: TransactionControl;
+}
+
+/**
+ * A connection's transaction (Redis MULTI/EXEC). While one is open the connection queues
+ * commands instead of running them; EXEC runs the queue with no other command of any
+ * connection in between, and writes one array reply holding each command's reply.
+ */
+export interface TransactionControl {
+  readonly active: boolean;
+  /** MULTI. Throws RingkvError when one is already open. */
+  begin(): void;
+  /** EXEC. Throws RingkvError without MULTI or when queueing failed (EXECABORT). */
+  exec(): MaybePromise<void>;
+  /** DISCARD / RESET: drops the queue; false when none was open. */
+  discard(): boolean;
 }

@@ -15,8 +15,9 @@ import { quit } from './quit.js';
 import { reset } from './reset.js';
 import { select } from './select.js';
 import { lastsave, time } from './time.js';
+import { discard, exec, multi } from './transaction.js';
 
 export const commands: CommandSpec[] = [
   ping, echo, hello, auth, quit, select, reset, dbsize, flushdb, flushall, time, lastsave, debug,
-  client, command, config, info, fn,
+  client, command, config, info, fn, multi, exec, discard,
 ];

@@ -1,6 +1,6 @@
 /**
- * RESET: back to a fresh connection's state (RESP2, no name, db 0, CLIENT REPLY ON, and
- * unauthenticated when a password is set), replying +RESET as Redis does.
+ * RESET: back to a fresh connection's state (no transaction, RESP2, no name, db 0, CLIENT
+ * REPLY ON, and unauthenticated when a password is set), replying +RESET as Redis does.
  */
 import type { CommandSpec } from '../command.js';
 
@@ -14,6 +14,7 @@ export const reset: CommandSpec = {
   since: '6.2.0',
   group: 'connection',
   handler(ctx) {
+    ctx.transaction?.discard();
     const c = ctx.client;
     c.protocol = 2;
     c.name = '';
