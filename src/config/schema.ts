@@ -80,6 +80,11 @@ export const configSchema = z.strictObject({
   maxValueBytes: bytes.default(512 * 1024 * 1024),
   /** Commands one connection may have parsed but not yet answered before reading pauses. */
   pipelineDepthMax: z.coerce.number().int().min(1).max(1_000_000).default(1024),
+  /**
+   * Keys that may have an operation in flight at once in the local store's per-key queue
+   * (asynchronous engines only); beyond it commands are refused with BUSY before they start.
+   */
+  busyKeysMax: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
   /** Client idle timeout in seconds, 0 = never (Redis's timeout). */
   timeout: z.coerce.number().int().min(0).default(0),
 

@@ -32,10 +32,10 @@ import { KeyQueue } from './key-queue.js';
 
 export interface LocalKvStoreOptions {
   engine: StorageEngine;
-  config: Pick<Config, 'maxKeyBytes' | 'maxValueBytes'>;
+  config: Pick<Config, 'maxKeyBytes' | 'maxValueBytes'> & Partial<Pick<Config, 'busyKeysMax'>>;
   /** Wall clock, Unix ms. Default Date.now. */
   now?: () => number;
-  /** Bound on keys with operations in flight (asynchronous engines only). */
+  /** Bound on keys with operations in flight (asynchronous engines only); default config.busyKeysMax. */
   busyKeysMax?: number;
 }
 
@@ -61,7 +61,7 @@ export class LocalKvStore implements KvStore {
     this.now = options.now ?? Date.now;
     this.syncApply = options.engine.capabilities.appliesWritesSynchronously === true;
     this.queue = new KeyQueue(
-      options.busyKeysMax,
+      options.busyKeysMax ?? options.config.busyKeysMax,
       () => { this.readWentAsync = false; },
       () => !this.syncApply || this.readWentAsync,
     );

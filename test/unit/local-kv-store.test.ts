@@ -213,6 +213,18 @@ describe('LocalKvStore', () => {
     assert.deepEqual(await Promise.all(ops), Array.from({ length: 100 }, (_, i) => i + 1));
   });
 
+  it('refuses with BUSY, before starting, once busyKeysMax keys have operations in flight', async () => {
+    const engine = new SlowEngine(new MemoryEngine(config), seeded(11));
+    const store = new LocalKvStore({ engine, config: { ...config, busyKeysMax: 2 } });
+    const a = store.update('a', incrUpdate);
+    const b = store.update('b', incrUpdate);
+    assert.throws(() => store.update('c', incrUpdate), (e: RingkvError) => e.code === 'ERR_OVERLOADED' && e.toRespLine().startsWith('BUSY '));
+    await Promise.all([a, b]);
+    assert.equal(await store.get('c'), undefined, 'the refused update did not happen');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(await store.update('c', incrUpdate), 1, 'accepted again once the queue drained');
+  });
+
   it('reads issued after a write on the same key observe it (async engine)', async () => {
     const engine = new SlowEngine(new MemoryEngine(config), seeded(3));
     const store = new LocalKvStore({ engine, config });
