@@ -35,7 +35,7 @@ export interface SimOptions {
   /** false = a fault-free run (network delay and reordering only). */
   faults: boolean;
   placement: (members: readonly NodeId[], replicationFactor: number) => Placement;
-  /** Lines of trace kept for a failure report. */
+  /** Lines of trace kept for a failure report; 0 = no trace (faster; rerun the seed to get one). */
   traceMax: number;
   /** Each node's bound on unanswered requests (small values exercise ERR_OVERLOADED). */
   inFlightMax: number;
@@ -235,6 +235,11 @@ class Simulation {
 
   // -------------------------------------------------------------------------------------------
 
+  /** Trace lines cost a quarter of a run's time, so they are built only when asked for. */
+  private get tracing(): boolean {
+    return this.opts.traceMax > 0;
+  }
+
   private log(line: string): void {
     this.trace.push(`${String(this.nowMs).padStart(7)} ${line}`);
     // Trim in chunks: keeps the append O(1) amortised.
@@ -268,18 +273,18 @@ class Simulation {
     this.digest.effect(sn.id, e);
     switch (e.kind) {
       case 'send':
-        this.log(`${sn.id} -> ${e.to} ${e.message.kind} ${'opId' in e.message ? e.message.opId : ''} ${'key' in e.message ? e.message.key : ''}`);
+        if (this.tracing) this.log(`${sn.id} -> ${e.to} ${e.message.kind} ${'opId' in e.message ? e.message.opId : ''} ${'key' in e.message ? e.message.key : ''}`);
         this.send(sn.id, e.to, e.message);
         return;
       case 'storage': {
         sn.pendingIo.set(e.ioId, e.op);
-        if (e.op.kind === 'write') this.log(`${sn.id} store ${e.op.key} ${e.op.sync ? 'sync' : 'unsynced'}`);
+        if (e.op.kind === 'write') if (this.tracing) this.log(`${sn.id} store ${e.op.key} ${e.op.sync ? 'sync' : 'unsynced'}`);
         const lat = this.rng.chance(0.03) ? this.rng.between(5, 40) : this.rng.between(0, 2);
         this.queue.push(this.nowMs + lat, { kind: 'storage_done', node: sn.id, incarnation: sn.incarnation, ioId: e.ioId, op: e.op });
         return;
       }
       case 'reply':
-        this.log(`${sn.id} reply #${e.requestId} ${e.result.kind === 'error' ? e.result.code : e.result.kind}`);
+        if (this.tracing) this.log(`${sn.id} reply #${e.requestId} ${e.result.kind === 'error' ? e.result.code : e.result.kind}`);
         this.queue.push(this.nowMs + 1, { kind: 'client_reply', requestId: e.requestId, result: e.result });
         return;
       default: {
@@ -333,7 +338,7 @@ class Simulation {
         sn.pendingIo.delete(ev.ioId);
         if (this.opts.faults && this.rng.chance(0.002)) {
           this.faults.disk_error++;
-          this.log(`${sn.id} disk error on ${ev.op.kind} ${ev.op.key}`);
+          if (this.tracing) this.log(`${sn.id} disk error on ${ev.op.kind} ${ev.op.key}`);
           this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'failed', message: 'simulated disk error' } });
         } else if (ev.op.kind === 'write') {
           sn.disk.write(ev.op.key, ev.op.record, ev.op.sync);
@@ -376,7 +381,7 @@ class Simulation {
         if (sn.node !== null) return;
         this.faults.restart++;
         sn.skewMs = this.opts.faults ? this.rng.between(-SKEW_MAX_MS, SKEW_MAX_MS) : 0;
-        this.log(`restart ${sn.id} (skew ${sn.skewMs} ms)`);
+        if (this.tracing) this.log(`restart ${sn.id} (skew ${sn.skewMs} ms)`);
         this.start(sn);
         this.handle({ kind: 'suspect', node: sn.id, down: false });
         const started: Node | null = this.mustNode(ev.node).node;
@@ -392,7 +397,7 @@ class Simulation {
         return;
       }
       case 'heal_all':
-        this.log('heal all: end partitions and loss, restart crashed nodes');
+        if (this.tracing) this.log('heal all: end partitions and loss, restart crashed nodes');
         this.side = null;
         this.bridge = null;
         this.lossP = 0;
@@ -432,25 +437,25 @@ class Simulation {
       this.side = sides;
       this.bridge = null;
       this.faults.partition_halves++;
-      this.log(`partition halves ${this.ids.map((i) => `${i}:${sides.get(i)}`).join(' ')}`);
+      if (this.tracing) this.log(`partition halves ${this.ids.map((i) => `${i}:${sides.get(i)}`).join(' ')}`);
     } else if (roll < 27) {
       const lone = this.rng.pick(this.ids);
       this.side = new Map(this.ids.map((i) => [i, i === lone ? 1 : 0]));
       this.bridge = null;
       this.faults.partition_isolate++;
-      this.log(`partition isolate ${lone}`);
+      if (this.tracing) this.log(`partition isolate ${lone}`);
     } else if (roll < 37) {
       const sides = new Map<NodeId, number>();
       for (const id of this.ids) sides.set(id, this.rng.int(2));
       this.side = sides;
       this.bridge = this.rng.pick(this.ids);
       this.faults.partition_bridge++;
-      this.log(`partition bridge via ${this.bridge}`);
+      if (this.tracing) this.log(`partition bridge via ${this.bridge}`);
     } else if (roll < 60) {
       if (this.side !== null) this.faults.heal++;
       this.side = null;
       this.bridge = null;
-      this.log('heal partitions');
+      if (this.tracing) this.log('heal partitions');
     } else if (roll < 85) {
       const crashed = this.nodes.size - up.length;
       if (up.length === 0 || crashed >= Math.max(1, Math.floor((this.nodes.size - 1) / 2))) return;
@@ -461,7 +466,7 @@ class Simulation {
       // A burst of loss and duplication for a while (reset by the next heal of everything).
       this.lossP = this.rng.next() * 0.2;
       this.dupP = this.rng.next() * 0.1;
-      this.log(`network loss ${this.lossP.toFixed(3)} duplication ${this.dupP.toFixed(3)}`);
+      if (this.tracing) this.log(`network loss ${this.lossP.toFixed(3)} duplication ${this.dupP.toFixed(3)}`);
     }
   }
 
@@ -475,7 +480,7 @@ class Simulation {
     const lost = sn.disk.crash(this.rng);
     this.faults.unsynced_write_lost += lost.length;
     sn.node = null;
-    this.log(`crash ${sn.id}${lost.length > 0 ? `, unsynced writes lost: ${lost.join(' ')}` : ''}`);
+    if (this.tracing) this.log(`crash ${sn.id}${lost.length > 0 ? `, unsynced writes lost: ${lost.join(' ')}` : ''}`);
     if (this.rng.chance(0.5)) {
       this.faults.suspected++;
       this.queue.push(this.nowMs + this.rng.between(20, 300), { kind: 'suspect', node: sn.id, down: true });
@@ -536,7 +541,7 @@ class Simulation {
     }
     const rid = requestId(++this.requestSeq);
     this.pending.set(rid, { client: c.id, op, finalKey: null });
-    this.log(`client ${c.id} #${rid} ${kvOp.kind} ${key} at ${coordinator}${op.value !== null ? ` value ${op.value}` : ''}${op.contextFromOp !== null ? ` ctx@${op.contextFromOp}` : ''}`);
+    if (this.tracing) this.log(`client ${c.id} #${rid} ${kvOp.kind} ${key} at ${coordinator}${op.value !== null ? ` value ${op.value}` : ''}${op.contextFromOp !== null ? ` ctx@${op.contextFromOp}` : ''}`);
     this.queue.push(this.nowMs + CLIENT_TIMEOUT_MS, { kind: 'client_timeout', requestId: rid });
     this.step(sn, { kind: 'client_request', requestId: rid, op: kvOp });
   }
@@ -550,7 +555,7 @@ class Simulation {
         this.finalValues.set(p.finalKey, result.values.map((v) => v.value.toString()).sort());
         this.nextFinalRead();
       } else {
-        this.log(`final read of ${p.finalKey} failed: ${result.kind === 'error' ? result.code : result.kind}`);
+        if (this.tracing) this.log(`final read of ${p.finalKey} failed: ${result.kind === 'error' ? result.code : result.kind}`);
         this.queue.push(this.nowMs + 50, { kind: 'final_read', key: p.finalKey });
       }
       return;
@@ -558,7 +563,7 @@ class Simulation {
     const op = p.op;
     if (op === null) return;
     const c = this.clients[p.client] as Client;
-    this.log(`client ${c.id} #${rid} ${op.kind} ${op.key} op ${op.id} -> ${result.kind === 'error' ? result.code
+    if (this.tracing) this.log(`client ${c.id} #${rid} ${op.kind} ${op.key} op ${op.id} -> ${result.kind === 'error' ? result.code
       : result.kind === 'values' ? `[${result.values.map((v) => v.value.toString()).join(',')}]` : result.kind}`);
     switch (result.kind) {
       case 'values':
