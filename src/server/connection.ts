@@ -20,11 +20,11 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { KvStore } from '../data/kv-store.js';
+import type { KvEntry, KvStore } from '../data/kv-store.js';
 import { RingkvError, isRingkvError } from '../errors/index.js';
 import { RespDecoder, RespProtocolError } from '../protocol/resp/decoder.js';
 import { RespWriter } from '../protocol/resp/writer.js';
-import { isPromise } from '../util/maybe-promise.js';
+import { isPromise, then } from '../util/maybe-promise.js';
 import type {
   ClientInfo, ClientState, CommandContext, CommandSpec, CommandStats, ServerFacade, ServerStats, TransactionControl,
 } from './commands/command.js';
@@ -76,6 +76,18 @@ export interface ConnectionHost {
 const TX_IMMEDIATE = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
 /** Bound on commands queued in one transaction. */
 const TX_QUEUE_MAX = 100_000;
+/** Bound on keys one connection may WATCH. */
+const WATCHED_KEYS_MAX = 100_000;
+
+/**
+ * WATCH's test: same presence, value bytes and expiry. Unlike Redis, which counts any write, a
+ * key rewritten with the identical value and expiry is not seen as modified (no write hook in
+ * the store to tell).
+ */
+function sameEntry(a: KvEntry | undefined, b: KvEntry | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.expiresAtMs === b.expiresAtMs && a.value.equals(b.value);
+}
 
 const INTERNAL_ERROR = new RingkvError('ERR_INTERNAL', 'internal error');
 const NOAUTH_ERROR = new RingkvError('ERR_NO_AUTH', 'NOAUTH Authentication required.');
@@ -103,6 +115,8 @@ export class Connection {
   private txSpecs: CommandSpec[] = [];
   /** A command failed to queue: EXEC must answer EXECABORT. */
   private txDirty = false;
+  /** WATCHed keys and the entry each had when watched (undefined = absent). */
+  private watched: Map<string, KvEntry | undefined> | undefined;
   /** When the current command started (ms, performance clock); see execute(). */
   private clockMs = 0;
   /** The command being executed (CLIENT LIST reports its size in qbuf, as Redis does). */
@@ -527,18 +541,52 @@ export class Connection {
         this.txArgs = undefined;
         this.txSpecs = [];
         this.txDirty = false;
+        const watched = this.watched;
+        this.watched = undefined;
         if (dirty) throw new RingkvError('ERR_EXEC_ABORT', 'Transaction discarded because of previous errors.');
         return this.host.runExclusive(this, () => {
-          this.writer.array(args.length);
-          return this.runQueued(args, specs, 0);
+          const run = (): MaybePromise<void> => {
+            this.writer.array(args.length);
+            return this.runQueued(args, specs, 0);
+          };
+          if (watched === undefined || watched.size === 0) return run();
+          // Optimistic check inside the exclusive section: nothing can change between it and the run.
+          const keys = [...watched.keys()];
+          return then(this.host.store.getMany(keys), (current) => {
+            for (let i = 0; i < keys.length; i++) {
+              if (!sameEntry(watched.get(keys[i] as string), current[i])) {
+                this.writer.nilArray();
+                return undefined;
+              }
+            }
+            return run();
+          });
         });
       },
       discard: () => {
+        this.watched = undefined;
         if (this.txArgs === undefined) return false;
         this.txArgs = undefined;
         this.txSpecs = [];
         this.txDirty = false;
         return true;
+      },
+      watch: (keys) => {
+        if (this.txArgs !== undefined) throw new RingkvError('ERR_SYNTAX', 'WATCH inside MULTI is not allowed');
+        const names = keys.map((k) => k.toString('latin1'));
+        return then(this.host.store.getMany(names), (entries) => {
+          const watched = (this.watched ??= new Map());
+          if (watched.size + names.length > WATCHED_KEYS_MAX) {
+            throw new RingkvError('ERR_INVALID_ARGUMENT', `too many watched keys (at most ${WATCHED_KEYS_MAX})`);
+          }
+          // A key watched twice keeps its first snapshot, as Redis keeps its first watch.
+          names.forEach((k, i) => {
+            if (!watched.has(k)) watched.set(k, entries[i]);
+          });
+        });
+      },
+      unwatch: () => {
+        this.watched = undefined;
       },
     };
   }

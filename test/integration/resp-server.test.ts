@@ -610,6 +610,36 @@ describe('resp server: MULTI/EXEC/DISCARD', () => {
     b.close();
   });
 
+  it('WATCH: EXEC answers a null array when a watched key changed, and runs when none did', async () => {
+    const a = await RawClient.connect(t.port);
+    const b = await RawClient.connect(t.port);
+    a.send(cmd('SET', 'w:k', '1') + cmd('WATCH', 'w:k', 'w:absent'));
+    assert.equal(await a.replies(2), '+OK\r\n+OK\r\n');
+    b.send(cmd('SET', 'w:k', '2'));
+    assert.equal(await b.replies(), '+OK\r\n');
+    a.send(cmd('MULTI') + cmd('SET', 'w:x', 'ran') + cmd('EXEC') + cmd('GET', 'w:x'));
+    assert.equal(await a.replies(4), '+OK\r\n+QUEUED\r\n*-1\r\n$-1\r\n');
+    // The failed EXEC unwatched: the same transaction now runs.
+    a.send(cmd('WATCH', 'w:k') + cmd('MULTI') + cmd('SET', 'w:x', 'ran') + cmd('EXEC'));
+    assert.equal(await a.replies(4), '+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n');
+    a.close();
+    b.close();
+  });
+
+  it('WATCH inside MULTI is refused; UNWATCH forgets; an expired watched key aborts EXEC', async () => {
+    const c = await RawClient.connect(t.port);
+    c.send(cmd('MULTI') + cmd('WATCH', 'w:y') + cmd('EXEC'));
+    assert.equal(await c.replies(3), '+OK\r\n-ERR WATCH inside MULTI is not allowed\r\n*0\r\n');
+    c.send(cmd('WATCH', 'w:y') + cmd('SET', 'w:y', 'changed') + cmd('UNWATCH') + cmd('MULTI') + cmd('PING') + cmd('EXEC'));
+    assert.equal(await c.replies(6), '+OK\r\n+OK\r\n+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n+PONG\r\n');
+    c.send(cmd('SET', 'w:e', 'v', 'PX', '40') + cmd('WATCH', 'w:e'));
+    assert.equal(await c.replies(2), '+OK\r\n+OK\r\n');
+    await new Promise((r) => setTimeout(r, 80));
+    c.send(cmd('MULTI') + cmd('PING') + cmd('EXEC'));
+    assert.equal(await c.replies(3), '+OK\r\n+QUEUED\r\n*-1\r\n');
+    c.close();
+  });
+
   it('ioredis MULTI/EXEC returns each reply', async () => {
     const { Redis } = await import('ioredis');
     const r = new Redis({ host: '127.0.0.1', port: t.port, lazyConnect: true, maxRetriesPerRequest: 1 });

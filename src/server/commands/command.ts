@@ -141,6 +141,10 @@ export interface TransactionControl {
   begin(): void;
   /** EXEC. Throws RingkvError without MULTI or when queueing failed (EXECABORT). */
   exec(): MaybePromise<void>;
-  /** DISCARD / RESET: drops the queue; false when none was open. */
+  /** DISCARD / RESET: drops the queue (and the watches); false when no queue was open. */
   discard(): boolean;
+  /** WATCH: remembers the keys' current entries; EXEC aborts if any differs by then. */
+  watch(keys: readonly Buffer[]): MaybePromise<void>;
+  /** UNWATCH. */
+  unwatch(): void;
 }

@@ -15,9 +15,9 @@ import { quit } from './quit.js';
 import { reset } from './reset.js';
 import { select } from './select.js';
 import { lastsave, time } from './time.js';
-import { discard, exec, multi } from './transaction.js';
+import { discard, exec, multi, unwatch, watch } from './transaction.js';
 
 export const commands: CommandSpec[] = [
   ping, echo, hello, auth, quit, select, reset, dbsize, flushdb, flushall, time, lastsave, debug,
-  client, command, config, info, fn, multi, exec, discard,
+  client, command, config, info, fn, multi, exec, discard, watch, unwatch,
 ];

@@ -4,9 +4,12 @@
  * fails to queue (unknown, wrong arity, NOAUTH) makes EXEC answer EXECABORT; EXEC runs the queue
  * with no command of any other connection in between and replies an array of their replies
  * (a failing command's error is its element; the others still run, as in Redis).
- * WATCH is not implemented (unknown command; inside MULTI that aborts the transaction).
+ * WATCH/UNWATCH: EXEC answers a null array when a watched key's value or expiry changed since
+ * WATCH (compared inside EXEC's exclusive section). Unlike Redis, rewriting a key with the very
+ * same value and expiry does not count as a change.
  */
 import { RingkvError } from '../../../errors/index.js';
+import { then } from '../../../util/maybe-promise.js';
 import type { CommandContext, CommandSpec, TransactionControl } from '../command.js';
 
 function control(ctx: CommandContext): TransactionControl {
@@ -55,6 +58,35 @@ export const discard: CommandSpec = {
   group: 'transactions',
   handler(ctx) {
     if (!control(ctx).discard()) throw new RingkvError('ERR_SYNTAX', 'DISCARD without MULTI');
+    ctx.reply.simple('OK');
+  },
+};
+
+export const watch: CommandSpec = {
+  name: 'watch',
+  arity: -2,
+  flags: ['noscript', 'loading', 'stale', 'fast', 'allow_busy'],
+  firstKey: 1, lastKey: -1, keyStep: 1,
+  categories: ['@fast', '@transaction'],
+  summary: 'Monitors changes to keys to determine the execution of a transaction.',
+  since: '2.2.0',
+  group: 'transactions',
+  handler(ctx, args) {
+    return then(control(ctx).watch(args.slice(1)), () => ctx.reply.simple('OK'));
+  },
+};
+
+export const unwatch: CommandSpec = {
+  name: 'unwatch',
+  arity: 1,
+  flags: ['noscript', 'loading', 'stale', 'fast', 'allow_busy'],
+  firstKey: 0, lastKey: 0, keyStep: 0,
+  categories: ['@fast', '@transaction'],
+  summary: 'Forgets about watched keys of a transaction.',
+  since: '2.2.0',
+  group: 'transactions',
+  handler(ctx) {
+    control(ctx).unwatch();
     ctx.reply.simple('OK');
   },
 };
