@@ -7,6 +7,11 @@
  * stop accepting, let in-flight commands finish and their replies flush, end sockets, destroy
  * whatever is left at the deadline — or `destroy()` at once.
  *
+ * EXEC isolation: an EXEC runs only when no other connection has a command in flight, and while
+ * it runs (or waits to) every other connection parks before its next command. With the memory
+ * engine an EXEC completes synchronously, so nobody ever parks; with asynchronous engines this is
+ * what makes a transaction atomic on one node.
+ *
  * Limits: `maxclients` (over it a new client gets "-ERR max number of clients reached" and is
  * closed), `timeout` (idle clients closed), `pipelineDepthMax` and `protoMaxBulkLen` per
  * connection. CONFIG SET changes are validated through the one config schema, applied to live
