@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,10 +36,24 @@ function config(dataDir: string, durability: Durability, batchSyncIntervalMs = 1
   return configSchema.parse({ dataDir, durability, batchSyncIntervalMs, rocksdb: { blockCacheBytes: 8 * 1024 * 1024, writeBufferBytes: 4 * 1024 * 1024 } });
 }
 
-async function openEngine(durability: Durability, dataDir = tempDir(), batchSyncIntervalMs = 100): Promise<RocksdbEngine> {
-  const e = new RocksdbEngine(config(dataDir, durability, batchSyncIntervalMs));
+async function openEngine(durability: Durability, dataDir = tempDir(), batchSyncIntervalMs = 100, walSync: 'threadpool' | 'inline' = 'threadpool'): Promise<RocksdbEngine> {
+  const e = new RocksdbEngine(config(dataDir, durability, batchSyncIntervalMs), { walSync });
   await e.open();
   return e;
+}
+
+/** WAL files of `dir` this process holds open (from /proc/self/fd). */
+function openWalFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(dir) && /\.log( \(deleted\))?$/.test(target)) out.push(target);
+    } catch {
+      // fd closed while listing
+    }
+  }
+  return out;
 }
 
 async function crashChild(): Promise<void> {
@@ -66,35 +80,83 @@ if (process.env.RINGKV_CRASH_CHILD !== undefined) {
 
   describe('rocksdb engine', () => {
     describe('durability and group commit', () => {
-      it('fsync: concurrent writes in one event-loop turn share a single WAL sync', async () => {
+      for (const walSync of ['threadpool', 'inline'] as const) {
+        it(`fsync (${walSync} sync): concurrent writes in one event-loop turn share a single WAL sync`, async () => {
+          const e = await openEngine('fsync', tempDir(), 100, walSync);
+          try {
+            const before = e.walSyncs;
+            const writes: Promise<void>[] = [];
+            for (let i = 0; i < 100; i++) {
+              const p = e.put(`k${i}`, rec(String(i)));
+              assert.ok(isPromise(p), 'fsync writes return a promise');
+              writes.push(p);
+            }
+            await Promise.all(writes);
+            assert.equal(e.walSyncs - before, 1);
+            assert.equal(e.count(), 100);
+          } finally {
+            await e.close();
+          }
+        });
+
+        it(`fsync (${walSync} sync): sequential awaited writes each wait for their own WAL sync`, async () => {
+          const e = await openEngine('fsync', tempDir(), 100, walSync);
+          try {
+            const before = e.walSyncs;
+            for (let i = 0; i < 3; i++) await e.put(`k${i}`, rec('v'));
+            assert.equal(await e.delete('k0'), true);
+            await e.batch([{ kind: 'delete', key: 'k1' }]);
+            assert.equal(e.walSyncs - before, 5);
+          } finally {
+            await e.close();
+          }
+        });
+      }
+
+      it('fsync: writes arriving while a sync is in flight form the next group and are not acknowledged by the earlier sync', async () => {
         const e = await openEngine('fsync');
         try {
           const before = e.walSyncs;
-          const writes: Promise<void>[] = [];
-          for (let i = 0; i < 100; i++) {
-            const p = e.put(`k${i}`, rec(String(i)));
-            assert.ok(isPromise(p), 'fsync writes return a promise');
-            writes.push(p);
-          }
-          await Promise.all(writes);
-          assert.equal(e.walSyncs - before, 1);
-          assert.equal(e.count(), 100);
+          let firstSettled = false;
+          const p1 = e.put('a', rec('1'));
+          assert.ok(isPromise(p1));
+          void p1.then(() => { firstSettled = true; });
+          for (let i = 0; i < 1000 && !e.syncInFlight; i++) await new Promise((r) => setImmediate(r));
+          assert.ok(e.syncInFlight, 'the first sync runs off the event loop');
+          assert.equal(firstSettled, false);
+          const p2 = e.put('b', rec('2')); // the event loop is free while the sync runs
+          const p3 = e.put('c', rec('3'));
+          assert.notEqual(p2, p1);
+          assert.equal(p3, p2, 'later writes share the next group');
+          await Promise.all([p1, p2, p3]);
+          assert.equal(e.walSyncs - before, 2);
         } finally {
           await e.close();
         }
       });
 
-      it('fsync: sequential awaited writes each wait for their own WAL sync', async () => {
-        const e = await openEngine('fsync');
+      it('the WAL syncer keeps handles only on WAL files that still exist, across WAL roll-overs', async () => {
+        const dataDir = tempDir();
+        const e = new RocksdbEngine(configSchema.parse({ dataDir, durability: 'fsync', rocksdb: { writeBufferBytes: 256 * 1024 } }));
+        await e.open();
         try {
-          const before = e.walSyncs;
-          for (let i = 0; i < 3; i++) await e.put(`k${i}`, rec('v'));
-          assert.equal(await e.delete('k0'), true);
-          await e.batch([{ kind: 'delete', key: 'k1' }]);
-          assert.equal(e.walSyncs - before, 5);
+          const value = Buffer.alloc(4096, 1);
+          for (let round = 0; round < 20; round++) {
+            const writes: (void | Promise<void>)[] = [];
+            for (let i = 0; i < 64; i++) writes.push(e.put(`r${round}-${i}`, { value, expiresAtMs: 0 }));
+            await Promise.all(writes);
+          }
+          // 5 MB through 256 KB write buffers: the WAL rolled over several times.
+          const walNow = new Set(readdirSync(e.location).filter((f) => f.endsWith('.log')).map((f) => join(e.location, f)));
+          const held = openWalFiles(dataDir);
+          // RocksDB holds its live WAL files open too; ours must never point at a deleted one.
+          assert.ok(held.every((t) => walNow.has(t)), `stale WAL handles: ${held.join(' ')}`);
+          assert.ok(held.length <= 2 * walNow.size, `holding ${held.length} WAL handles for ${walNow.size} files`);
+          assert.equal(e.count(), 20 * 64);
         } finally {
           await e.close();
         }
+        assert.deepEqual(openWalFiles(dataDir), []);
       });
 
       it('fsync: a write is visible to get before its promise settles, and same-key writes apply in call order', async () => {

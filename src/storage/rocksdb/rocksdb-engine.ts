@@ -10,10 +10,13 @@
  * - none:  put/delete/batch return synchronously; the WAL is synced on close only.
  * - batch: as none, plus a WAL sync every batchSyncIntervalMs while there are unsynced writes.
  * - fsync: they return a promise that settles after the WAL has been synced. GROUP COMMIT: the
- *   first write of an event-loop turn schedules one sync (setImmediate); every write made until
- *   that sync runs shares it (one promise per group, not per write). The sync itself is an empty
- *   batch written with sync:true (fdatasync of the WAL), which blocks the event loop for one
- *   fdatasync; writes that arrive meanwhile queue up and form the next group.
+ *   first write of an event-loop turn schedules a sync (setImmediate), and every write made
+ *   before that sync starts shares it (one promise per group, not per write). The sync runs on
+ *   the thread pool (WalSyncer: fdatasync of the WAL files), so the event loop keeps serving
+ *   while it is in flight; writes arriving meanwhile form the next group, whose sync starts as
+ *   soon as the current one completes. At most one sync is in flight.
+ *   (Option walSync: 'inline' instead syncs with an empty sync:true batch on the main thread,
+ *   blocking the loop for each fdatasync; kept for comparison and as a fallback.)
  *
  * Read-before-write: each write reads the key's current record (main thread; memtable, block
  * cache or bloom filter in the common case) to keep the expiry index exact (the old index entry
@@ -32,6 +35,7 @@ import { join } from 'node:path';
 import { RocksLevel, type RocksChainedBatch, type RocksIterator, type RocksOpenOptions } from '@nxtedition/rocksdb';
 import type { Config } from '../../config/schema.js';
 import { RingkvError } from '../../errors/index.js';
+import { WalSyncer } from './wal-syncer.js';
 import type { BatchOp, EngineCapabilities, EngineStats, Key, ScanOptions, StorageEngine, StoredRecord } from '../engine.js';
 import {
   FORMAT_VERSION, INDEX_START, META_COUNTS_KEY, META_FORMAT_KEY, RECORDS_END, RECORDS_START, decodeCounts, decodeIndexKey,
@@ -41,6 +45,8 @@ import {
 export type RocksdbEngineConfig = Pick<Config, 'dataDir' | 'durability' | 'batchSyncIntervalMs' | 'rocksdb'>;
 
 export interface RocksdbEngineOptions {
+  /** How a group's WAL sync runs: on the thread pool (default) or blocking the main thread. */
+  walSync?: 'threadpool' | 'inline';
   /** Unix ms; defaults to Date.now. */
   now?: () => number;
   /** In [0, 1); defaults to Math.random (randomKey). */
@@ -92,6 +98,10 @@ export class RocksdbEngine implements StorageEngine {
   /** Writes applied since the last WAL sync. */
   private unsynced = false;
   private group: Group | undefined;
+  /** The WAL sync in flight, if any (never rejects). */
+  private syncing: Promise<void> | undefined;
+  private walSyncer: WalSyncer | undefined;
+  private readonly walSyncMethod: 'threadpool' | 'inline';
   private syncTimer: NodeJS.Timeout | undefined;
   private readonly scans = new Set<OpenScan>();
   /**
@@ -111,6 +121,12 @@ export class RocksdbEngine implements StorageEngine {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.expireCycleKeysMax = options.expireCycleKeysMax ?? 2000;
+    this.walSyncMethod = options.walSync ?? 'threadpool';
+  }
+
+  /** True while a WAL sync is running on the thread pool. */
+  get syncInFlight(): boolean {
+    return this.syncing !== undefined;
   }
 
   /** WAL syncs since open (observability; shows group commit at work). */
@@ -175,16 +191,13 @@ export class RocksdbEngine implements StorageEngine {
       this.keys = this.countRange(RECORDS_START, RECORDS_END);
       this.keysWithExpiry = this.countRange(INDEX_START, RECORDS_START);
     }
+    this.walSyncer = new WalSyncer(this.location);
     this.state = 'open';
     if (this.cfg.durability === 'batch') {
+      // A failed sync leaves `unsynced` set, so the next tick retries; close() syncs inline and
+      // reports a persistent failure.
       this.syncTimer = setInterval(() => {
-        if (this.unsynced) {
-          try {
-            this.syncWal();
-          } catch {
-            // Retried on the next tick; close() reports a persistent failure.
-          }
-        }
+        if (this.unsynced) this.startSync();
       }, this.cfg.batchSyncIntervalMs);
       this.syncTimer.unref();
     }
@@ -438,6 +451,8 @@ export class RocksdbEngine implements StorageEngine {
     if (this.syncTimer !== undefined) clearInterval(this.syncTimer);
     this.syncTimer = undefined;
     if (db === undefined) return;
+    // Let the sync in flight finish (it settles its own group); no new one starts once closed.
+    await this.syncing;
     let failure: unknown;
     try {
       // Saving the counters (synced) also syncs every earlier write in the WAL.
@@ -460,6 +475,8 @@ export class RocksdbEngine implements StorageEngine {
       scan.it._closeSync();
     }
     this.scans.clear();
+    await this.walSyncer?.close();
+    this.walSyncer = undefined;
     this.wb?._closeSync();
     this.syncBatch?._closeSync();
     this.wb = undefined;
@@ -542,21 +559,48 @@ export class RocksdbEngine implements StorageEngine {
       });
       g = { promise, resolve, reject };
       this.group = g;
-      setImmediate(() => this.commitGroup());
+      // Gather the rest of this turn's writes first. With a sync in flight, its completion
+      // starts the next one instead.
+      if (this.syncing === undefined) setImmediate(() => this.startSync());
     }
     return g.promise;
   }
 
-  private commitGroup(): void {
+  /** Starts a WAL sync covering every write applied so far and the group waiting for it. */
+  private startSync(): void {
+    if (this.syncing !== undefined || this.state !== 'open') return;
+    if (this.group === undefined && !this.unsynced) return;
     const g = this.group;
-    if (g === undefined) return; // close() already settled it
     this.group = undefined;
-    try {
-      this.syncWal();
-      g.resolve();
-    } catch (e) {
-      g.reject(storageError(e));
+    // Cleared before the sync so a write that lands meanwhile is not taken as synced.
+    this.unsynced = false;
+    let run: Promise<void>;
+    if (this.walSyncMethod === 'inline' || this.walSyncer === undefined) {
+      try {
+        this.syncWal();
+        run = Promise.resolve();
+      } catch (e) {
+        run = Promise.reject(e);
+      }
+    } else {
+      run = this.walSyncer.sync().then(() => {
+        this.syncs++;
+      });
     }
+    this.syncing = run
+      .then(
+        () => g?.resolve(),
+        (e: unknown) => {
+          this.unsynced = true;
+          g?.reject(storageError(e));
+        },
+      )
+      .finally(() => {
+        this.syncing = undefined;
+        // Through the event loop, never straight from here: an inline sync settles in
+        // microtasks, and writers awaiting it would otherwise starve timers and I/O.
+        if (this.group !== undefined) setImmediate(() => this.startSync());
+      });
   }
 
   private syncWal(): void {
