@@ -69,16 +69,6 @@ for (const [nodes, seeds] of [[10, quick ? 1 : 4], [30, quick ? 1 : 2]] as const
     printFalse('', row);
   }
 }
-{
-  // The knob that trades detection time for false deaths: the suspicion timeout multiplier.
-  const row = falseAlarmRow(10, 0.3, quick ? 1 : 4, { suspicionMult: 5 });
-  results['false_10_0.3_mult5'] = row;
-  printFalse('  (suspicionMult 5 instead of 4)', row);
-  const det: number[] = [];
-  for (let seed = 1; seed <= (quick ? 10 : 100); seed++) det.push(crashDetection(seed, 10, { config: { suspicionMult: 5 } }).allDeadPeriods);
-  results['detection_10_mult5'] = { allP50: quantile(det, 0.5), allP99: quantile(det, 0.99) };
-  log(`      and its crash detection at 10 nodes: all-p50 ${fmt(quantile(det, 0.5))}, all-p99 ${fmt(quantile(det, 0.99))} periods`);
-}
 
 log('');
 log('# Dissemination (periods until one fresh update reaches every node; lossless)');

@@ -125,7 +125,7 @@ test('membership: one-source suspicion is never enough — the member stays susp
   step(m, C, ping(2, A, [suspect(X, 0, [C])]));
   const at = m.clockMs;
   let deadAt = -1;
-  for (let t = at; t <= at + m.suspicionTimeoutMs(2) + 1000 && deadAt < 0; t += 50) {
+  for (let t = at; t <= at + m.suspicionTimeoutMs(2) + 3 * MEMBERSHIP_DEFAULTS.probeIntervalMs && deadAt < 0; t += 50) {
     const out = tick(m, t);
     for (const s of sends(out)) if (s.message.kind === 'ping') step(m, s.to, { kind: 'ack', incarnation: 0, seq: s.message.seq, ringEpoch: 0, updates: [] });
     if (m.status(X) === 'dead') deadAt = t;
@@ -363,4 +363,35 @@ test('membership: a peer sending a stale incarnation is owed the newer view on t
   for (let i = 0; i < 50; i++) step(m, C, ping(100 + i, A)); // the re-queued gossip is spent on C
   const ack = sends(step(m, D, ping(200, A)))[0]?.message;
   assert.ok(ack?.kind === 'ack' && ack.updates[0]?.member === X && ack.updates[0].incarnation === 4, JSON.stringify(ack));
+});
+
+test('membership: last call — past the timeout the suspicion is gossiped once more, and a correction then saves the member', () => {
+  const m = make({ members: [A, B, C, D, X] });
+  const answerAll = (out: MembershipEffect[]): void => {
+    for (const s of sends(out)) if (s.message.kind === 'ping') step(m, s.to, { kind: 'ack', incarnation: 0, seq: s.message.seq, ringEpoch: 0, updates: [] });
+  };
+  step(m, B, ping(1, A, [suspect(X, 0, [B, C])]));
+  const since = m.clockMs;
+  const timeoutMs = m.suspicionTimeoutMs(2);
+  // Spend the queued suspicion so that the last call is visible as a fresh send.
+  for (let i = 0; i < 50; i++) step(m, D, ping(10 + i, A));
+  let lastCallAt = -1;
+  for (let t = since; t <= since + timeoutMs + 200 && lastCallAt < 0; t += 50) {
+    const out = tick(m, t);
+    // (Probes of X itself always carry the suspicion: the buddy system. Look at gossip to others.)
+    if (sends(out).some((s) => s.to !== X && s.message.kind !== 'sync' && s.message.updates.some((u) => u.kind === 'suspect' && u.member === X))) lastCallAt = t;
+    answerAll(out);
+    if (lastCallAt < 0) {
+      // Probes carry gossip only when something is queued: ask for an ack to see the queue.
+      const ack = sends(step(m, D, ping(1000 + t, A)))[0]?.message;
+      if (ack?.kind === 'ack' && ack.updates.some((u) => u.kind === 'suspect' && u.member === X)) lastCallAt = t;
+    }
+  }
+  assert.ok(lastCallAt >= since + timeoutMs, `last call at ${lastCallAt}, timeout ends at ${since + timeoutMs}`);
+  assert.equal(m.status(X), 'suspect', 'not dead at the timeout itself');
+  // A peer holding X's refutation answers; X stays alive.
+  step(m, C, { kind: 'ack', incarnation: 0, seq: 0, ringEpoch: 0, updates: [{ kind: 'alive', member: X, incarnation: 1 }] });
+  for (let t = lastCallAt + 50; t <= lastCallAt + 3000; t += 50) answerAll(tick(m, t));
+  assert.equal(m.status(X), 'alive');
+  assert.equal(m.stats.deathsDeclared, 0);
 });

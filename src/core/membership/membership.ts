@@ -20,7 +20,9 @@
  * The death rule (the issue's "two independent sources"): a member goes from suspect to dead
  * only when BOTH (a) at least `suspicionSourcesMin` (>= 2) distinct members have suspected it at
  * its current incarnation — each by its own failed direct and indirect probes — and (b) the
- * suspicion timeout has run out on this node's clock since it first heard of the suspicion. The
+ * suspicion timeout has run out on this node's clock since it first heard of the suspicion,
+ * followed by a "last call": the suspicion is gossiped once more and death waits one more probe
+ * period, so a node that only missed the refutation is corrected by its peers first. The
  * timeout shrinks from `suspicionMaxMult` x to 1 x the base as independent confirmations arrive
  * (Lifeguard's dogpile scaling, with K = `suspicionConfirmations`), base =
  * `suspicionMult` * max(1, log10 n) * probeIntervalMs. With a single source the suspicion never
@@ -144,6 +146,8 @@ interface Member {
   changedAtMs: number;
   /** When this node first heard the current suspicion (valid while suspect). */
   suspectSinceMs: number;
+  /** When the timeout ran out and the suspicion was gossiped a last time (-1: not yet). */
+  lastCallMs: number;
   sources: NodeId[];
   deadFrom: NodeId | null;
   /** Highest ring epoch reported for this peer, and the highest reported with a payload. */
@@ -467,6 +471,15 @@ export class Membership {
     if (m === undefined || m.status !== 'suspect') return;
     if (m.sources.length < this.opts.suspicionSourcesMin) return;
     if (this.nowMs - m.suspectSinceMs < this.suspicionTimeoutMs(m.sources.length)) return;
+    if (m.lastCallMs < 0) {
+      // Last call: gossip the suspicion once more and wait one probe period. A peer holding a
+      // newer incarnation answers a stale suspicion with a correction, so a node that merely
+      // missed the refutation (its own gossip long spent) learns it here instead of declaring.
+      m.lastCallMs = this.nowMs;
+      this.broadcast(this.updateOf(m));
+      return;
+    }
+    if (this.nowMs - m.lastCallMs < this.opts.probeIntervalMs) return;
     this.stats.deathsDeclared++;
     this.apply({ kind: 'dead', member: id, incarnation: m.incarnation, from: this.id });
   }
@@ -604,6 +617,7 @@ export class Membership {
         m.incarnation = u.incarnation;
         m.sources = dedupe(u.sources).slice(0, this.opts.suspicionSourcesMax);
         m.suspectSinceMs = this.nowMs;
+        m.lastCallMs = -1;
         this.stats.suspicionsAdopted++;
         this.setStatus(m, 'suspect');
         this.broadcast(this.updateOf(m));
@@ -833,7 +847,7 @@ export class Membership {
 
   private record(id: NodeId, status: MemberStatus, incarnation: number): Member {
     return {
-      id, status, incarnation, changedAtMs: this.nowMs, suspectSinceMs: 0, sources: [], deadFrom: null,
+      id, status, incarnation, changedAtMs: this.nowMs, suspectSinceMs: 0, lastCallMs: -1, sources: [], deadFrom: null,
       ringEpochSeen: -1, ringPayloadEpochSeen: -1,
     };
   }
