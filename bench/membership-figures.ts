@@ -22,20 +22,20 @@ const started = performance.now();
 const results: Record<string, unknown> = {};
 
 log('# Crash detection (periods from crash until every live node sees it dead)');
-log('nodes  runs  first-p50  all-p50  all-p99  all-max  false-deaths');
-for (const [nodes, runs] of [[10, quick ? 20 : 200], [100, quick ? 4 : 100]] as const) {
+log('nodes  loss  runs  first-p50  all-p50  all-p99  all-max  false-deaths');
+for (const [nodes, lossRate, runs] of [[10, 0, quick ? 20 : 200], [100, 0, quick ? 4 : 100], [10, 0.2, quick ? 20 : 200]] as const) {
   const first: number[] = [];
   const all: number[] = [];
   let falseDeaths = 0;
   for (let seed = 1; seed <= runs; seed++) {
-    const r = crashDetection(seed, nodes);
+    const r = crashDetection(seed, nodes, { lossRate });
     first.push(r.firstDeadPeriods);
     all.push(r.allDeadPeriods);
     falseDeaths += r.falseDeaths;
   }
-  const row = { nodes, runs, firstP50: quantile(first, 0.5), allP50: quantile(all, 0.5), allP99: quantile(all, 0.99), allMax: Math.max(...all), falseDeaths };
-  results[`detection_${nodes}`] = row;
-  log(`${String(nodes).padStart(5)}  ${String(runs).padStart(4)}  ${fmt(row.firstP50).padStart(9)}  ${fmt(row.allP50).padStart(7)}  ${fmt(row.allP99).padStart(7)}  ${fmt(row.allMax).padStart(7)}  ${String(falseDeaths).padStart(12)}`);
+  const row = { nodes, lossRate, runs, firstP50: quantile(first, 0.5), allP50: quantile(all, 0.5), allP99: quantile(all, 0.99), allMax: Math.max(...all), falseDeaths };
+  results[`detection_${nodes}_${lossRate}`] = row;
+  log(`${String(nodes).padStart(5)}  ${fmt(lossRate * 100, 0).padStart(3)}%  ${String(runs).padStart(4)}  ${fmt(row.firstP50).padStart(9)}  ${fmt(row.allP50).padStart(7)}  ${fmt(row.allP99).padStart(7)}  ${fmt(row.allMax).padStart(7)}  ${String(falseDeaths).padStart(12)}`);
 }
 
 log('');
