@@ -169,6 +169,8 @@ class Simulation {
   private readonly touchedKeys = new Set<string>();
   private readonly suspected = new Set<NodeId>();
   private finalKeys: string[] = [];
+  /** `${receiver}|${sender}|${opId}` -> the record a replicate carried, until its ack is sent. */
+  private readonly replicatesReceived = new Map<string, Buffer>();
   private readonly finalValues = new Map<string, string[]>();
   private readonly finalAttempts = new Map<string, number>();
   private nowMs = 0;
@@ -274,6 +276,7 @@ class Simulation {
     switch (e.kind) {
       case 'send':
         if (this.tracing) this.log(`${sn.id} -> ${e.to} ${e.message.kind} ${'opId' in e.message ? e.message.opId : ''} ${'key' in e.message ? e.message.key : ''}`);
+        this.checkDurableBeforeClaim(sn, e.to, e.message);
         this.send(sn.id, e.to, e.message);
         return;
       case 'storage': {
@@ -291,6 +294,31 @@ class Simulation {
         const never: never = e;
         throw new TypeError(`unknown effect ${JSON.stringify(never)}`);
       }
+    }
+  }
+
+  /**
+   * Durability oracle. A coordinating replica sends `replicate` only after its own synced store,
+   * and a replica's `replicate_ack` means "durably stored": at both moments the node's DURABLE
+   * disk (unsynced writes excluded) must already hold the record, i.e. merging it in changes
+   * nothing. This catches an ack built on an unsynced write directly, without waiting for a crash
+   * and an unlucky read to expose it (how seed 9077 found it).
+   */
+  private checkDurableBeforeClaim(sn: SimNode, to: NodeId, m: PeerMessage): void {
+    if (m.kind !== 'replicate' && m.kind !== 'replicate_ack') return;
+    let record: Buffer | undefined = m.kind === 'replicate' ? m.record : undefined;
+    if (m.kind === 'replicate_ack') {
+      const k = `${sn.id}|${to}|${m.opId}`;
+      record = this.replicatesReceived.get(k);
+      this.replicatesReceived.delete(k);
+    }
+    const node = sn.node;
+    if (record === undefined || node === null) return;
+    const durable = sn.disk.durable.get(m.key);
+    const v = node.versions;
+    const held = durable === undefined ? v.empty() : v.decode(durable);
+    if (!v.equal(v.merge(held, v.decode(record)), held)) {
+      throw new Error(`durability: ${sn.id} sent ${m.kind} ${m.opId} for ${m.key} before the record was durably stored`);
     }
   }
 
@@ -329,6 +357,7 @@ class Simulation {
           this.faults.msg_partitioned++;
           return;
         }
+        if (ev.message.kind === 'replicate') this.replicatesReceived.set(`${ev.to}|${ev.from}|${ev.message.opId}`, ev.message.record);
         this.step(sn, { kind: 'peer_message', from: ev.from, message: ev.message });
         return;
       }
