@@ -1,6 +1,6 @@
 /**
  * SWIM-style membership and failure detection as a sans-IO state machine (Das, Gupta and
- * Motivala, "SWIM", 2002; with two refinements from Lifeguard, Dadgar et al., 2018).
+ * Motivala, "SWIM", 2002; with Lifeguard's dogpile and buddy refinements, Dadgar et al., 2018).
  *
  * The host steps it with ticks and received messages and executes the sends it takes back; it
  * reports member statuses and their changes, nothing else. Failure detection changes ROUTING,
@@ -31,14 +31,15 @@
  * Consequence: a cluster with a single other member (two nodes) can suspect but never declare death.
  *
  * Refutation: a member that hears it is suspected (or declared dead) at an incarnation >= its own
- * raises its incarnation past it and gossips alive; a higher incarnation overrides any status.
- * Probe messages carry the sender's incarnation, so hearing from a member directly also refutes.
+ * raises its incarnation past it and gossips alive, pushing it at once (a `gossip` message) to
+ * the member that told it and `indirectProbes` random others, since every suspecting node's
+ * clock is already running; a higher incarnation overrides any status. Probe messages carry the sender's incarnation, so hearing from a member directly also refutes.
  * A peer that gossips an older incarnation than ours is sent our view (corrections), since under
  * loss a refutation can miss one node, which would later declare a refuted member dead.
  * When replying to a member this node does not think alive, the update about that member is put
  * first in the reply (Lifeguard's buddy system), so a wrongly suspected member hears of it at once.
  *
- * Dissemination: updates ride on ping, ack and ping_req messages, at most `piggybackUpdatesMax`
+ * Dissemination: updates ride on ping, ack, ping_req (and refutation gossip) messages, at most `piggybackUpdatesMax`
  * and `piggybackBytesMax` per message, each update sent at most
  * `retransmitMult * ceil(log10(n + 1))` times by each node (SWIM's λ·log n).
  *
