@@ -47,7 +47,9 @@ export type FaultKind =
   /** A crash that the other nodes were told about (their local down set), so requests fail fast. */
   | 'suspected'
   /** A storage operation that reported failure (a write that failed did not land). */
-  | 'disk_error';
+  | 'disk_error'
+  /** A live node's wall clock jumped forwards or backwards. */
+  | 'clock_step';
 
 export interface SimResult {
   readonly seed: number;
@@ -146,7 +148,7 @@ interface Client {
 export function emptyFaultCounts(): Record<FaultKind, number> {
   return {
     partition_halves: 0, partition_isolate: 0, partition_bridge: 0, heal: 0, crash: 0, restart: 0,
-    msg_drop: 0, msg_partitioned: 0, msg_duplicate: 0, msg_delay: 0, unsynced_write_lost: 0, clock_skew: 0, suspected: 0, disk_error: 0,
+    msg_drop: 0, msg_partitioned: 0, msg_duplicate: 0, msg_delay: 0, unsynced_write_lost: 0, clock_skew: 0, suspected: 0, disk_error: 0, clock_step: 0,
   };
 }
 
@@ -491,11 +493,18 @@ class Simulation {
       const sn = this.rng.pick(up);
       this.crash(sn);
       this.queue.push(this.nowMs + this.rng.between(100, 1500), { kind: 'restart', node: sn.id });
-    } else {
+    } else if (roll < 93) {
       // A burst of loss and duplication for a while (reset by the next heal of everything).
       this.lossP = this.rng.next() * 0.2;
       this.dupP = this.rng.next() * 0.1;
       if (this.tracing) this.log(`network loss ${this.lossP.toFixed(3)} duplication ${this.dupP.toFixed(3)}`);
+    } else {
+      // A live node's wall clock steps (NTP), forwards or backwards, by up to the skew bound.
+      if (up.length === 0) return;
+      const sn = this.rng.pick(up);
+      sn.skewMs = this.rng.between(-SKEW_MAX_MS, SKEW_MAX_MS);
+      this.faults.clock_step++;
+      if (this.tracing) this.log(`clock step ${sn.id} to skew ${sn.skewMs} ms`);
     }
   }
 
