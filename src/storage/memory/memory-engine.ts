@@ -3,13 +3,14 @@
  * Buffer value (off the V8 heap), with Redis's maxmemory policies and active expiry.
  *
  * Invariants (checked by `invariants()` in tests):
- * - every entry is in `map`, and at `entry.slot` in `all`; entries with an expiry are also at
- *   `entry.ttlSlot` in `volatile` (else ttlSlot = -1). Both arrays allow O(1) random pick and
- *   O(1) removal (swap with last, pop), which is what sampling (eviction, active expiry,
- *   randomKey) needs.
+ * - every entry is in `map`, and at `entry.slot` in `all` (slot -1 once removed or replaced);
+ *   entries with an expiry are also at `entry.ttlSlot` in `volatile` (else ttlSlot = -1). Both
+ *   arrays allow O(1) random pick and O(1) removal (swap with last, pop), which is what sampling
+ *   (eviction, active expiry, randomKey) needs.
  * - usedBytes = sum over entries of (key.length + value.length + ENTRY_OVERHEAD_BYTES, plus
  *   VOLATILE_OVERHEAD_BYTES when the entry has an expiry).
- * - an entry is never mutated after insertion except its access fields (lru, lfu, lfuMinutes):
+ * - an entry is never mutated after insertion except its access fields (lru, lfu, lfuMinutes)
+ *   and its index slots:
  *   get() hands the entry itself out as the StoredRecord (no allocation per read), so a caller
  *   holding a previous record keeps seeing the old value after an overwrite.
  *
@@ -243,12 +244,6 @@ class SortedKeys {
   }
 }
 
-interface PoolItem {
-  key: Key;
-  /** Higher = better eviction candidate. */
-  score: number;
-}
-
 export class MemoryEngine implements StorageEngine {
   readonly name = 'memory';
   readonly capabilities: EngineCapabilities = { durable: false, eviction: true, appliesWritesSynchronously: true };
@@ -260,7 +255,14 @@ export class MemoryEngine implements StorageEngine {
   private expiredKeys = 0;
   private evictedKeys = 0;
   private accessSeq = 0;
-  private readonly pool: PoolItem[] = [];
+  /**
+   * Eviction pool (Redis's EVPOOL): parallel arrays sorted by ascending score, no allocation.
+   * Holds entries, not keys: identity compares are cheap, and an entry that was removed or
+   * replaced since it was sampled has slot -1, so it is skipped without a Map lookup.
+   */
+  private readonly poolEntries: (Entry | undefined)[] = new Array<Entry | undefined>(EVICTION_POOL_SIZE).fill(undefined);
+  private readonly poolScores = new Float64Array(EVICTION_POOL_SIZE);
+  private poolSize = 0;
   private sortedKeys = new SortedKeys();
 
   private readonly cfg: MemoryEngineConfig;
@@ -328,6 +330,7 @@ export class MemoryEngine implements StorageEngine {
     } else {
       e.slot = old.slot;
       this.all[old.slot] = e;
+      old.slot = -1; // replaced: no longer indexed
       this.usedBytes -= old.value.length;
       if (old.ttlSlot !== -1) this.dropVolatile(old);
     }
@@ -425,7 +428,8 @@ export class MemoryEngine implements StorageEngine {
     this.sortedKeys = new SortedKeys();
     this.all = [];
     this.volatile = [];
-    this.pool.length = 0;
+    this.poolEntries.fill(undefined);
+    this.poolSize = 0;
     this.usedBytes = 0;
   }
 
@@ -529,6 +533,7 @@ export class MemoryEngine implements StorageEngine {
       this.all[e.slot] = last;
       last.slot = e.slot;
     }
+    e.slot = -1; // no longer indexed (eviction pool entries check this)
     if (e.ttlSlot !== -1) this.dropVolatile(e);
     this.usedBytes -= e.key.length + e.value.length + ENTRY_OVERHEAD_BYTES;
   }
@@ -594,51 +599,63 @@ export class MemoryEngine implements StorageEngine {
   private evictFromPool(policy: 'allkeys-lru' | 'allkeys-lfu' | 'volatile-lru' | 'volatile-lfu' | 'volatile-ttl'): boolean {
     const volatileOnly = policy !== 'allkeys-lru' && policy !== 'allkeys-lfu';
     const arr = volatileOnly ? this.volatile : this.all;
-    const pool = this.pool;
+    const lfu = policy === 'allkeys-lfu' || policy === 'volatile-lfu';
     for (;;) {
       if (arr.length === 0) return false;
-      const nowMin = policy.endsWith('lfu') ? Math.floor(this.now() / 60_000) : 0;
+      const nowMin = lfu ? Math.floor(this.now() / 60_000) : 0;
       for (let i = 0; i < this.cfg.maxmemorySamples; i++) {
         const e = this.pick(arr);
         let score: number;
         if (policy === 'volatile-ttl') score = -e.expiresAtMs;
-        else if (policy === 'allkeys-lfu' || policy === 'volatile-lfu') score = 255 - this.lfuDecayed(e, nowMin);
+        else if (lfu) score = 255 - this.lfuDecayed(e, nowMin);
         else score = this.accessSeq - e.lru;
-        this.poolInsert(e.key, score);
+        this.poolInsert(e, score);
       }
       // Best candidates sit at the end; skip ones that vanished or no longer qualify.
-      while (pool.length > 0) {
-        const item = pool.pop();
-        if (item === undefined) break;
-        const e = this.map.get(item.key);
-        if (e === undefined || (volatileOnly && e.ttlSlot === -1)) continue;
+      while (this.poolSize > 0) {
+        const e = this.poolEntries[--this.poolSize];
+        this.poolEntries[this.poolSize] = undefined;
+        if (e === undefined || e.slot === -1 || (volatileOnly && e.ttlSlot === -1)) continue;
         this.evict(e);
         return true;
       }
     }
   }
 
-  /** Keeps `pool` sorted by ascending score, at most EVICTION_POOL_SIZE items, keys unique. */
-  private poolInsert(key: Key, score: number): void {
-    const pool = this.pool;
-    for (let i = 0; i < pool.length; i++) {
-      const it = pool[i];
-      if (it !== undefined && it.key === key) {
-        pool.splice(i, 1);
+  /** Keeps the pool sorted by ascending score, at most EVICTION_POOL_SIZE keys, keys unique. */
+  private poolInsert(entry: Entry, score: number): void {
+    const keys = this.poolEntries;
+    const scores = this.poolScores;
+    let n = this.poolSize;
+    for (let i = 0; i < n; i++) {
+      if (keys[i] === entry) {
+        for (let j = i; j < n - 1; j++) {
+          keys[j] = keys[j + 1];
+          scores[j] = scores[j + 1] ?? 0;
+        }
+        keys[--n] = undefined;
         break;
       }
     }
-    if (pool.length >= EVICTION_POOL_SIZE) {
-      const worst = pool[0];
-      if (worst === undefined || score <= worst.score) return;
-      pool.shift();
+    if (n >= EVICTION_POOL_SIZE) {
+      if (score <= (scores[0] ?? 0)) {
+        this.poolSize = n;
+        return;
+      }
+      for (let j = 0; j < n - 1; j++) {
+        keys[j] = keys[j + 1];
+        scores[j] = scores[j + 1] ?? 0;
+      }
+      keys[--n] = undefined;
     }
-    let i = pool.length;
-    while (i > 0) {
-      const prev = pool[i - 1];
-      if (prev === undefined || prev.score <= score) break;
+    let i = n;
+    while (i > 0 && (scores[i - 1] ?? 0) > score) {
+      keys[i] = keys[i - 1];
+      scores[i] = scores[i - 1] ?? 0;
       i--;
     }
-    pool.splice(i, 0, { key, score });
+    keys[i] = entry;
+    scores[i] = score;
+    this.poolSize = n + 1;
   }
 }
