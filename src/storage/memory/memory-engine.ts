@@ -21,10 +21,11 @@
  * Expiry is lazy (get/scan/count/randomKey never return an expired record and delete what they
  * find expired) plus `expireCycle`, a bounded copy of Redis's activeExpireCycle.
  *
- * Costs: get/put/delete O(1). scan() reads a sorted key index (see SortedKeys) built on the
- * first scan, O(n log n) once and in slices that let other work run; afterwards a page costs
- * O(log n + page), plus amortised upkeep of about O(log n) per key inserted since. count() walks the keys with an expiry,
- * O(keys with TTL), deleting expired ones it meets.
+ * Costs: get/put/delete O(1); eviction samples maxmemorySamples keys per evicted key.
+ * scan() reads a sorted key index (see SortedKeys) built on the first scan, O(n log n) once
+ * and in slices that let other work run; afterwards a page costs O(log n + page), plus
+ * amortised upkeep of about O(log n) per key inserted since. count() walks the keys with an
+ * expiry, O(keys with TTL), deleting expired ones it meets.
  */
 import type { Config, MaxmemoryPolicy } from '../../config/schema.js';
 import { RingkvError } from '../../errors/index.js';

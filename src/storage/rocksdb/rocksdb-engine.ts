@@ -381,7 +381,14 @@ export class RocksdbEngine implements StorageEngine {
 
   expireCycle(nowMs: number): number {
     const db = this.opened();
-    const it = db._iterator({ gte: this.indexFloor(), lt: indexUpperBound(nowMs), limit: this.expireCycleKeysMax, values: false, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const it = db._iterator({
+      gte: this.indexFloor(),
+      lt: indexUpperBound(nowMs),
+      limit: this.expireCycleKeysMax,
+      values: false,
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+    });
     const due: { expiresAtMs: number; key: Key }[] = [];
     try {
       for (;;) {
@@ -623,7 +630,15 @@ export class RocksdbEngine implements StorageEngine {
 
   /** First (or last) record key, encoded, expired or not. */
   private edgeKey(last: boolean): Buffer | undefined {
-    const it = this.opened()._iterator({ gte: RECORDS_START, lt: RECORDS_END, reverse: last, limit: 1, values: false, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const it = this.opened()._iterator({
+      gte: RECORDS_START,
+      lt: RECORDS_END,
+      reverse: last,
+      limit: 1,
+      values: false,
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+    });
     try {
       return it._nextvSync(1).rows[0];
     } finally {
