@@ -70,6 +70,13 @@ for (const [nodes, seeds] of [[10, quick ? 1 : 4], [30, quick ? 1 : 2]] as const
   }
 }
 
+{
+  // Why Lifeguard's local health is off by default: under uniform loss it raises false deaths.
+  const row = falseAlarmRow(10, 0.3, quick ? 1 : 4, { healthMax: 8 });
+  results['false_10_0.3_health8'] = row;
+  printFalse('  (with local health, healthMax 8)', row);
+}
+
 log('');
 log('# Dissemination (periods until one fresh update reaches every node; lossless)');
 log('nodes  runs  log2(n)  p50  max  max-sends/node  retransmit-limit');

@@ -55,13 +55,18 @@ test('membership sim: a broken link between two nodes does not make the cluster 
 test('membership sim: a deaf node suspects everyone, yet on its word alone nobody else is declared dead', () => {
   // Nothing reaches `deaf`; it still sends. Its probes all fail, so it raises suspicions about
   // every member — one source each. Only `deaf` itself (really unreachable) may die.
-  const sim = new MembershipSim({ seed: 4, nodes: 8 });
+  const sim = new MembershipSim({ seed: 4, nodes: 8, config: { healthMax: 8 } });
   const deaf = nodeId('n3');
   for (const id of sim.ids) if (id !== deaf) sim.cutLink(id, deaf);
   const wronglyDead = new Set<NodeId>();
   sim.onChange = (c) => { if (c.status === 'dead' && c.member !== deaf && c.observer !== deaf) wronglyDead.add(c.member); };
   sim.run(300_000);
   assert.ok(sim.node(deaf).stats.suspicionsRaised >= 7, 'the deaf node suspected its peers');
+  // Local health (on here): missing every ack, the deaf node slowed its probing to 9 x.
+  const healthy = sim.node(nodeId('n0'));
+  assert.equal(sim.node(deaf).localHealth, 8);
+  assert.equal(healthy.localHealth, 0);
+  assert.ok(sim.node(deaf).stats.probes * 4 < healthy.stats.probes, `deaf ${sim.node(deaf).stats.probes} probes vs healthy ${healthy.stats.probes}`);
   assert.ok(sim.node(deaf).stats.suspicionsConfirmed > 0, 'and kept failing to reach them');
   assert.deepEqual([...wronglyDead], []);
   for (const id of sim.ids) if (id !== deaf) assert.equal(sim.node(id).status(deaf), 'dead', `${id} sees the deaf node dead`);

@@ -395,3 +395,27 @@ test('membership: last call — past the timeout the suspicion is gossiped once 
   assert.equal(m.status(X), 'alive');
   assert.equal(m.stats.deathsDeclared, 0);
 });
+
+test('membership: local health — unanswered probes stretch the probe period, answered ones keep it; healthMax 0 (the default) disables', () => {
+  const count = (m: Membership, answer: boolean): number => {
+    let pings = 0;
+    for (let t = 0; t <= 20_000; t += 50) {
+      for (const s of sends(tick(m, t))) {
+        if (s.message.kind !== 'ping') continue;
+        pings++;
+        if (answer) step(m, s.to, { kind: 'ack', incarnation: 0, seq: s.message.seq, ringEpoch: 0, updates: [] });
+      }
+    }
+    return pings;
+  };
+  const unanswered = make({ healthMax: 8 });
+  const pingsUnanswered = count(unanswered, false);
+  assert.ok(unanswered.localHealth >= 4, `health ${unanswered.localHealth}`);
+  const answered = make({ healthMax: 8 });
+  assert.equal(count(answered, true), 20);
+  assert.equal(answered.localHealth, 0);
+  const disabled = make();
+  assert.equal(count(disabled, false), 20, 'full rate without local health');
+  // Periods of 1, 2, 3, 4, 5 s fit 20 s: about 6 probes instead of 20.
+  assert.ok(pingsUnanswered <= 7, `${pingsUnanswered} probes`);
+});

@@ -39,6 +39,12 @@
  * When replying to a member this node does not think alive, the update about that member is put
  * first in the reply (Lifeguard's buddy system), so a wrongly suspected member hears of it at once.
  *
+ * Local health (Lifeguard): each probe that gets no ack at all, and each suspicion about this
+ * node, raises a score (to `healthMax`); each acked probe lowers it. The probe period and probe
+ * timeout are multiplied by score + 1, so a node that is itself the problem (overloaded, deaf)
+ * slows its accusations instead of flooding the cluster with them. Off by default (see
+ * MEMBERSHIP_DEFAULTS.healthMax for the measured reason).
+ *
  * Dissemination: updates ride on ping, ack, ping_req (and refutation gossip) messages, at most `piggybackUpdatesMax`
  * and `piggybackBytesMax` per message, each update sent at most
  * `retransmitMult * ceil(log10(n + 1))` times by each node (SWIM's λ·log n).
@@ -95,6 +101,8 @@ export interface MembershipOptions {
   readonly syncMembersMax: number;
   readonly joinRetryMs: number;
   readonly ringPayloadBytesMax: number;
+  /** Lifeguard local-health ceiling: probes slow to (healthMax + 1) x when this node misses acks; 0 disables. */
+  readonly healthMax: number;
 }
 
 export const MEMBERSHIP_DEFAULTS = {
@@ -118,6 +126,10 @@ export const MEMBERSHIP_DEFAULTS = {
   syncMembersMax: 2048,
   joinRetryMs: 1000,
   ringPayloadBytesMax: 64 * 1024,
+  // Off by default: under uniform message loss every node's score rises, refutations spread more
+  // slowly and false deaths went up in simulation (0 -> ~0.1-0.3 per node-hour at 30% loss).
+  // Worth turning on (Lifeguard uses 8) where one slow or deaf node is the likelier fault.
+  healthMax: 0,
 } as const satisfies Partial<MembershipOptions>;
 
 export interface MembershipStats {
@@ -196,6 +208,8 @@ export class Membership {
   private nextJoinMs: number;
   private joinIndex = 0;
   private seq = 0;
+  /** Lifeguard's local health multiplier, 0 (healthy) .. healthMax; scales probe period and timeout. */
+  private health = 0;
   private correcting = true;
   /** The sender of the message being handled (null outside message handling). */
   private messageFrom: NodeId | null = null;
@@ -219,6 +233,7 @@ export class Membership {
     ];
     for (const [name, v] of positive) if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
     if (!Number.isSafeInteger(opts.incarnation) || opts.incarnation < 0) throw new RangeError('incarnation must be a non-negative integer');
+    if (!Number.isSafeInteger(opts.healthMax) || opts.healthMax < 0) throw new RangeError('healthMax must be a non-negative integer');
     if (!Number.isSafeInteger(opts.ringEpoch) || opts.ringEpoch < 0) throw new RangeError('ringEpoch must be a non-negative integer');
     if (!Number.isSafeInteger(opts.suspicionSourcesMin) || opts.suspicionSourcesMin < 2) {
       throw new RangeError(`suspicionSourcesMin must be at least 2 (one report is not enough), got ${opts.suspicionSourcesMin}`);
@@ -318,6 +333,11 @@ export class Membership {
     return this.incarnation;
   }
 
+  /** Local health score (0 = healthy): the probe period and timeout are multiplied by it plus one. */
+  get localHealth(): number {
+    return this.health;
+  }
+
   /** Updates queued for piggybacking (for tests of the dissemination bound). */
   get queuedUpdates(): number {
     return this.queue.size;
@@ -393,11 +413,14 @@ export class Membership {
     if (!leaving && now >= this.nextProbeMs) {
       this.finishProbe();
       this.startProbe();
-      this.nextProbeMs += this.opts.probeIntervalMs;
-      if (this.nextProbeMs <= now) this.nextProbeMs = now + this.opts.probeIntervalMs;
+      // Lifeguard's local health: a node that misses acks itself (overloaded, or deaf) probes
+      // and times out more slowly rather than accusing healthy peers at full rate.
+      const intervalMs = this.opts.probeIntervalMs * (this.health + 1);
+      this.nextProbeMs += intervalMs;
+      if (this.nextProbeMs <= now) this.nextProbeMs = now + intervalMs;
     }
     const p = this.probe;
-    if (p !== null && !p.acked && !p.indirectSent && now >= p.startMs + this.opts.probeTimeoutMs) this.sendIndirect(p);
+    if (p !== null && !p.acked && !p.indirectSent && now >= p.startMs + this.opts.probeTimeoutMs * (this.health + 1)) this.sendIndirect(p);
     for (const [seq, r] of this.relays) if (r.deadlineMs <= now) this.relays.delete(seq);
     for (const id of [...this.suspects]) this.checkSuspicion(id);
     if (!leaving && now >= this.nextPushPullMs) {
@@ -416,7 +439,12 @@ export class Membership {
   private finishProbe(): void {
     const p = this.probe;
     this.probe = null;
-    if (p === null || p.acked) return;
+    if (p === null) return;
+    if (p.acked) {
+      this.health = Math.max(0, this.health - 1);
+      return;
+    }
+    this.health = Math.min(this.opts.healthMax, this.health + 1);
     this.stats.probesFailed++;
     const m = this.members.get(p.target);
     // Only a suspicion about the incarnation we probed: a refutation that arrived meanwhile wins.
@@ -689,7 +717,11 @@ export class Membership {
       if (u.incarnation < this.incarnation) this.correct(me);
       return;
     }
-    if (u.kind !== 'alive') this.stats.refutations++;
+    if (u.kind !== 'alive') {
+      this.stats.refutations++;
+      // Being suspected hints that this node is the slow one (Lifeguard).
+      this.health = Math.min(this.opts.healthMax, this.health + 1);
+    }
     this.incarnation = u.incarnation + 1;
     me.incarnation = this.incarnation;
     this.broadcast({ kind: 'alive', member: this.id, incarnation: this.incarnation });
@@ -882,6 +914,7 @@ export class Membership {
     if (me.incarnation !== this.incarnation) throw new Error('own record behind own incarnation');
     if (this.members.size > this.opts.membersMax) throw new Error('member table over its bound');
     if (this.relays.size > this.opts.relaysMax) throw new Error('relays over their bound');
+    if (this.health < 0 || this.health > this.opts.healthMax) throw new Error(`local health ${this.health} out of range`);
     if (this.corrections.size > CORRECTION_PEERS_MAX) throw new Error('corrections over their bound');
     let live = 0;
     let suspects = 0;
