@@ -156,13 +156,22 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
 
   const expiryLog = logger.child({ component: 'expiry' });
   let expiry = startActiveExpiry(engine, config, now, expiryLog);
-  // CONFIG SET hz takes effect at once; other runtime changes are applied by the RESP server.
+  // CONFIG SET: hz restarts the expiry timer, memory knobs go to the engine; connection-level
+  // knobs (timeout, maxclients, requirepass) are applied by the RESP server itself.
   resp.onConfigChange((next, previous) => {
     if (next.hz !== previous.hz) {
       void expiry.stop();
       expiry = startActiveExpiry(engine, next, now, expiryLog);
     }
-    log.info({ hz: next.hz }, 'runtime configuration changed');
+    if (next.maxmemory !== previous.maxmemory || next.maxmemoryPolicy !== previous.maxmemoryPolicy
+      || next.maxmemorySamples !== previous.maxmemorySamples || next.lfuLogFactor !== previous.lfuLogFactor
+      || next.lfuDecayTime !== previous.lfuDecayTime) {
+      engine.reconfigure?.({
+        maxmemory: next.maxmemory, maxmemoryPolicy: next.maxmemoryPolicy, maxmemorySamples: next.maxmemorySamples,
+        lfuLogFactor: next.lfuLogFactor, lfuDecayTime: next.lfuDecayTime,
+      });
+    }
+    log.info({ hz: next.hz, maxmemory: next.maxmemory, maxmemoryPolicy: next.maxmemoryPolicy }, 'runtime configuration changed');
   });
 
   const respAt = `${config.host}:${respPort}`;

@@ -16,6 +16,7 @@
  * returns its entry to avoid an allocation per read): callers must not mutate them. put/batch
  * take ownership of `record.value`: callers must not mutate the buffer afterwards.
  */
+import type { MaxmemoryPolicy } from '../config/schema.js';
 import type { MaybePromise } from '../util/maybe-promise.js';
 
 /** Binary key: one byte per char (latin1). */
@@ -50,6 +51,15 @@ export interface EngineStats {
   /** Counters since open. */
   expiredKeys: number;
   evictedKeys: number;
+}
+
+/** The runtime-changeable memory knobs (names as in the config schema). */
+export interface MemorySettings {
+  maxmemory: number;
+  maxmemoryPolicy: MaxmemoryPolicy;
+  maxmemorySamples: number;
+  lfuLogFactor: number;
+  lfuDecayTime: number;
 }
 
 export interface EngineCapabilities {
@@ -91,6 +101,11 @@ export interface StorageEngine {
    * until under the cap, or throw RingkvError('ERR_OOM') under noeviction. Others no-op.
    */
   reserveMemory(): void;
+  /**
+   * Applies memory settings changed at runtime (CONFIG SET maxmemory, maxmemory-policy, ...).
+   * Engines without a memory cap ignore it. Lowering the cap takes effect at the next write.
+   */
+  reconfigure?(settings: MemorySettings): void;
   /** One bounded active-expiry cycle (Redis's activeExpireCycle); returns keys expired. */
   expireCycle(nowMs: number): MaybePromise<number>;
   stats(): EngineStats;

@@ -29,7 +29,7 @@
  */
 import type { Config, MaxmemoryPolicy } from '../../config/schema.js';
 import { RingkvError } from '../../errors/index.js';
-import type { BatchOp, EngineCapabilities, EngineStats, Key, ScanOptions, StorageEngine, StoredRecord } from '../engine.js';
+import type { BatchOp, EngineCapabilities, EngineStats, Key, ScanOptions, StorageEngine, StoredRecord, MemorySettings } from '../engine.js';
 
 /**
  * Fixed per-entry bytes counted in usedBytes besides key and value bytes: the Map slot, the
@@ -266,11 +266,11 @@ export class MemoryEngine implements StorageEngine {
   private poolSize = 0;
   private sortedKeys = new SortedKeys();
 
-  private readonly cfg: MemoryEngineConfig;
+  private cfg: MemoryEngineConfig;
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly expireCycleKeysMax: number;
-  private readonly trackLfu: boolean;
+  private trackLfu: boolean;
 
   constructor(config: Partial<MemoryEngineConfig> = {}, options: EngineOptions = {}) {
     this.cfg = { ...DEFAULT_CONFIG, ...config };
@@ -282,6 +282,24 @@ export class MemoryEngine implements StorageEngine {
   }
 
   async open(): Promise<void> {}
+
+  reconfigure(settings: MemorySettings): void {
+    if (settings.maxmemorySamples < 1) throw new RangeError('maxmemorySamples must be >= 1');
+    const wasLfu = this.trackLfu;
+    this.cfg = { ...this.cfg, ...settings };
+    this.trackLfu = this.cfg.maxmemoryPolicy === 'allkeys-lfu' || this.cfg.maxmemoryPolicy === 'volatile-lfu';
+    // Counters were not kept under the old policy: start every key where a new key starts, so
+    // switching policy does not make all existing keys look coldest (O(keys), admin-only path).
+    if (this.trackLfu && !wasLfu) {
+      const minutes = Math.floor(this.now() / 60_000);
+      for (const e of this.all) {
+        e.lfu = LFU_INIT_VAL;
+        e.lfuMinutes = minutes;
+      }
+    }
+    this.poolSize = 0; // pooled scores were computed under the old policy
+    this.poolEntries.fill(undefined);
+  }
 
   get(key: Key): StoredRecord | undefined {
     const e = this.map.get(key);
