@@ -1,0 +1,97 @@
+/**
+ * The anti-entropy exchange's peer messages: plain arrays, numbers, strings and byte strings, so
+ * they round-trip through msgpackr unchanged and compactly (tuples, not objects, in the bulky
+ * parts; hashes packed 8 bytes each into one byte string).
+ *
+ * Tree node ids (one number, so a request is a flat list):
+ *   node >= 0  a slot range [lo, lo + size) with id = size * SLOT_COUNT + lo; size is a power of
+ *              two; size 1 is a slot; the root is [0, SLOT_COUNT).
+ *   node < 0   leaf bucket b of slot s, with id = -(s * bucketsPerSlot + b) - 1.
+ * Children: a range of size > 1 splits into min(fanout, size) equal ranges; a slot into its
+ * buckets; a bucket into its keys.
+ */
+import { SLOT_COUNT } from '../ring/key-slot.js';
+import type { Slot } from '../types.js';
+
+export type AeNodeId = number;
+
+export const ROOT_NODE: AeNodeId = SLOT_COUNT * SLOT_COUNT;
+
+/** The peer's view of one node: equal to the asker's hash, its children's hashes, or its keys. */
+export type AeReplyEntry =
+  | readonly [node: AeNodeId, kind: 0]
+  /** bit i of `present` set = child i's hash is non-zero; `hashes` holds those, 8 bytes each (hi, lo big-endian). */
+  | readonly [node: AeNodeId, kind: 1, present: number, hashes: Uint8Array]
+  /** A leaf bucket's keys (sorted) and their record digests, 8 bytes each. */
+  | readonly [node: AeNodeId, kind: 2, keys: readonly string[], digests: Uint8Array];
+
+export type AeMessage =
+  /**
+   * Opens session `sid` over `slots` (flat [lo, hi, lo, hi, ...] half-open ranges, sorted,
+   * disjoint) and asks for the root, carrying the opener's root hash for a one-round check.
+   */
+  | { kind: 'ae_open'; sid: number; slots: readonly number[]; rootHi: number; rootLo: number }
+  /** Asks for the children (or keys) of nodes the asker already knows differ. */
+  | { kind: 'ae_request'; sid: number; nodes: readonly AeNodeId[] }
+  | { kind: 'ae_reply'; sid: number; entries: readonly AeReplyEntry[] }
+  /** The responder has no room for (or no longer knows) this session: the opener aborts it. */
+  | { kind: 'ae_busy'; sid: number }
+  /** The opener ends the session; `completed` = every difference was found and transferred. */
+  | { kind: 'ae_close'; sid: number; completed: boolean };
+
+export function rangeNode(lo: Slot, size: number): AeNodeId {
+  return size * SLOT_COUNT + lo;
+}
+
+export function bucketNode(slot: Slot, bucket: number, bucketsPerSlot: number): AeNodeId {
+  return -(slot * bucketsPerSlot + bucket) - 1;
+}
+
+export type DecodedNode =
+  | { kind: 'range'; lo: Slot; size: number }
+  | { kind: 'bucket'; slot: Slot; bucket: number };
+
+/** Decodes a node id; null when it is not a valid id (from a confused or hostile peer). */
+export function decodeNode(node: AeNodeId, bucketsPerSlot: number): DecodedNode | null {
+  if (!Number.isSafeInteger(node)) return null;
+  if (node < 0) {
+    const i = -node - 1;
+    const slot = Math.floor(i / bucketsPerSlot);
+    if (slot >= SLOT_COUNT) return null;
+    return { kind: 'bucket', slot, bucket: i % bucketsPerSlot };
+  }
+  const size = Math.floor(node / SLOT_COUNT);
+  const lo = node % SLOT_COUNT;
+  if (size < 1 || size > SLOT_COUNT || (size & (size - 1)) !== 0 || lo % size !== 0) return null;
+  return { kind: 'range', lo, size };
+}
+
+/** Packs slots (sorted, unique) into flat half-open ranges. */
+export function slotsToRanges(slots: readonly Slot[]): number[] {
+  const out: number[] = [];
+  let prev = -1;
+  for (const s of slots) {
+    if (!Number.isSafeInteger(s) || s <= prev || s >= SLOT_COUNT) throw new RangeError('slots must be sorted, unique slot numbers');
+    prev = s;
+    const last = out.length - 1;
+    if (last > 0 && out[last] === s) out[last] = s + 1;
+    else out.push(s, s + 1);
+  }
+  return out;
+}
+
+/** Unpacks flat ranges into a membership table; null when malformed. */
+export function rangesToMembership(ranges: readonly number[]): Uint8Array | null {
+  if (!Array.isArray(ranges) || ranges.length % 2 !== 0) return null;
+  const member = new Uint8Array(SLOT_COUNT);
+  let prev = 0;
+  for (let i = 0; i < ranges.length; i += 2) {
+    const lo = ranges[i];
+    const hi = ranges[i + 1];
+    if (typeof lo !== 'number' || typeof hi !== 'number' || !Number.isSafeInteger(lo) || !Number.isSafeInteger(hi)) return null;
+    if (lo < prev || hi <= lo || hi > SLOT_COUNT) return null;
+    member.fill(1, lo, hi);
+    prev = hi;
+  }
+  return member;
+}
