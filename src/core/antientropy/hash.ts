@@ -69,6 +69,13 @@ function finish(f: Fnv64): Digest {
   return { hi, lo };
 }
 
+/** Plain FNV-1a 64 (no finalizer), exported to check the arithmetic against published vectors. */
+export function fnv1a64(bytes: Uint8Array): Digest {
+  const f = new Fnv64();
+  for (let i = 0; i < bytes.length; i++) f.byte(bytes[i] as number);
+  return { hi: f.hi, lo: f.lo };
+}
+
 /** The digest of one record's canonical bytes. */
 export function recordDigest(bytes: Uint8Array): Digest {
   const f = new Fnv64();
