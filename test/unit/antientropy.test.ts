@@ -414,3 +414,22 @@ test('antientropy: digests are stable values, sensitive to every byte, and entry
   assert.notDeepEqual(entryHash('a', d), entryHash('b', d));
   assert.notDeepEqual(entryHash('a', d), entryHash('a', { hi: d.hi, lo: d.lo ^ 1 }));
 });
+
+test('antientropy: a reply meant for a previous incarnation does not match the restarted node session', () => {
+  const old = replica('a', { incarnation: 1 });
+  const b = replica('b');
+  old.merge('x', ['v1']);
+  const oldSid = old.ae.open(b.id, ALL_SLOTS)!;
+  for (const o of old.ae.takeOutputs()) if (o.kind === 'send') b.ae.receive(old.id, o.message);
+  const staleReply = b.ae.takeOutputs().find((o) => o.kind === 'send');
+  assert.ok(staleReply !== undefined && staleReply.kind === 'send' && staleReply.message.kind === 'ae_reply');
+  // a restarts (new incarnation) over the same data and opens again.
+  const fresh = replica('a', { incarnation: 2 });
+  fresh.merge('x', ['v1']);
+  const newSid = fresh.ae.open(b.id, ALL_SLOTS)!;
+  assert.notEqual(newSid, oldSid);
+  fresh.ae.takeOutputs();
+  fresh.ae.receive(b.id, staleReply.message);
+  assert.deepEqual(fresh.ae.takeOutputs(), [], 'the stale reply is ignored');
+  assert.equal(fresh.ae.openSessions, 1);
+});

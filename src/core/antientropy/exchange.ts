@@ -55,6 +55,11 @@ import {
 
 export interface AntiEntropyOptions {
   readonly self: NodeId;
+  /**
+   * The node's incarnation (strictly increasing across restarts): session ids embed it, so a
+   * reply addressed to a session of a previous life never matches a session of this one.
+   */
+  readonly incarnation?: number;
   /** Children per slot-range node: a power of two in 2..32. */
   readonly fanout: number;
   readonly bytesPerTickMax: number;
@@ -123,6 +128,8 @@ export interface AntiEntropyStats {
   sessionsAborted: number;
 }
 
+const SID_SEQUENCE_SPAN = 2 ** 21;
+
 const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
 
 /** The exact size a message has on the wire (MessagePack, as peers frame it). */
@@ -168,6 +175,8 @@ export class AntiEntropy {
       ['sessionsMax', opts.sessionsMax], ['transfersPerTickMax', opts.transfersPerTickMax], ['sessionTimeoutMs', opts.sessionTimeoutMs]] as const) {
       if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
     }
+    const inc = opts.incarnation ?? 0;
+    if (!Number.isSafeInteger(inc) || inc < 0 || inc >= 2 ** 31) throw new RangeError(`incarnation must be an integer in 0..2^31-1, got ${inc}`);
     this.opts = opts;
   }
 
@@ -200,7 +209,9 @@ export class AntiEntropy {
     const ranges = slotsToRanges(slots);
     const member = rangesToMembership(ranges);
     if (member === null) throw new Error('slotsToRanges produced malformed ranges');
-    const sid = this.nextSid++;
+    // incarnation * 2^21 + sequence: a safe integer, unique within an incarnation up to 2^21 sessions
+    // (then it wraps, long after any reply of the session it reuses the id of could arrive).
+    const sid = (this.opts.incarnation ?? 0) * SID_SEQUENCE_SPAN + (this.nextSid++ % SID_SEQUENCE_SPAN);
     const session: OpenSession = {
       sid, peer, startedAtMs: this.nowMs, member, ranges, lastActivityMs: this.nowMs,
       toAsk: [], inFlight: null, pushAll: [], transfers: [], transfersEmitted: 0, state: 'opening',
