@@ -1,0 +1,194 @@
+/**
+ * Anti-entropy figures: bytes exchanged / bytes actually different, for two replicas of 100k
+ * keys with 0.1%, 1% and 10% of the keys divergent, at several value sizes. Records are real
+ * versioned records (versioning's encodeRecord); transfers are executed with versioning's merge.
+ *
+ * Divergent keys are split in thirds: missing on the responder, missing on the opener, and held
+ * by both in different versions (the responder's is newer). Counted bytes:
+ *   exchanged = every anti-entropy message (exact MessagePack size)
+ *             + per push: key + record + 8 bytes framing
+ *             + per fetch: key + 8 (request) and key + record + 8 (response);
+ *   different = for each divergent key, the bytes of the record versions that differ between the
+ *               replicas, as they would travel (key + record + 8): one record when a side lacks
+ *               the key, both when both hold different versions (Merkle digests cannot tell which
+ *               descends from which, so both must meet for the merge).
+ * `ratio` = exchanged / different (target <= 2); `ratio 1-way` divides by only the records an
+ * oracle knowing the causal order would send (one per key), for comparison.
+ *
+ * Run: node --import tsx bench/antientropy-figures.ts [--keys 100000] [--configs 16x8,4x8]
+ *      [--values 64,256,1024] [--divergence 0.001,0.01,0.1]
+ */
+import {
+  AntiEntropy,
+  ANTI_ENTROPY_DEFAULTS,
+  MerkleTree,
+  recordDigest,
+  type AeOutput,
+} from '../src/core/antientropy/index.js';
+import { SLOT_COUNT } from '../src/core/ring/key-slot.js';
+import { nodeId, type NodeId } from '../src/core/types.js';
+import { decodeRecord, encodeRecord, merge, type VersionedRecord } from '../src/core/versioning/index.js';
+
+const FRAME_BYTES = 8;
+const argKeys = process.argv.indexOf('--keys');
+const KEYS = argKeys > 0 ? Number(process.argv[argKeys + 1]) : 100_000;
+
+/** Deterministic xorshift32, so every run builds the same replicas. */
+function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 0x1_0000_0000;
+  };
+}
+
+const writer = nodeId('n1');
+
+function record(counter: number, valueBytes: number, fill: number): Buffer {
+  const r: VersionedRecord = {
+    context: [{ node: writer, counter }],
+    siblings: [{ dot: { node: writer, counter }, value: Buffer.alloc(valueBytes, fill), expiresAtMs: 0, hlc: { wallMs: 1_700_000_000_000 + counter, logical: 0, node: writer } }],
+  };
+  return encodeRecord(r);
+}
+
+class Host {
+  readonly data = new Map<string, Buffer>();
+  readonly tree: MerkleTree;
+  readonly ae: AntiEntropy;
+  constructor(readonly id: NodeId, fanout: number, bucketsPerSlot: number) {
+    this.tree = new MerkleTree({ bucketsPerSlot });
+    this.ae = new AntiEntropy(this.tree, { ...ANTI_ENTROPY_DEFAULTS, self: id, fanout, transfersPerTickMax: 4096 });
+  }
+  put(key: string, rec: Buffer): void {
+    this.data.set(key, rec);
+    this.tree.update(key, recordDigest(rec));
+  }
+  mergeIn(key: string, rec: Buffer): void {
+    const mine = this.data.get(key);
+    const merged = mine === undefined ? rec : encodeRecord(merge(decodeRecord(mine), decodeRecord(rec), 'siblings'));
+    this.put(key, merged);
+  }
+}
+
+interface Row {
+  valueBytes: number;
+  divergence: number;
+  fanout: number;
+  bucketsPerSlot: number;
+  divergent: number;
+  aeBytes: number;
+  transferBytes: number;
+  differentBytes: number;
+  oneWayBytes: number;
+  messages: number;
+  ticks: number;
+  ms: number;
+  converged: boolean;
+}
+
+function run(valueBytes: number, divergence: number, fanout: number, bucketsPerSlot: number): Row {
+  const rnd = prng(0x5eed + Math.round(divergence * 1e4) + valueBytes);
+  const a = new Host(nodeId('a'), fanout, bucketsPerSlot);
+  const b = new Host(nodeId('b'), fanout, bucketsPerSlot);
+  let differentBytes = 0;
+  let oneWayBytes = 0;
+  let divergent = 0;
+  for (let i = 0; i < KEYS; i++) {
+    const key = `user:${i}:profile`;
+    const base = record(1, valueBytes, i & 0xff);
+    const size = (r: Buffer) => key.length + r.length + FRAME_BYTES;
+    if (rnd() >= divergence) {
+      a.put(key, base);
+      b.put(key, base);
+      continue;
+    }
+    divergent++;
+    const kind = divergent % 3;
+    if (kind === 0) {
+      a.put(key, base);
+      differentBytes += size(base);
+      oneWayBytes += size(base);
+    } else if (kind === 1) {
+      b.put(key, base);
+      differentBytes += size(base);
+      oneWayBytes += size(base);
+    } else {
+      const newer = record(2, valueBytes, (i + 1) & 0xff);
+      a.put(key, base);
+      b.put(key, newer);
+      differentBytes += size(base) + size(newer);
+      oneWayBytes += size(newer);
+    }
+  }
+  const hosts = new Map([[a.id, a], [b.id, b]]);
+  const started = performance.now();
+  let transferBytes = 0;
+  let now = 1;
+  a.ae.tick(now);
+  b.ae.tick(now);
+  const sid = a.ae.open(b.id, Array.from({ length: SLOT_COUNT }, (_, s) => s));
+  if (sid === null) throw new Error('refused');
+  let inbox: { from: NodeId; to: NodeId; message: Extract<AeOutput, { kind: 'send' }>['message'] }[] = [];
+  let done = false;
+  let ticks = 0;
+  while (!done || inbox.length > 0) {
+    now++;
+    ticks++;
+    if (ticks > 1_000_000) throw new Error('did not finish');
+    const deliver = inbox;
+    inbox = [];
+    for (const h of [a, b]) {
+      h.ae.tick(now);
+      for (const m of deliver) if (m.to === h.id) h.ae.receive(m.from, m.message);
+      for (const o of h.ae.takeOutputs()) {
+        if (o.kind === 'send') inbox.push({ from: h.id, to: o.to, message: o.message });
+        else if (o.kind === 'push') {
+          const rec = h.data.get(o.key)!;
+          transferBytes += o.key.length + rec.length + FRAME_BYTES;
+          hosts.get(o.peer)!.mergeIn(o.key, rec);
+        } else if (o.kind === 'fetch') {
+          const rec = hosts.get(o.peer)!.data.get(o.key)!;
+          transferBytes += o.key.length + FRAME_BYTES + o.key.length + rec.length + FRAME_BYTES;
+          h.mergeIn(o.key, rec);
+        } else if (o.kind === 'session_end') done = true;
+      }
+    }
+    if (!done) a.ae.transfersDone(sid, true);
+  }
+  const ms = performance.now() - started;
+  const ra = a.tree.rootHash();
+  const rb = b.tree.rootHash();
+  return {
+    valueBytes, divergence, fanout, bucketsPerSlot, divergent,
+    aeBytes: a.ae.stats.bytesSent + b.ae.stats.bytesSent, transferBytes, differentBytes, oneWayBytes,
+    messages: a.ae.stats.messagesSent + b.ae.stats.messagesSent, ticks, ms,
+    converged: ra.hi === rb.hi && ra.lo === rb.lo && a.data.size === b.data.size,
+  };
+}
+
+const kib = (n: number) => (n / 1024).toFixed(1);
+console.log(`anti-entropy, ${KEYS} keys per replica, one session over all 16384 slots\n`);
+console.log('| value B | divergent | fanout | buckets/slot | differing keys | AE messages KiB | transfers KiB | different KiB | ratio | ratio 1-way | msgs | rounds | ms | converged |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+// --configs 16x8,4x8 (fanout x buckets per slot), --values 64,256,1024, --divergence 0.001,0.01,0.1
+const configs = (arg('--configs') ?? `${ANTI_ENTROPY_DEFAULTS.fanout}x8,4x8`).split(',').map((c) => c.split('x').map(Number) as [number, number]);
+const values = (arg('--values') ?? '64,256,1024').split(',').map(Number);
+const divergences = (arg('--divergence') ?? '0.001,0.01,0.1').split(',').map(Number);
+for (const valueBytes of values) {
+  for (const divergence of divergences) {
+    for (const [fanout, buckets] of configs) {
+      const r = run(valueBytes, divergence, fanout, buckets);
+      const total = r.aeBytes + r.transferBytes;
+      console.log(`| ${valueBytes} | ${(divergence * 100).toFixed(1)}% | ${fanout} | ${buckets} | ${r.divergent} | ${kib(r.aeBytes)} | ${kib(r.transferBytes)} | ${kib(r.differentBytes)} | ${(total / r.differentBytes).toFixed(2)} | ${(total / r.oneWayBytes).toFixed(2)} | ${r.messages} | ${Math.ceil(r.messages / 2)} | ${r.ms.toFixed(0)} | ${r.converged} |`);
+    }
+  }
+}
