@@ -192,3 +192,32 @@ for (const valueBytes of values) {
     }
   }
 }
+
+// Maintenance costs: the digest a host computes per write, an incremental update, a rebuild.
+{
+  const n = KEYS;
+  const keys = Array.from({ length: n }, (_, i) => `user:${i}:profile`);
+  for (const valueBytes of [64, 1024]) {
+    const recs = keys.map((_, i) => record(1 + (i % 7), valueBytes, i & 0xff));
+    let t = performance.now();
+    const digests = recs.map((r) => recordDigest(r));
+    const digestUs = ((performance.now() - t) * 1000) / n;
+    const tree = new MerkleTree({ bucketsPerSlot: 8 });
+    t = performance.now();
+    for (let i = 0; i < n; i++) tree.update(keys[i]!, digests[i]!);
+    const insertUs = ((performance.now() - t) * 1000) / n;
+    t = performance.now();
+    for (let i = 0; i < n; i++) tree.update(keys[i]!, digests[(i + 1) % n]!);
+    const replaceUs = ((performance.now() - t) * 1000) / n;
+    const rebuilt = new MerkleTree({ bucketsPerSlot: 8 });
+    const scan = keys.map((k, i) => [k, digests[i]!] as const)[Symbol.iterator]();
+    const rb = rebuilt.beginRebuild();
+    t = performance.now();
+    let steps = 0;
+    while (!rb.step(scan, 1000)) steps++;
+    const rebuildMs = performance.now() - t;
+    console.log(`\nvalue ${valueBytes} B (record ${recs[0]!.length} B): recordDigest ${digestUs.toFixed(2)} µs/record, ` +
+      `update ${insertUs.toFixed(2)} µs (insert) / ${replaceUs.toFixed(2)} µs (replace), ` +
+      `rebuild of ${n} keys ${rebuildMs.toFixed(0)} ms in ${steps + 1} steps of 1000`);
+  }
+}
