@@ -95,6 +95,31 @@ export const configSchema = z.strictObject({
     bloomBitsPerKey: z.coerce.number().min(0).max(64).default(10),
   }).prefault({}),
 
+  /** Peer transport between cluster nodes (TCP frames; see src/server/peer/). */
+  peer: z.strictObject({
+    /** Port other nodes dial; 0 = any free port. */
+    port: port.default(7380),
+    /** Nodes refuse peers that announce a different cluster name in their handshake. */
+    clusterName: z.string().min(1).max(255).default('ringkv'),
+    /** Largest whole frame (header included) a node sends or accepts. */
+    frameBytesMax: bytes.default(16 * 1024 * 1024),
+    /** Requests one connection may have sent and not yet seen answered. */
+    inFlightMax: z.coerce.number().int().min(1).max(1_000_000).default(1024),
+    /** Requests that may wait per peer for the window or a connection before ERR_OVERLOADED. */
+    queuedRequestsMax: z.coerce.number().int().min(0).max(1_000_000).default(4096),
+    /** Bytes buffered in a socket above which fire-and-forget sends are dropped. */
+    writeBufferBytesMax: bytes.default(64 * 1024 * 1024),
+    /** TCP connect plus handshake. */
+    connectTimeoutMs: z.coerce.number().int().min(1).max(600_000).default(2000),
+    requestTimeoutMs: z.coerce.number().int().min(1).max(600_000).default(5000),
+    backoffBaseMs: z.coerce.number().int().min(1).max(600_000).default(100),
+    backoffMaxMs: z.coerce.number().int().min(1).max(600_000).default(5000),
+    /** A ping goes out when nothing was sent for this long. */
+    pingIntervalMs: z.coerce.number().int().min(10).max(600_000).default(1000),
+    /** A connection that received nothing for this long is closed. */
+    idleTimeoutMs: z.coerce.number().int().min(20).max(3_600_000).default(5000),
+  }).prefault({}),
+
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
