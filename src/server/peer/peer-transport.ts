@@ -82,6 +82,17 @@ export interface PeerTransportStats extends ConnectionCounters {
   requestsOverloaded: number;
 }
 
+export interface PeerStats {
+  connected: boolean;
+  direction: 'inbound' | 'outbound' | null;
+  localPort: number | null;
+  remotePort: number | null;
+  inFlight: number;
+  queued: number;
+  minor: number | null;
+  reconnectAttempt: number;
+}
+
 interface Waiter {
   msg: unknown;
   deadlineMs: number;
@@ -302,15 +313,31 @@ export class PeerTransport {
     });
   }
 
-  stats(): PeerTransportStats & { peers: Record<string, { connected: boolean; direction: string | null; inFlight: number; queued: number; minor: number | null }> } {
-    const peers: Record<string, { connected: boolean; direction: string | null; inFlight: number; queued: number; minor: number | null }> = {};
+  stats(): PeerTransportStats & { connections: number; peers: Record<string, PeerStats> } {
+    const peers: Record<string, PeerStats> = {};
     let connected = 0;
     for (const [id, s] of this.slots) {
       const a = s.active;
       if (a !== undefined) connected++;
-      peers[id] = { connected: a !== undefined, direction: a?.direction ?? null, inFlight: a?.pending.size ?? 0, queued: s.waiters.length, minor: a?.minor ?? null };
+      peers[id] = {
+        connected: a !== undefined,
+        direction: a?.direction ?? null,
+        localPort: a?.socket.localPort ?? null,
+        remotePort: a?.socket.remotePort ?? null,
+        inFlight: a?.pending.size ?? 0,
+        queued: s.waiters.length,
+        minor: a?.minor ?? null,
+        reconnectAttempt: s.attempt,
+      };
     }
-    return { ...this.counters, peersConnected: connected, peers };
+    return { ...this.counters, peersConnected: connected, connections: this.connections.size, peers };
+  }
+
+  /** Destroys the connection to `peerId` as a network failure would (operators and tests). */
+  dropConnection(peerId: string): boolean {
+    const a = this.slots.get(peerId)?.active;
+    a?.destroy();
+    return a !== undefined;
   }
 
   /** Connected peer ids. */
@@ -410,6 +437,7 @@ export class PeerTransport {
     const capped = Math.min(this.cfg.backoffMaxMs, this.cfg.backoffBaseMs * 2 ** Math.min(slot.attempt, 30));
     const delayMs = Math.round(capped / 2 + this.random() * (capped / 2));
     slot.attempt++;
+    this.logger.debug({ peer: slot.id, attempt: slot.attempt, delayMs }, 'peer redial scheduled');
     slot.reconnectTimer = setTimeout(() => {
       slot.reconnectTimer = undefined;
       this.ensureConnected(slot);
