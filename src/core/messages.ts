@@ -16,6 +16,7 @@
  *   never match an operation of the current one.
  */
 import type { ErrorCode } from '../errors/codes.js';
+import type { MembershipMessage } from './membership/messages.js';
 import type { NodeId, RequestId } from './types.js';
 
 /** ONE, TWO, QUORUM, ALL or an explicit replica count (the same shape as the data layer's ConsistencyLevel). */
@@ -41,8 +42,14 @@ export type KvOp =
       /** The token a previous get returned, or null for a blind write (adds a sibling). */
       context: Buffer | null;
       writeQuorum?: Consistency;
+      /**
+       * Strict quorum (Riak's PW): only preference-list replicas count toward W, so a write with
+       * owners down is refused (ERR_UNAVAILABLE) instead of going to fallbacks with hints.
+       * Absent = the node's configured default.
+       */
+      strict?: boolean;
     }
-  | { kind: 'delete'; key: string; context: Buffer | null; writeQuorum?: Consistency };
+  | { kind: 'delete'; key: string; context: Buffer | null; writeQuorum?: Consistency; strict?: boolean };
 
 export interface ValueVersion {
   value: Buffer;
@@ -57,7 +64,8 @@ export type KvResult =
       /** Opaque causal context to hand back with the next write of this key. */
       context: Buffer;
     }
-  | { kind: 'written' }
+  /** `hintedAcks`: acks that came from fallbacks holding a hint (sloppy quorum), not from owners. */
+  | { kind: 'written'; hintedAcks?: number }
   | { kind: 'error'; code: ErrorCode; message: string };
 
 // ---------------------------------------------------------------------------------------------
@@ -74,6 +82,7 @@ export type PeerMessage =
       expiresAtMs: number;
       context: Buffer | null;
       writeQuorum: number;
+      strict: boolean;
     }
   | { kind: 'forward_reply'; opId: OpId; result: KvResult }
   /** The coordinating replica's new record for the rest of the preference list to merge. */
@@ -83,7 +92,17 @@ export type PeerMessage =
   /** `record` null = the replica holds nothing for the key. */
   | { kind: 'read_reply'; opId: OpId; key: string; record: Buffer | null }
   /** Read repair: merge this record; no reply. */
-  | { kind: 'repair'; key: string; record: Buffer };
+  | { kind: 'repair'; key: string; record: Buffer }
+  /**
+   * Sloppy quorum: the record for a fallback to keep as a hint for `owner` (a preference-list
+   * replica the coordinator holds down). Acked with `replicate_ack` once the hint is durable.
+   */
+  | { kind: 'replicate_hint'; opId: OpId; key: string; owner: NodeId; record: Buffer }
+  /** Hint replay: the owner merges and stores with sync, then answers `hint_ack` with the same id. */
+  | { kind: 'hint_deliver'; deliveryId: string; key: string; record: Buffer }
+  | { kind: 'hint_ack'; deliveryId: string; key: string }
+  /** SWIM membership traffic, carried on the same peer channel. */
+  | { kind: 'membership'; message: MembershipMessage };
 
 // ---------------------------------------------------------------------------------------------
 // Storage effects (the host's engine stores opaque record bytes per key)
@@ -92,11 +111,27 @@ export type PeerMessage =
 export type StorageOp =
   | { kind: 'read'; key: string }
   /** `sync`: the result may only be delivered once the write survives a crash. */
-  | { kind: 'write'; key: string; record: Buffer; sync: boolean };
+  | { kind: 'write'; key: string; record: Buffer; sync: boolean }
+  /**
+   * Hints live in their own namespace of the node's storage (the host keeps them apart from user
+   * keys, e.g. a separate column family or a reserved prefix), one entry per (owner, key).
+   * hint_put is always synced: a hint is acked to its coordinator only once it survives a crash.
+   */
+  | { kind: 'hint_put'; owner: NodeId; key: string; entry: Buffer }
+  | { kind: 'hint_delete'; owner: NodeId; key: string }
+  /** Every stored hint, read once after a (re)start. */
+  | { kind: 'hint_scan' };
+
+export interface StoredHint {
+  owner: NodeId;
+  key: string;
+  entry: Buffer;
+}
 
 export type StorageResult =
   | { kind: 'read'; record: Buffer | null }
   | { kind: 'written' }
+  | { kind: 'hints'; hints: StoredHint[] }
   | { kind: 'failed'; message: string };
 
 // ---------------------------------------------------------------------------------------------

@@ -36,12 +36,15 @@ export class Digest {
         this.message(e.message);
         return;
       case 'storage':
-        this.str(`${e.ioId}:${e.op.kind}:${e.op.key}`);
-        if (e.op.kind === 'write') {
-          this.str(e.op.sync ? 's' : 'u');
-          this.bytes(e.op.record);
+        this.str(`${e.ioId}:${e.op.kind}:`);
+        switch (e.op.kind) {
+          case 'read': this.str(e.op.key); return;
+          case 'write': this.str(`${e.op.key}:${e.op.sync ? 's' : 'u'}`); this.bytes(e.op.record); return;
+          case 'hint_put': this.str(`${e.op.owner}:${e.op.key}`); this.bytes(e.op.entry); return;
+          case 'hint_delete': this.str(`${e.op.owner}:${e.op.key}`); return;
+          case 'hint_scan': return;
+          default: { const never: never = e.op; throw new TypeError(`unknown storage op ${JSON.stringify(never)}`); }
         }
-        return;
       case 'reply':
         this.str(String(e.requestId));
         this.result(e.result);
@@ -81,6 +84,21 @@ export class Digest {
         this.str(m.key);
         this.bytes(m.record);
         return;
+      case 'replicate_hint':
+        this.str(`${m.opId}:${m.key}:${m.owner}`);
+        this.bytes(m.record);
+        return;
+      case 'hint_deliver':
+        this.str(`${m.deliveryId}:${m.key}`);
+        this.bytes(m.record);
+        return;
+      case 'hint_ack':
+        this.str(`${m.deliveryId}:${m.key}`);
+        return;
+      case 'membership':
+        // Plain data (no Buffers besides an optional ring payload): its JSON is its identity.
+        this.str(JSON.stringify(m.message, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)));
+        return;
       default: {
         const never: never = m;
         throw new TypeError(`unknown message ${JSON.stringify(never)}`);
@@ -99,6 +117,7 @@ export class Digest {
         this.bytes(r.context);
         return;
       case 'written':
+        this.str(String(r.hintedAcks ?? 0));
         return;
       case 'error':
         this.str(r.code);

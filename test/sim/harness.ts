@@ -5,7 +5,7 @@
  * "c's ack is lost, then the deadline passes" a few readable lines.
  */
 import { Node, NODE_DEFAULTS, type NodeOptions, type Placement } from '../../src/core/node/node.js';
-import type { KvOp, KvResult, PeerMessage, StorageOp } from '../../src/core/messages.js';
+import type { KvOp, KvResult, PeerMessage, StorageOp, StorageResult, StoredHint } from '../../src/core/messages.js';
 import { nodeId, requestId, type NodeId, type RequestId } from '../../src/core/types.js';
 
 export interface InFlightMessage {
@@ -31,18 +31,46 @@ export const T0 = 1_000_000;
 export class Harness {
   readonly nodes = new Map<NodeId, Node>();
   readonly disks = new Map<NodeId, Map<string, Buffer>>();
+  /** Each node's hint namespace, `${owner}|${key}` -> stored hint (durable like the disk). */
+  readonly hintDisks = new Map<NodeId, Map<string, StoredHint>>();
+  readonly incarnations = new Map<NodeId, number>();
   messages: InFlightMessage[] = [];
   io: InFlightIo[] = [];
   readonly replies: Reply[] = [];
   private rid = 0;
   nowMs = T0;
 
-  constructor(ids: readonly string[], placement: Placement, overrides: Partial<NodeOptions> = {}) {
+  constructor(ids: readonly string[], private readonly placement: Placement, private readonly overrides: Partial<NodeOptions> = {}) {
     for (const s of ids) {
       const id = nodeId(s);
       this.disks.set(id, new Map());
-      this.nodes.set(id, new Node({ ...NODE_DEFAULTS, id, incarnation: 1, placement, startMs: T0, ...overrides }));
+      this.hintDisks.set(id, new Map());
+      this.incarnations.set(id, 0);
+      this.boot(id);
     }
+  }
+
+  /** Starts a node's next incarnation over its disks and completes its hint reload scan. */
+  private boot(id: NodeId): void {
+    const incarnation = (this.incarnations.get(id) ?? 0) + 1;
+    this.incarnations.set(id, incarnation);
+    this.nodes.set(id, new Node({ ...NODE_DEFAULTS, id, incarnation, placement: this.placement, startMs: this.nowMs, ...this.overrides }));
+    this.collect(id);
+    this.completeIo((x) => x.node === id && x.op.kind === 'hint_scan');
+  }
+
+  /** Crash and restart: pending IO and messages to or from the node vanish; disks are kept. */
+  restart(at: string): void {
+    const id = nodeId(at);
+    this.io = this.io.filter((x) => x.node !== id);
+    this.messages = this.messages.filter((m) => m.to !== id && m.from !== id);
+    this.boot(id);
+  }
+
+  hintDisk(id: string): Map<string, StoredHint> {
+    const d = this.hintDisks.get(nodeId(id));
+    if (d === undefined) throw new Error(`no hint disk ${id}`);
+    return d;
   }
 
   node(id: string): Node {
@@ -88,11 +116,15 @@ export class Harness {
     this.io = this.io.filter((x) => !pred(x));
     for (const x of now) {
       const disk = this.disks.get(x.node) as Map<string, Buffer>;
-      if (x.op.kind === 'write') {
-        disk.set(x.op.key, x.op.record);
-        this.node(x.node).step({ kind: 'storage_done', ioId: x.ioId, result: { kind: 'written' } });
-      } else {
-        this.node(x.node).step({ kind: 'storage_done', ioId: x.ioId, result: { kind: 'read', record: disk.get(x.op.key) ?? null } });
+      const hints = this.hintDisks.get(x.node) as Map<string, StoredHint>;
+      const done = (result: StorageResult): void => this.node(x.node).step({ kind: 'storage_done', ioId: x.ioId, result });
+      switch (x.op.kind) {
+        case 'write': disk.set(x.op.key, x.op.record); done({ kind: 'written' }); break;
+        case 'read': done({ kind: 'read', record: disk.get(x.op.key) ?? null }); break;
+        case 'hint_put': hints.set(`${x.op.owner}|${x.op.key}`, { owner: x.op.owner, key: x.op.key, entry: x.op.entry }); done({ kind: 'written' }); break;
+        case 'hint_delete': hints.delete(`${x.op.owner}|${x.op.key}`); done({ kind: 'written' }); break;
+        case 'hint_scan': done({ kind: 'hints', hints: [...hints.values()] }); break;
+        default: { const never: never = x.op; throw new TypeError(String(never)); }
       }
       this.collect(x.node);
     }
@@ -136,10 +168,14 @@ export class Harness {
   }
 }
 
-/** Every key lives on `replicas`; other nodes coordinate but hold nothing. */
-export function fixedPlacement(replicas: readonly string[]): Placement {
+/**
+ * Every key lives on `replicas`; other nodes coordinate but hold nothing. `fallbacks`, when
+ * given, are the sloppy-quorum stand-ins in order (none = no sloppy quorum).
+ */
+export function fixedPlacement(replicas: readonly string[], fallbacks: readonly string[] = []): Placement {
   const list = replicas.map(nodeId);
-  return { replicationFactor: list.length, preferenceList: () => list };
+  const spare = fallbacks.map(nodeId);
+  return { replicationFactor: list.length, preferenceList: () => list, fallbackList: () => spare };
 }
 
 export const values = (r: KvResult | undefined): string[] => {

@@ -49,6 +49,8 @@ export interface HistoryOp {
   valuesRead: string[] | null;
   /** get ok: the context token returned (base64). */
   contextRead: string | null;
+  /** put/delete ok: acks that came from fallbacks holding hints (sloppy quorum); absent = 0. */
+  hintedAcks?: number;
 }
 
 /** What the final reads (at R = ALL, after healing and draining) returned per key. */
@@ -66,6 +68,33 @@ export interface RunConfig {
   readonly replicationFactor: number;
   readonly mode: 'siblings' | 'lww';
   readonly siblingsMax: number;
+  /** Sloppy quorum with hinted handoff (absent = strict, the only mode before hints). */
+  readonly sloppy?: boolean;
+}
+
+/**
+ * What the simulator saw of hinted handoff (absent in histories recorded without it). Counts sum
+ * over every node incarnation; the lists name the broken facts, empty when all held.
+ */
+export interface HandoffFacts {
+  readonly written: number;
+  readonly delivered: number;
+  readonly expired: number;
+  readonly refused: number;
+  /** Hints acked to a coordinator (durable on their holder). */
+  readonly acked: number;
+  /** Simulated ms from the heal to the moment no node held a hint; null if none were held. */
+  readonly drainMs: number | null;
+  /** Hints still held (memory or disk) after the drain. */
+  readonly heldAfterDrain: string[];
+  /** Acked hinted records their owner does not contain at the end (neither delivered nor repaired). */
+  readonly missingAtOwner: string[];
+  /** A hint delivered again after its owner acked it, and the merge changed the owner's record. */
+  readonly redeliveriesChangingData: string[];
+  /** Keys that received hinted writes whose owners hold different records at the end. */
+  readonly hintedKeysDiverged: string[];
+  /** Distinct keys that received acked hints (what the convergence check covers). */
+  readonly hintedKeys: number;
 }
 
 export interface History {
@@ -73,6 +102,8 @@ export interface History {
   readonly ops: HistoryOp[];
   /** Empty until the final phase ran; one entry per key any op touched. */
   readonly final: FinalRead[];
+  /** Set when the run used sloppy quorum, after the final phase. */
+  handoff?: HandoffFacts;
 }
 
 /** A checker's verdict; `violations` holds human-readable lines naming op ids and values. */
@@ -105,7 +136,7 @@ export function invokeOp(
 export function completeOp(
   op: HistoryOp,
   atMs: number,
-  r: { outcome: Exclude<Outcome, 'pending'>; errorCode?: string; valuesRead?: string[]; contextRead?: string },
+  r: { outcome: Exclude<Outcome, 'pending'>; errorCode?: string; valuesRead?: string[]; contextRead?: string; hintedAcks?: number },
 ): void {
   if (op.outcome !== 'pending') throw new Error(`op ${op.id} completed twice`);
   op.completeMs = atMs;
@@ -113,4 +144,5 @@ export function completeOp(
   op.errorCode = r.errorCode ?? null;
   op.valuesRead = r.valuesRead ?? null;
   op.contextRead = r.contextRead ?? null;
+  if (r.hintedAcks !== undefined && r.hintedAcks > 0) op.hintedAcks = r.hintedAcks;
 }

@@ -5,7 +5,10 @@
  */
 import type { CheckResult, Checker } from './history.js';
 import { BASIC_CHECKERS } from './basic-checks.js';
-import { SIM_CHECKERS } from './checkers/index.js';
+import { SIM_CHECKERS, checkReadYourWrites, checkSupersededStayGone } from './checkers/index.js';
+import { checkHintedKeysConverge, checkHintsAccounted } from './checkers/hinted-handoff.js';
+import { ownersOnly } from './checkers/sloppy-quorum.js';
+import { checkLwwLaterWriteWins, checkReadYourWrites as basicReadYourWrites } from './basic-checks.js';
 import { simRingPlacement } from './placement.js';
 import { runSimulation, type SimOptions, type SimResult } from './simulation.js';
 
@@ -20,6 +23,7 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
   placement: simRingPlacement,
   traceMax: 0,
   inFlightMax: 256,
+  sloppy: true,
 };
 
 /**
@@ -29,7 +33,17 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
 const TRACE_SHOWN = 80;
 const TRACE_KEPT = 20_000;
 
-export const CHECKERS: readonly Checker[] = [...SIM_CHECKERS, ...BASIC_CHECKERS];
+/**
+ * Checkers that rely on quorum intersection judge owner-acked writes only (checkers/
+ * sloppy-quorum.ts says why); the hinted-handoff checkers judge the facts sloppy runs record.
+ */
+const NEEDS_INTERSECTION: ReadonlySet<Checker> = new Set<Checker>([checkReadYourWrites, checkSupersededStayGone, basicReadYourWrites, checkLwwLaterWriteWins]);
+
+export const CHECKERS: readonly Checker[] = [
+  ...[...SIM_CHECKERS, ...BASIC_CHECKERS].map((c) => (NEEDS_INTERSECTION.has(c) ? ownersOnly(c) : c)),
+  checkHintsAccounted,
+  checkHintedKeysConverge,
+];
 
 export interface SeedOutcome {
   readonly result: SimResult;
@@ -67,6 +81,7 @@ export function replayCommand(seed: number, overrides: Partial<Omit<SimOptions, 
   if (overrides.clients !== undefined) extra.push(`--clients ${overrides.clients}`);
   if (overrides.siblingsMax !== undefined) extra.push(`--siblings-max ${overrides.siblingsMax}`);
   if (overrides.inFlightMax !== undefined) extra.push(`--in-flight-max ${overrides.inFlightMax}`);
+  if (overrides.sloppy === false) extra.push('--strict');
   return `npm run sim -- --seed ${seed}${extra.length > 0 ? ' ' + extra.join(' ') : ''}`;
 }
 

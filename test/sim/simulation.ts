@@ -11,16 +11,22 @@
  *
  * Phases: (1) faults + workload until the clients have issued `ops` operations; (2) heal
  * everything (restart crashed nodes, end partitions and loss) and let clients finish and messages
- * drain; (3) final reads at R = ALL of every key touched, recorded in `history.final`.
+ * drain, until every node's membership sees every member alive and no node holds a hint (or a
+ * bound passes); (3) final reads at R = ALL of every key touched, recorded in `history.final`,
+ * then a short drain so their read repairs land, and the hinted-handoff facts are recorded.
  * `node.invariants()` runs after every step; a thrown invariant ends the run as a failure.
+ *
+ * Failure detection is the nodes' own SWIM membership (its messages share the simulated network,
+ * so partitions and loss hit it too); there is no stand-in detector any more.
  */
 import { Node, type Placement } from '../../src/core/node/node.js';
-import type { Consistency, Effect, Input, KvOp, KvResult, PeerMessage, StorageOp } from '../../src/core/messages.js';
+import type { Consistency, Effect, Input, KvOp, KvResult, PeerMessage, StorageOp, StoredHint } from '../../src/core/messages.js';
+import type { HintStats } from '../../src/core/handoff/index.js';
 import { resolveQuorum } from '../../src/core/coordinator/quorum.js';
 import { nodeId, requestId, type NodeId, type RequestId } from '../../src/core/types.js';
 import { Digest } from './digest.js';
 import { EventQueue } from './event-queue.js';
-import { completeOp, invokeOp, newHistory, type History, type HistoryOp } from './history.js';
+import { completeOp, invokeOp, newHistory, type HandoffFacts, type History, type HistoryOp } from './history.js';
 import { Prng } from './prng.js';
 
 export interface SimOptions {
@@ -39,13 +45,13 @@ export interface SimOptions {
   traceMax: number;
   /** Each node's bound on unanswered requests (small values exercise ERR_OVERLOADED). */
   inFlightMax: number;
+  /** Sloppy quorum with hinted handoff; false = strict quorum (owners only, PW-like). */
+  sloppy: boolean;
 }
 
 export type FaultKind =
   | 'partition_halves' | 'partition_isolate' | 'partition_bridge' | 'heal' | 'crash' | 'restart'
   | 'msg_drop' | 'msg_partitioned' | 'msg_duplicate' | 'msg_delay' | 'unsynced_write_lost' | 'clock_skew'
-  /** A crash that the other nodes were told about (their local down set), so requests fail fast. */
-  | 'suspected'
   /** A storage operation that reported failure (a write that failed did not land). */
   | 'disk_error'
   /** A live node's wall clock jumped forwards or backwards. */
@@ -68,6 +74,17 @@ const TICK_MS = 10;
 const REQUEST_TIMEOUT_MS = 1000;
 const CLIENT_TIMEOUT_MS = 4 * REQUEST_TIMEOUT_MS;
 const SKEW_MAX_MS = 250;
+/** Membership tuned to the simulator's short runs (5 probe periods per simulated second). */
+const SIM_MEMBERSHIP = {
+  probeIntervalMs: 200, probeTimeoutMs: 80, indirectProbes: 2, suspicionMult: 2, suspicionMaxMult: 4,
+  joinRetryMs: 200, pushPullIntervalMs: 2000,
+} as const;
+/** Short enough that long partitions expire hints in some runs, so the expiry path is exercised. */
+const SIM_HINTS = { hintWindowMs: 6000, hintReplayIntervalMs: 200, hintReplayBatchMax: 16, hintCountMax: 1000, hintBytesMax: 1 << 20 } as const;
+/** After the heal, how long the run waits for membership to settle and hints to drain. */
+const DRAIN_MAX_MS = 20_000;
+/** After the final reads, time for their read repairs to land before the end-state checks. */
+const REPAIR_DRAIN_MS = 1500;
 const HOT_KEYS = 3;
 const COLD_KEYS = 40;
 const QUORUM_SETTINGS: readonly (readonly [Consistency, Consistency])[] = [
@@ -83,9 +100,9 @@ type SimEvent =
   | { kind: 'client_timeout'; requestId: RequestId }
   | { kind: 'fault' }
   | { kind: 'restart'; node: NodeId }
-  /** A stand-in failure detector: every live node learns that `node` is down (or up again). */
-  | { kind: 'suspect'; node: NodeId; down: boolean }
   | { kind: 'heal_all' }
+  /** After the heal: final reads once membership settled and hints drained (or the bound passed). */
+  | { kind: 'drain_check' }
   | { kind: 'final_reads' }
   /** The next (or a retried) final read; they run one at a time so they never overload a node. */
   | { kind: 'final_read'; key: string };
@@ -94,6 +111,13 @@ type SimEvent =
 class SimDisk {
   readonly durable = new Map<string, Buffer>();
   readonly unsynced = new Map<string, Buffer>();
+  /** The hint namespace, `${owner}|${key}`; hint writes are always synced. */
+  readonly hints = new Map<string, StoredHint>();
+
+  hintOp(op: StorageOp): void {
+    if (op.kind === 'hint_put') this.hints.set(`${op.owner}|${op.key}`, { owner: op.owner, key: op.key, entry: op.entry });
+    else if (op.kind === 'hint_delete') this.hints.delete(`${op.owner}|${op.key}`);
+  }
 
   read(key: string): Buffer | null {
     return this.unsynced.get(key) ?? this.durable.get(key) ?? null;
@@ -128,7 +152,11 @@ interface SimNode {
   readonly disk: SimDisk;
   /** Storage effects issued by the current incarnation and not yet completed. */
   readonly pendingIo: Map<number, StorageOp>;
+  /** Hint counters of finished incarnations. */
+  readonly hintTotals: HintStats;
 }
+
+const storageKey = (op: StorageOp): string => (op.kind === 'hint_scan' ? '(hints)' : op.kind === 'hint_put' || op.kind === 'hint_delete' ? `hint ${op.owner}/${op.key}` : op.key);
 
 interface PendingRequest {
   readonly client: number;
@@ -148,7 +176,7 @@ interface Client {
 export function emptyFaultCounts(): Record<FaultKind, number> {
   return {
     partition_halves: 0, partition_isolate: 0, partition_bridge: 0, heal: 0, crash: 0, restart: 0,
-    msg_drop: 0, msg_partitioned: 0, msg_duplicate: 0, msg_delay: 0, unsynced_write_lost: 0, clock_skew: 0, suspected: 0, disk_error: 0, clock_step: 0,
+    msg_drop: 0, msg_partitioned: 0, msg_duplicate: 0, msg_delay: 0, unsynced_write_lost: 0, clock_skew: 0, disk_error: 0, clock_step: 0,
   };
 }
 
@@ -169,7 +197,19 @@ class Simulation {
   private readonly clients: Client[] = [];
   private readonly pending = new Map<RequestId, PendingRequest>();
   private readonly touchedKeys = new Set<string>();
-  private readonly suspected = new Set<NodeId>();
+  /** `${holder}|${coordinator}|${opId}` -> the hinted write a holder received, until it acks. */
+  private readonly hintsReceived = new Map<string, { owner: NodeId; key: string; record: Buffer }>();
+  /** Hinted records acked to their coordinator: what the owner must hold in the end. */
+  private readonly ackedHints: { holder: NodeId; owner: NodeId; key: string; record: Buffer }[] = [];
+  /** `${holder}|${deliveryId}` -> the delivered record; `${owner}|${key}|${hex}` once the owner acked it. */
+  private readonly deliveriesSeen = new Map<string, { owner: NodeId; key: string; record: Buffer }>();
+  private readonly deliveriesAcked = new Set<string>();
+  private readonly redeliveriesChangingData: string[] = [];
+  private healMs: number | null = null;
+  private hintsHeldAtHeal = false;
+  private drainMs: number | null = null;
+  private heldAfterDrain: string[] = [];
+  private endAtMs: number | null = null;
   private finalKeys: string[] = [];
   /** `${receiver}|${sender}|${opId}` -> the record a replicate carried, until its ack is sent. */
   private readonly replicatesReceived = new Map<string, Buffer>();
@@ -192,6 +232,7 @@ class Simulation {
     this.placement = opts.placement(this.ids, opts.replicationFactor);
     this.history = newHistory({
       seed: opts.seed, nodes: opts.nodes, replicationFactor: opts.replicationFactor, mode: opts.mode, siblingsMax: opts.siblingsMax,
+      sloppy: opts.sloppy,
     });
     if (opts.faults) {
       this.lossP = this.rng.next() * 0.05;
@@ -205,7 +246,10 @@ class Simulation {
       for (const id of this.ids) {
         const skewMs = this.opts.faults ? this.rng.between(-SKEW_MAX_MS, SKEW_MAX_MS) : 0;
         if (skewMs !== 0) this.faults.clock_skew++;
-        const sn: SimNode = { id, node: null, incarnation: 0, skewMs, disk: new SimDisk(), pendingIo: new Map() };
+        const sn: SimNode = {
+          id, node: null, incarnation: 0, skewMs, disk: new SimDisk(), pendingIo: new Map(),
+          hintTotals: { written: 0, delivered: 0, expired: 0, refused: 0, deliveriesSent: 0, reloaded: 0 },
+        };
         this.nodes.set(id, sn);
         this.start(sn);
       }
@@ -222,12 +266,16 @@ class Simulation {
         this.nowMs = item.atMs;
         this.handle(item.event);
         if (++steps > 5_000_000) throw new Error('simulation did not terminate');
-        if (this.finalPhase && this.finalValues.size === this.touchedKeys.size && this.pending.size === 0) break;
+        if (this.finalPhase && this.finalValues.size === this.touchedKeys.size && this.pending.size === 0) {
+          this.endAtMs ??= this.nowMs + REPAIR_DRAIN_MS;
+          if (this.nowMs >= this.endAtMs) break;
+        }
       }
       if (this.finalValues.size !== this.touchedKeys.size) throw new Error('final reads did not complete');
       for (const key of [...this.touchedKeys].sort()) {
         this.history.final.push({ key, values: this.finalValues.get(key) ?? [], siblingCount: this.siblingCount(key) });
       }
+      if (this.opts.sloppy) this.history.handoff = this.handoffFacts();
     } catch (e) {
       error = e instanceof Error ? (e.stack ?? e.message) : String(e);
     }
@@ -256,9 +304,99 @@ class Simulation {
     sn.node = new Node({
       id: sn.id, incarnation: sn.incarnation, placement: this.placement, mode: this.opts.mode, siblingsMax: this.opts.siblingsMax,
       requestTimeoutMs: REQUEST_TIMEOUT_MS, inFlightMax: this.opts.inFlightMax, keyQueueMax: 1024, forwardDedupMax: 1024,
-      replicaSync: true, repairSync: false, startMs: this.clockOf(sn),
+      replicaSync: true, repairSync: false, startMs: this.clockOf(sn), strict: !this.opts.sloppy, ...SIM_HINTS,
+      membership: { ...SIM_MEMBERSHIP, members: this.ids, seeds: this.ids }, random: this.rng.fork(),
     });
+    // The constructor emitted effects (the hint reload scan, membership's first messages).
+    for (const e of sn.node.takeEffects()) this.execute(sn, e);
     this.queue.push(this.nowMs + this.rng.between(0, TICK_MS - 1), { kind: 'tick', node: sn.id, incarnation: sn.incarnation });
+  }
+
+  /** Adds a finishing incarnation's hint counters to the node's totals. */
+  private foldHintStats(sn: SimNode): void {
+    const s = sn.node?.hintStats;
+    if (s === undefined) return;
+    const t = sn.hintTotals;
+    t.written += s.written; t.delivered += s.delivered; t.expired += s.expired; t.refused += s.refused;
+    t.deliveriesSent += s.deliveriesSent; t.reloaded += s.reloaded;
+  }
+
+  private hintsHeld(): string[] {
+    const out: string[] = [];
+    for (const sn of this.nodes.values()) {
+      const held = sn.node?.hintStats.held ?? 0;
+      if (held > 0 || sn.disk.hints.size > 0) out.push(`${sn.id} holds ${held} hints in memory, ${sn.disk.hints.size} on disk`);
+    }
+    return out;
+  }
+
+  private handoffFacts(): HandoffFacts {
+    const totals = { written: 0, delivered: 0, expired: 0, refused: 0 };
+    for (const sn of this.nodes.values()) {
+      this.foldHintStats(sn);
+      totals.written += sn.hintTotals.written; totals.delivered += sn.hintTotals.delivered;
+      totals.expired += sn.hintTotals.expired; totals.refused += sn.hintTotals.refused;
+    }
+    const v = this.anyVersions();
+    const missingAtOwner: string[] = [];
+    const hintedKeys = new Set<string>();
+    for (const h of this.ackedHints) {
+      hintedKeys.add(h.key);
+      const bytes = this.mustNode(h.owner).disk.read(h.key);
+      const held = bytes === null ? v.empty() : v.decode(bytes);
+      if (!v.equal(v.merge(held, v.decode(h.record)), held)) missingAtOwner.push(`${h.holder}'s hint for ${h.owner} on ${h.key}`);
+    }
+    const hintedKeysDiverged: string[] = [];
+    for (const key of [...hintedKeys].sort()) {
+      const recs = this.placement.preferenceList(key).map((o) => {
+        const b = this.mustNode(o).disk.read(key);
+        return b === null ? v.empty() : v.decode(b);
+      });
+      const first = recs[0];
+      if (first !== undefined && recs.some((r) => !v.equal(r, first))) hintedKeysDiverged.push(`${key} on ${this.placement.preferenceList(key).join(',')}`);
+    }
+    return {
+      ...totals, acked: this.ackedHints.length, drainMs: this.drainMs, heldAfterDrain: this.heldAfterDrain, missingAtOwner,
+      redeliveriesChangingData: this.redeliveriesChangingData, hintedKeysDiverged, hintedKeys: hintedKeys.size,
+    };
+  }
+
+  private anyVersions(): Node['versions'] {
+    for (const sn of this.nodes.values()) if (sn.node !== null) return sn.node.versions;
+    throw new Error('no live node');
+  }
+
+  /**
+   * Hint oracles, on every message a node sends or receives: a hinted write's ack is recorded
+   * (the owner must hold it in the end), and a hint the owner already acked that is delivered
+   * again must not change the owner's durable record (merges are idempotent).
+   */
+  private noteHintSend(sn: SimNode, to: NodeId, m: PeerMessage): void {
+    if (m.kind === 'replicate_ack') {
+      const k = `${sn.id}|${to}|${m.opId}`;
+      const h = this.hintsReceived.get(k);
+      if (h === undefined) return;
+      this.hintsReceived.delete(k);
+      this.ackedHints.push({ holder: sn.id, ...h });
+    } else if (m.kind === 'hint_deliver') {
+      this.deliveriesSeen.set(`${sn.id}|${m.deliveryId}`, { owner: to, key: m.key, record: m.record });
+    } else if (m.kind === 'hint_ack') {
+      const d = this.deliveriesSeen.get(`${to}|${m.deliveryId}`);
+      if (d !== undefined) this.deliveriesAcked.add(`${d.owner}|${d.key}|${d.record.toString('hex')}`);
+    }
+  }
+
+  private noteHintDeliver(sn: SimNode, from: NodeId, m: PeerMessage): void {
+    if (m.kind === 'replicate_hint') {
+      this.hintsReceived.set(`${sn.id}|${from}|${m.opId}`, { owner: m.owner, key: m.key, record: m.record });
+    } else if (m.kind === 'hint_deliver' && sn.node !== null && this.deliveriesAcked.has(`${sn.id}|${m.key}|${m.record.toString('hex')}`)) {
+      const v = sn.node.versions;
+      const durable = sn.disk.durable.get(m.key);
+      const held = durable === undefined ? v.empty() : v.decode(durable);
+      if (!v.equal(v.merge(held, v.decode(m.record)), held)) {
+        this.redeliveriesChangingData.push(`${from} -> ${sn.id} ${m.key} (${m.deliveryId})`);
+      }
+    }
   }
 
   private clockOf(sn: SimNode): number {
@@ -279,11 +417,13 @@ class Simulation {
       case 'send':
         if (this.tracing) this.log(`${sn.id} -> ${e.to} ${e.message.kind} ${'opId' in e.message ? e.message.opId : ''} ${'key' in e.message ? e.message.key : ''}`);
         this.checkDurableBeforeClaim(sn, e.to, e.message);
+        this.noteHintSend(sn, e.to, e.message);
         this.send(sn.id, e.to, e.message);
         return;
       case 'storage': {
         sn.pendingIo.set(e.ioId, e.op);
-        if (e.op.kind === 'write') if (this.tracing) this.log(`${sn.id} store ${e.op.key} ${e.op.sync ? 'sync' : 'unsynced'}`);
+        if (this.tracing && e.op.kind === 'write') this.log(`${sn.id} store ${e.op.key} ${e.op.sync ? 'sync' : 'unsynced'}`);
+        if (this.tracing && e.op.kind !== 'write' && e.op.kind !== 'read') this.log(`${sn.id} ${e.op.kind} ${storageKey(e.op)}`);
         const lat = this.rng.chance(0.03) ? this.rng.between(5, 40) : this.rng.between(0, 2);
         this.queue.push(this.nowMs + lat, { kind: 'storage_done', node: sn.id, incarnation: sn.incarnation, ioId: e.ioId, op: e.op });
         return;
@@ -360,6 +500,7 @@ class Simulation {
           return;
         }
         if (ev.message.kind === 'replicate') this.replicatesReceived.set(`${ev.to}|${ev.from}|${ev.message.opId}`, ev.message.record);
+        this.noteHintDeliver(sn, ev.from, ev.message);
         this.step(sn, { kind: 'peer_message', from: ev.from, message: ev.message });
         return;
       }
@@ -367,15 +508,34 @@ class Simulation {
         const sn = this.mustNode(ev.node);
         if (sn.node === null || sn.incarnation !== ev.incarnation) return;
         sn.pendingIo.delete(ev.ioId);
-        if (this.opts.faults && this.rng.chance(0.002)) {
+        // Disk errors are a fault like the others: they stop with the heal, so the end-state
+        // checks (convergence of hinted keys after read repair) judge a fault-free drain.
+        if (this.opts.faults && this.faultPhase && this.rng.chance(0.002)) {
           this.faults.disk_error++;
-          if (this.tracing) this.log(`${sn.id} disk error on ${ev.op.kind} ${ev.op.key}`);
+          if (this.tracing) this.log(`${sn.id} disk error on ${ev.op.kind} ${storageKey(ev.op)}`);
           this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'failed', message: 'simulated disk error' } });
-        } else if (ev.op.kind === 'write') {
-          sn.disk.write(ev.op.key, ev.op.record, ev.op.sync);
-          this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'written' } });
         } else {
-          this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'read', record: sn.disk.read(ev.op.key) } });
+          switch (ev.op.kind) {
+            case 'write':
+              sn.disk.write(ev.op.key, ev.op.record, ev.op.sync);
+              this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'written' } });
+              break;
+            case 'read':
+              this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'read', record: sn.disk.read(ev.op.key) } });
+              break;
+            case 'hint_put':
+            case 'hint_delete':
+              sn.disk.hintOp(ev.op);
+              this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'written' } });
+              break;
+            case 'hint_scan':
+              this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'hints', hints: [...sn.disk.hints.values()] } });
+              break;
+            default: {
+              const never: never = ev.op;
+              throw new TypeError(`unknown storage op ${JSON.stringify(never)}`);
+            }
+          }
         }
         return;
       }
@@ -414,17 +574,6 @@ class Simulation {
         sn.skewMs = this.opts.faults ? this.rng.between(-SKEW_MAX_MS, SKEW_MAX_MS) : 0;
         if (this.tracing) this.log(`restart ${sn.id} (skew ${sn.skewMs} ms)`);
         this.start(sn);
-        this.handle({ kind: 'suspect', node: sn.id, down: false });
-        const started: Node | null = this.mustNode(ev.node).node;
-        for (const id of this.suspected) started?.setDown(id, true);
-        return;
-      }
-      case 'suspect': {
-        const sn = this.mustNode(ev.node);
-        if (ev.down && sn.node !== null) return; // restarted before anyone noticed
-        if (ev.down) this.suspected.add(ev.node);
-        else this.suspected.delete(ev.node);
-        for (const other of this.nodes.values()) if (other.id !== ev.node) other.node?.setDown(ev.node, ev.down);
         return;
       }
       case 'heal_all':
@@ -433,7 +582,24 @@ class Simulation {
         this.bridge = null;
         this.lossP = 0;
         for (const sn of this.nodes.values()) if (sn.node === null) this.handle({ kind: 'restart', node: sn.id });
+        this.healMs = this.nowMs;
+        this.hintsHeldAtHeal = this.hintsHeld().length > 0;
         return;
+      case 'drain_check': {
+        const settled = [...this.nodes.values()].every((sn) => sn.node !== null && sn.node.downMembers.length === 0);
+        const held = this.hintsHeld();
+        const healMs = this.healMs ?? this.nowMs;
+        if (settled && held.length === 0) {
+          if (this.hintsHeldAtHeal) this.drainMs = this.nowMs - healMs;
+        } else if (this.nowMs - healMs < DRAIN_MAX_MS) {
+          this.queue.push(this.nowMs + 50, { kind: 'drain_check' });
+          return;
+        }
+        this.heldAfterDrain = held;
+        if (this.tracing) this.log(`drain ${settled ? 'settled' : 'NOT settled'}, ${held.length === 0 ? 'no hints held' : held.join('; ')}`);
+        this.queue.push(Math.max(this.nowMs, healMs + 3 * REQUEST_TIMEOUT_MS), { kind: 'final_reads' });
+        return;
+      }
       case 'final_reads':
         this.finalPhase = true;
         this.finalKeys = [...this.touchedKeys].sort();
@@ -510,19 +676,17 @@ class Simulation {
 
   private crash(sn: SimNode): void {
     this.faults.crash++;
+    this.foldHintStats(sn);
     // Sync writes in flight may or may not have reached the disk; reads in flight just vanish.
     for (const op of sn.pendingIo.values()) {
       if (op.kind === 'write' && op.sync && this.rng.chance(0.5)) sn.disk.write(op.key, op.record, true);
+      if ((op.kind === 'hint_put' || op.kind === 'hint_delete') && this.rng.chance(0.5)) sn.disk.hintOp(op);
     }
     sn.pendingIo.clear();
     const lost = sn.disk.crash(this.rng);
     this.faults.unsynced_write_lost += lost.length;
     sn.node = null;
     if (this.tracing) this.log(`crash ${sn.id}${lost.length > 0 ? `, unsynced writes lost: ${lost.join(' ')}` : ''}`);
-    if (this.rng.chance(0.5)) {
-      this.faults.suspected++;
-      this.queue.push(this.nowMs + this.rng.between(20, 300), { kind: 'suspect', node: sn.id, down: true });
-    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -613,7 +777,7 @@ class Simulation {
         break;
       case 'written':
         if (op.kind === 'get') throw new Error(`op ${op.id} (get) answered written`);
-        completeOp(op, this.nowMs, { outcome: 'ok' });
+        completeOp(op, this.nowMs, result.hintedAcks === undefined ? { outcome: 'ok' } : { outcome: 'ok', hintedAcks: result.hintedAcks });
         break;
       case 'error':
         completeOp(op, this.nowMs, { outcome: result.code === 'ERR_MAYBE_APPLIED' ? 'unknown' : 'fail', errorCode: result.code });
@@ -635,8 +799,9 @@ class Simulation {
     if (!this.faultPhase || this.clients.some((c) => c.busy)) return;
     this.faultPhase = false;
     this.handle({ kind: 'heal_all' });
-    // Long enough for replication, read repair and every timeout to play out.
-    this.queue.push(this.nowMs + 3 * REQUEST_TIMEOUT_MS, { kind: 'final_reads' });
+    // Final reads wait for membership to settle and hints to drain, and at least long enough
+    // for replication, read repair and every timeout to play out.
+    this.queue.push(this.nowMs + 50, { kind: 'drain_check' });
   }
 
   private nextFinalRead(): void {

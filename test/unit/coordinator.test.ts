@@ -388,7 +388,7 @@ test('coordinator: a replica acks a replicate only after a synced write, even wh
 test('coordinator: a forwarded write with a W beyond N is answered with ERR_INVALID_ARGUMENT, not applied', () => {
   const h = newCluster();
   h.node('a').step({ kind: 'peer_message', from: nodeId('d'), message: {
-    kind: 'forward_write', opId: 'd/1/1', key: 'k', value: Buffer.from('v'), expiresAtMs: 0, context: null, writeQuorum: 9,
+    kind: 'forward_write', opId: 'd/1/1', key: 'k', value: Buffer.from('v'), expiresAtMs: 0, context: null, writeQuorum: 9, strict: false,
   } });
   const effects = h.node('a').takeEffects();
   assert.equal(effects.length, 1);

@@ -1,5 +1,16 @@
 /**
- * Strict-quorum coordination of get/put/delete (Dynamo, without sloppy quorum or hints yet).
+ * Quorum coordination of get/put/delete (Dynamo), strict or sloppy.
+ *
+ * Sloppy quorum (the default; `strict` per request or per node turns it off, like Riak's PW):
+ * when the coordinating replica holds preference-list owners down, each down owner is stood in
+ * for by the next fallback (the key's slot fallback list, members outside the preference list)
+ * not held down; the fallback gets `replicate_hint` naming the owner, keeps the record as a
+ * durable hint (handoff/) and acks, and that ack counts toward W. A write that cannot find W
+ * reachable owners + fallbacks is refused (ERR_UNAVAILABLE, "did not happen"); in strict mode
+ * only owners count. Down owners still get the plain `replicate` (the down view may be wrong).
+ * Reads always go to owners only: R + W > N guarantees read-your-writes only for writes acked
+ * by owners (hintedAcks = 0 in the reply); a hinted write becomes visible to every R once its
+ * hints are delivered.
  *
  * Writes. Any node accepts a put/delete. A node outside the key's preference list forwards it to
  * the first replica not locally known to be down (the dot must come from a replica). The
@@ -49,6 +60,8 @@ export interface CoordinatorOptions {
   readonly replicaSync: boolean;
   /** Sync read-repair merges (losing one on a crash only loses a copy that exists elsewhere). */
   readonly repairSync: boolean;
+  /** Default for writes that do not say: true = only owners count toward W (no hints). */
+  readonly strict: boolean;
 }
 
 /** What the coordinator needs from the node that hosts it: effects and key turns. */
@@ -56,6 +69,10 @@ export interface CoordinatorHost {
   nowMs(): number;
   /** Replication factor and preference list for a key under the current ring. */
   placement(key: string): { replicationFactor: number; preferenceList: readonly NodeId[] };
+  /** Members outside the key's preference list, in fallback order (empty = no sloppy quorum). */
+  fallbacks(key: string): readonly NodeId[];
+  /** A fallback's side of a sloppy write: keep the hint durably, `ack` once it is. */
+  acceptHint(owner: NodeId, key: string, record: Buffer, ack: () => void): void;
   isDown(node: NodeId): boolean;
   send(to: NodeId, message: PeerMessage): void;
   reply(requestId: RequestId, result: KvResult): void;
@@ -75,6 +92,8 @@ interface WriteOp {
   origin: Origin;
   key: string;
   preferenceList: readonly NodeId[];
+  /** fallback -> the down owner it stands in for (sloppy quorum); empty when strict. */
+  fallbacks: Map<NodeId, NodeId>;
   writeQuorum: number;
   acks: Set<NodeId>;
   /** 'issued': the local store effect was emitted (it may land even if we time out). */
@@ -166,10 +185,10 @@ export class Coordinator {
           this.startRead(requestId, op.key, op.readQuorum ?? 'quorum');
           return;
         case 'put':
-          this.startClientWrite(requestId, op.key, op.value, op.expiresAtMs, op.context, op.writeQuorum ?? 'quorum');
+          this.startClientWrite(requestId, op.key, op.value, op.expiresAtMs, op.context, op.writeQuorum ?? 'quorum', op.strict ?? this.opts.strict);
           return;
         case 'delete':
-          this.startClientWrite(requestId, op.key, null, 0, op.context, op.writeQuorum ?? 'quorum');
+          this.startClientWrite(requestId, op.key, null, 0, op.context, op.writeQuorum ?? 'quorum', op.strict ?? this.opts.strict);
           return;
         default: {
           const never: never = op;
@@ -184,7 +203,7 @@ export class Coordinator {
 
   private startClientWrite(
     requestId: RequestId, key: string, value: Buffer | null, expiresAtMs: number,
-    context: Buffer | null, level: Consistency,
+    context: Buffer | null, level: Consistency, strict: boolean,
   ): void {
     const { replicationFactor, preferenceList } = this.host.placement(key);
     const writeQuorum = resolveQuorum(level, replicationFactor, 'W');
@@ -192,7 +211,7 @@ export class Coordinator {
     // Validate the client's context at the edge of the cluster, before any forwarding.
     if (context !== null) this.versions.decodeContext(context);
     if (preferenceList.includes(this.opts.self)) {
-      this.startReplicaWrite({ kind: 'client', requestId }, key, value, expiresAtMs, context, writeQuorum);
+      this.startReplicaWrite({ kind: 'client', requestId }, key, value, expiresAtMs, context, writeQuorum, strict);
       return;
     }
     const target = preferenceList.find((n) => !this.host.isDown(n));
@@ -204,12 +223,13 @@ export class Coordinator {
       kind: 'forward', opId, requestId, target, finished: false,
       deadlineMs: this.host.nowMs() + 2 * this.opts.requestTimeoutMs,
     });
-    this.host.send(target, { kind: 'forward_write', opId, key, value, expiresAtMs, context, writeQuorum });
+    this.host.send(target, { kind: 'forward_write', opId, key, value, expiresAtMs, context, writeQuorum, strict });
   }
 
   /** The coordinating replica's part of a write (from a client here or forwarded by a peer). */
   private startReplicaWrite(
     origin: Origin, key: string, value: Buffer | null, expiresAtMs: number, context: Buffer | null, writeQuorum: number,
+    strict: boolean,
   ): void {
     const { preferenceList, replicationFactor } = this.host.placement(key);
     // A forwarded write is checked again: peers are separate processes, possibly of another version.
@@ -218,13 +238,25 @@ export class Coordinator {
       throw new RingkvError('ERR_INVALID_ARGUMENT', `W=${writeQuorum} is outside 1..${replicationFactor}`);
     }
     const reachable = preferenceList.filter((n) => n === this.opts.self || !this.host.isDown(n)).length;
-    if (reachable < writeQuorum) {
-      throw new RingkvError('ERR_UNAVAILABLE', `only ${reachable} of ${writeQuorum} required replicas are reachable`);
+    const fallbacks = new Map<NodeId, NodeId>();
+    if (!strict && reachable < preferenceList.length) {
+      const spare = this.host.fallbacks(key).filter((n) => n !== this.opts.self && !this.host.isDown(n) && !preferenceList.includes(n));
+      for (const owner of preferenceList) {
+        if (owner === this.opts.self || !this.host.isDown(owner)) continue;
+        const stand = spare.shift();
+        if (stand === undefined) break;
+        fallbacks.set(stand, owner);
+      }
+    }
+    if (reachable + fallbacks.size < writeQuorum) {
+      throw new RingkvError('ERR_UNAVAILABLE', strict
+        ? `only ${reachable} of ${writeQuorum} required replicas are reachable (strict quorum)`
+        : `only ${reachable} replicas and ${fallbacks.size} fallbacks of ${writeQuorum} required are reachable`);
     }
     const ctx = context === null ? this.versions.emptyContext() : this.versions.decodeContext(context);
     const opId = this.nextOpId();
     const op: WriteOp = {
-      kind: 'write', opId, origin, key, preferenceList, writeQuorum, acks: new Set(), stored: 'no',
+      kind: 'write', opId, origin, key, preferenceList, fallbacks, writeQuorum, acks: new Set(), stored: 'no',
       deadlineMs: this.host.nowMs() + this.opts.requestTimeoutMs, finished: false,
     };
     this.ops.set(opId, op);
@@ -263,6 +295,7 @@ export class Coordinator {
           for (const n of preferenceList) {
             if (n !== this.opts.self) this.host.send(n, { kind: 'replicate', opId, key, record: bytes });
           }
+          for (const [stand, owner] of fallbacks) this.host.send(stand, { kind: 'replicate_hint', opId, key, owner, record: bytes });
           this.checkWrite(op);
         });
       });
@@ -274,7 +307,10 @@ export class Coordinator {
   }
 
   private checkWrite(op: WriteOp): void {
-    if (!op.finished && op.acks.size >= op.writeQuorum) this.finishWrite(op, { kind: 'written' });
+    if (op.finished || op.acks.size < op.writeQuorum) return;
+    let hintedAcks = 0;
+    for (const n of op.acks) if (op.fallbacks.has(n)) hintedAcks++;
+    this.finishWrite(op, hintedAcks > 0 ? { kind: 'written', hintedAcks } : { kind: 'written' });
   }
 
   private finishWrite(op: WriteOp, result: KvResult): void {
@@ -391,7 +427,7 @@ export class Coordinator {
         return;
       case 'replicate_ack': {
         const op = this.ops.get(m.opId);
-        if (op?.kind !== 'write' || !op.preferenceList.includes(from)) return;
+        if (op?.kind !== 'write' || !(op.preferenceList.includes(from) || op.fallbacks.has(from))) return;
         op.acks.add(from);
         this.checkWrite(op);
         return;
@@ -410,6 +446,27 @@ export class Coordinator {
       case 'repair':
         this.mergeAndStore(m.key, m.record, this.opts.repairSync, () => {});
         return;
+      case 'replicate_hint':
+        if (m.owner === this.opts.self || this.host.placement(m.key).preferenceList.includes(this.opts.self)) {
+          // Hinting a replica's own key to itself would be a plain replicate; a peer that asks
+          // is confused about placement, and an owner stores records, not hints.
+          this.stats.droppedMessages++;
+          return;
+        }
+        this.host.acceptHint(m.owner, m.key, m.record, () => {
+          this.host.send(from, { kind: 'replicate_ack', opId: m.opId, key: m.key });
+        });
+        return;
+      case 'hint_deliver':
+        // The owner's side of a replay: merged and stored with sync before the ack, so the
+        // holder deletes its hint only once the owner's copy survives a crash.
+        this.mergeAndStore(m.key, m.record, true, () => {
+          this.host.send(from, { kind: 'hint_ack', deliveryId: m.deliveryId, key: m.key });
+        });
+        return;
+      case 'hint_ack':
+      case 'membership':
+        throw new Error(`${m.kind} is the node's to route, not the coordinator's`);
       default: {
         const never: never = m;
         throw new TypeError(`unknown peer message ${JSON.stringify(never)}`);
@@ -438,7 +495,7 @@ export class Coordinator {
       if (!preferenceList.includes(this.opts.self)) {
         throw new RingkvError('ERR_UNAVAILABLE', 'forwarded write reached a node that is not a replica of the key');
       }
-      this.startReplicaWrite(origin, m.key, m.value, m.expiresAtMs, m.context, m.writeQuorum);
+      this.startReplicaWrite(origin, m.key, m.value, m.expiresAtMs, m.context, m.writeQuorum, m.strict);
     } catch (e) {
       if (!isRingkvError(e)) throw e;
       this.answer(origin, errorResult(e.code, e.message));
@@ -523,7 +580,10 @@ export class Coordinator {
       switch (op.kind) {
         case 'write':
           if ((op.stored === 'yes') !== op.acks.has(this.opts.self)) throw new Error(`write ${id}: local ack and stored state disagree`);
-          for (const n of op.acks) if (!op.preferenceList.includes(n)) throw new Error(`write ${id}: ack from non-replica ${n}`);
+          for (const n of op.acks) if (!op.preferenceList.includes(n) && !op.fallbacks.has(n)) throw new Error(`write ${id}: ack from non-replica ${n}`);
+          for (const [stand, owner] of op.fallbacks) {
+            if (op.preferenceList.includes(stand) || !op.preferenceList.includes(owner)) throw new Error(`write ${id}: bad fallback ${stand} for ${owner}`);
+          }
           if (op.acks.size >= op.writeQuorum) throw new Error(`write ${id}: quorum reached but not answered`);
           break;
         case 'forward':

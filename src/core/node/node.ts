@@ -6,7 +6,13 @@
  * It composes the quorum coordinator with the two pieces of local machinery the coordinator
  * needs: storage IO bookkeeping (each storage effect has an ioId; its completion resumes the
  * continuation registered with it) and per-key turns (KeyQueue), so local read-modify-write of
- * one key is serialised although storage completes asynchronously.
+ * one key is serialised although storage completes asynchronously. It also hosts:
+ * - SWIM membership (optional: hand-driven tests leave it out and call `setDown`): its messages
+ *   travel as `membership` peer messages, its ticks are the node's, its randomness the injected
+ *   Random. Its status changes feed the down set the coordinator routes by — suspect, dead and
+ *   left members are routed around; failure detection changes ROUTING, never ownership.
+ * - the hint store (hinted handoff): hints it holds for down owners, reloaded by a storage scan
+ *   at start and replayed when membership reports their owner alive again.
  *
  * Invariants (checked by `invariants()`, which the simulator calls after every step):
  * - time never goes backwards inside the node (ticks older than the last are clamped);
@@ -17,16 +23,23 @@
  */
 import type { ConflictMode } from '../versioning/index.js';
 import type { Effect, Input, IoId, PeerMessage, StorageOp, StorageResult } from '../messages.js';
-import type { NodeId } from '../types.js';
+import type { NodeId, Random } from '../types.js';
 import { Coordinator, type CoordinatorHost, type CoordinatorStats } from '../coordinator/coordinator.js';
 import { bindVersions, type Versions } from '../coordinator/versions.js';
+import { HINT_DEFAULTS, HintStore, type HintStats } from '../handoff/index.js';
+import { Membership, MEMBERSHIP_DEFAULTS, type MembershipOptions } from '../membership/index.js';
 import { KeyQueue } from './key-queue.js';
 
 /** Where a key lives: the ring answers it in production; tests may hand-write it. */
 export interface Placement {
   readonly replicationFactor: number;
   preferenceList(key: string): readonly NodeId[];
+  /** Sloppy-quorum fallbacks: members outside the preference list, in order. Absent = none. */
+  fallbackList?(key: string): readonly NodeId[];
 }
+
+/** Membership settings the host chooses; identity, clock and randomness come from the node. */
+export type NodeMembershipOptions = Partial<Omit<MembershipOptions, 'self' | 'incarnation' | 'random' | 'startMs'>>;
 
 export interface NodeOptions {
   readonly id: NodeId;
@@ -43,6 +56,16 @@ export interface NodeOptions {
   readonly repairSync: boolean;
   /** The node's clock at construction (before the first tick). */
   readonly startMs: number;
+  /** Default quorum mode of writes: true = owners only (PW-like), false = sloppy with hints. */
+  readonly strict: boolean;
+  readonly hintCountMax: number;
+  readonly hintBytesMax: number;
+  readonly hintWindowMs: number;
+  readonly hintReplayIntervalMs: number;
+  readonly hintReplayBatchMax: number;
+  /** Runs SWIM membership in the node when set (needs `random`); null = the host calls setDown. */
+  readonly membership: NodeMembershipOptions | null;
+  readonly random: Random | null;
 }
 
 export const NODE_DEFAULTS = {
@@ -54,6 +77,10 @@ export const NODE_DEFAULTS = {
   forwardDedupMax: 4096,
   replicaSync: true,
   repairSync: false,
+  strict: false,
+  ...HINT_DEFAULTS,
+  membership: null,
+  random: null,
 } as const satisfies Partial<NodeOptions>;
 
 type StorageContinuation = (result: StorageResult) => void;
@@ -67,6 +94,8 @@ export class Node {
   private readonly keys: KeyQueue;
   private readonly down = new Set<NodeId>();
   private readonly coordinator: Coordinator;
+  private readonly hints: HintStore;
+  private readonly membership: Membership | null;
   readonly versions: Versions;
 
   constructor(private readonly opts: NodeOptions) {
@@ -82,6 +111,8 @@ export class Node {
     const host: CoordinatorHost = {
       nowMs: () => this.nowMs,
       placement: (key) => ({ replicationFactor: opts.placement.replicationFactor, preferenceList: opts.placement.preferenceList(key) }),
+      fallbacks: (key) => opts.placement.fallbackList?.(key) ?? [],
+      acceptHint: (owner, key, record, ack) => this.hints.accept(owner, key, record, ack),
       isDown: (n) => this.down.has(n),
       send: (to, message) => this.send(to, message),
       reply: (requestId, result) => this.effects.push({ kind: 'reply', requestId, result }),
@@ -89,7 +120,7 @@ export class Node {
         switch (r.kind) {
           case 'read': return done({ ok: true, record: r.record });
           case 'failed': return done({ ok: false, message: r.message });
-          case 'written': throw new Error('storage answered a read with a write result');
+          case 'written': case 'hints': throw new Error('storage answered a read with a write result');
           default: { const never: never = r; throw new TypeError(`bad storage result ${JSON.stringify(never)}`); }
         }
       }),
@@ -97,7 +128,7 @@ export class Node {
         switch (r.kind) {
           case 'written': return done({ ok: true });
           case 'failed': return done({ ok: false, message: r.message });
-          case 'read': throw new Error('storage answered a write with a read result');
+          case 'read': case 'hints': throw new Error('storage answered a write with a read result');
           default: { const never: never = r; throw new TypeError(`bad storage result ${JSON.stringify(never)}`); }
         }
       }),
@@ -105,8 +136,32 @@ export class Node {
     };
     this.coordinator = new Coordinator({
       self: opts.id, incarnation: opts.incarnation, requestTimeoutMs: opts.requestTimeoutMs, inFlightMax: opts.inFlightMax,
-      forwardDedupMax: opts.forwardDedupMax, replicaSync: opts.replicaSync, repairSync: opts.repairSync,
+      forwardDedupMax: opts.forwardDedupMax, replicaSync: opts.replicaSync, repairSync: opts.repairSync, strict: opts.strict,
     }, host, this.versions);
+    const okOf = (r: StorageResult): boolean => r.kind === 'written';
+    this.hints = new HintStore({
+      self: opts.id, incarnation: opts.incarnation, hintCountMax: opts.hintCountMax, hintBytesMax: opts.hintBytesMax,
+      hintWindowMs: opts.hintWindowMs, hintReplayIntervalMs: opts.hintReplayIntervalMs, hintReplayBatchMax: opts.hintReplayBatchMax,
+      requestTimeoutMs: opts.requestTimeoutMs,
+    }, {
+      nowMs: () => this.nowMs,
+      isDown: (n) => this.down.has(n),
+      send: (to, message) => this.send(to, message),
+      hintPut: (owner, key, entry, done) => this.storage({ kind: 'hint_put', owner, key, entry }, (r) => done(okOf(r))),
+      hintDelete: (owner, key, done) => this.storage({ kind: 'hint_delete', owner, key }, (r) => done(okOf(r))),
+      hintScan: (done) => this.storage({ kind: 'hint_scan' }, (r) => done(r.kind === 'hints' ? r.hints : null)),
+      withTurn: (turn, task) => this.keys.enqueue(turn, task),
+    }, this.versions);
+    this.hints.load();
+    if (opts.membership === null) {
+      this.membership = null;
+    } else {
+      if (opts.random === null) throw new RangeError('membership needs an injected random source');
+      this.membership = new Membership({
+        ...MEMBERSHIP_DEFAULTS, ...opts.membership, self: opts.id, incarnation: opts.incarnation, random: opts.random, startMs: opts.startMs,
+      });
+      this.drainMembership();
+    }
   }
 
   step(input: Input): void {
@@ -115,13 +170,18 @@ export class Node {
         // A wall clock may step back (NTP); deadlines must not, so node time only moves forward.
         if (input.nowMs > this.nowMs) this.nowMs = input.nowMs;
         this.coordinator.tick(this.nowMs);
+        if (this.membership !== null) {
+          this.membership.step({ kind: 'tick', nowMs: this.nowMs });
+          this.drainMembership();
+        }
+        this.hints.tick(this.nowMs);
         return;
       case 'client_request':
         this.coordinator.clientRequest(input.requestId, input.op);
         return;
       case 'peer_message':
         if (input.from === this.id) throw new Error('a node does not message itself');
-        this.coordinator.peerMessage(input.from, input.message);
+        this.peerMessage(input.from, input.message);
         return;
       case 'storage_done': {
         const k = this.io.get(input.ioId);
@@ -144,10 +204,71 @@ export class Node {
     return out;
   }
 
-  /** The local failure view (strict quorums treat every replica as reachable unless marked). */
+  /**
+   * The local failure view (quorums treat every replica as reachable unless marked). Membership
+   * drives it when the node runs one; hosts without membership (hand-driven tests) call it.
+   */
   setDown(node: NodeId, down: boolean): void {
-    if (down) this.down.add(node);
-    else this.down.delete(node);
+    if (node === this.id) return;
+    if (down) {
+      this.down.add(node);
+    } else if (this.down.delete(node)) {
+      this.hints.ownerAlive(node);
+    }
+  }
+
+  /** Members this node currently routes around. */
+  get downMembers(): readonly NodeId[] {
+    return [...this.down].sort();
+  }
+
+  get hintStats(): Readonly<HintStats> & { held: number; bytes: number; loaded: boolean } {
+    return { ...this.hints.stats, held: this.hints.count, bytes: this.hints.bytes, loaded: this.hints.loaded };
+  }
+
+  /** The membership state machine, when the node runs one (read-only use: status, stats). */
+  get members(): Membership | null {
+    return this.membership;
+  }
+
+  private peerMessage(from: NodeId, m: PeerMessage): void {
+    switch (m.kind) {
+      case 'membership':
+        if (this.membership === null) return; // a peer runs membership and we do not: ignore it
+        this.membership.step({ kind: 'message', from, message: m.message });
+        this.drainMembership();
+        return;
+      case 'hint_ack':
+        this.hints.onAck(from, m.deliveryId);
+        return;
+      default:
+        this.coordinator.peerMessage(from, m);
+    }
+  }
+
+  private drainMembership(): void {
+    if (this.membership === null) return;
+    for (const e of this.membership.takeEffects()) {
+      switch (e.kind) {
+        case 'send':
+          this.send(e.to, { kind: 'membership', message: e.message });
+          break;
+        case 'change':
+          switch (e.status) {
+            case 'alive': this.setDown(e.member, false); break;
+            case 'suspect': case 'dead': case 'left': this.setDown(e.member, true); break;
+            default: { const never: never = e.status; throw new TypeError(`unknown member status ${String(never)}`); }
+          }
+          break;
+        case 'ring_epoch':
+          // Ring changes are topology's business (not wired yet); membership only reports them.
+          break;
+        default: {
+          const never: never = e;
+          throw new TypeError(`unknown membership effect ${JSON.stringify(never)}`);
+        }
+      }
+    }
   }
 
   get clockMs(): number {
@@ -165,6 +286,9 @@ export class Node {
   invariants(): void {
     this.coordinator.invariants();
     this.keys.invariants();
+    this.hints.invariants(this.nowMs);
+    this.membership?.invariants();
+    if (this.down.has(this.id)) throw new Error('a node holds itself down');
     if (this.io.size > this.ioSeq) throw new Error('more outstanding io than io ever issued');
     for (const id of this.io.keys()) if (id < 1 || id > this.ioSeq) throw new Error(`outstanding io ${id} was never issued`);
   }
