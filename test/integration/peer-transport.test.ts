@@ -283,6 +283,47 @@ describe('peer transport', () => {
     }
   });
 
+  it('a request over the frame limit fails alone, sent directly or from the queue, and the connection carries on', async () => {
+    const a = await startNode('a', { config: peerConfig({ frameBytesMax: 16 * 1024, inFlightMax: 1 }) });
+    const b = await startNode('b', { onRequest: async (_f, msg) => { await sleep(20); return msg; } });
+    try {
+      mesh([a, b]);
+      await waitFor('connected', () => connected(a, b));
+      await assert.rejects(a.t.request('b', Buffer.alloc(20 * 1024)), isCode('ERR_VALUE_TOO_LARGE'));
+      // With the window (1) taken, the big one waits in the queue and fails when its turn comes.
+      const first = a.t.request('b', 'first');
+      const big = a.t.request('b', Buffer.alloc(20 * 1024));
+      const last = a.t.request('b', 'last');
+      await assert.rejects(big, isCode('ERR_VALUE_TOO_LARGE'));
+      assert.deepEqual(await Promise.all([first, last]), ['first', 'last']);
+      assert.equal(a.t.stats().connectionsLost, 0);
+      assert.equal(a.t.stats().protocolErrors + b.t.stats().protocolErrors, 0);
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
+  it('a peer removed from the address book is disconnected, not redialed, and its queued requests fail as not sent', async () => {
+    const a = await startNode('a', { config: peerConfig({ inFlightMax: 1 }) });
+    const b = await startNode('b', { onRequest: async (_f, msg) => { await sleep(50); return msg; } });
+    try {
+      a.t.setPeers({ b: { host: '127.0.0.1', port: b.port } });
+      await waitFor('connected', () => connected(a, b));
+      const inFlight = a.t.request('b', 'in flight');
+      const queued = a.t.request('b', 'queued');
+      a.t.setPeers({});
+      await assert.rejects(queued, isCode('ERR_UNAVAILABLE'));
+      assert.equal(await inFlight, 'in flight'); // drained, not cut
+      await waitFor('disconnected', () => a.t.stats().connections === 0 && b.t.stats().connections === 0);
+      const dialed = a.t.stats().connectionsDialed;
+      await sleep(300);
+      assert.equal(a.t.stats().connectionsDialed, dialed, 'a removed peer was redialed');
+      assert.equal(a.t.send('b', 'x'), false);
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
   it('an older protocol minor is accepted and the lower minor agreed (rolling upgrade)', async () => {
     const oldNode = await startNode('old', { protocolMinor: 2 });
     const newNode = await startNode('new', { protocolMinor: 3 });

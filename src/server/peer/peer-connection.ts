@@ -1,5 +1,5 @@
 /**
- * One TCP connection to one peer: frame decoding, corked writes, the requests it carries and the
+ * One TCP connection to one peer: frame decoding, batched writes, the requests it carries and the
  * requests it is serving. The transport (peer-transport.ts) decides which connection is the one
  * in use for a peer; this class knows nothing of other connections.
  *
@@ -11,8 +11,8 @@
  * - closed: every request still waiting is rejected (ERR_MAYBE_APPLIED: it was written and the
  *   peer may have processed it).
  *
- * Writes made in one tick are corked together and flushed on the next tick, so a burst of
- * pipelined requests leaves in a few large writes rather than one syscall per frame.
+ * Frames written in one tick are concatenated and handed to the socket on the next tick (or at
+ * 64 KiB), so a burst of pipelined requests costs one stream write rather than one per frame.
  */
 import type net from 'node:net';
 import { RingkvError, toClientError } from '../../errors/index.js';
@@ -24,6 +24,8 @@ export type Direction = 'inbound' | 'outbound';
 
 /** Largest frame accepted before the handshake completes. */
 export const HANDSHAKE_FRAME_BYTES_MAX = 4096;
+/** Pending output above which frames are handed to the socket without waiting for the tick. */
+const OUT_FLUSH_BYTES = 64 * 1024;
 
 interface Pending {
   resolve: (reply: unknown) => void;
@@ -64,7 +66,14 @@ export class PeerConnection {
 
   private readonly decoder: FrameDecoder;
   private nextRequestId = 1;
-  private corked = false;
+  /** Frames written this tick, sent as one buffer on the next (one stream write, not one per frame). */
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
+  private readonly flushFn = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
   private ended = false;
   /** A protocol error was seen: ignore whatever else arrives. */
   private failed = false;
@@ -108,18 +117,25 @@ export class PeerConnection {
     if (frame.length > this.frameBytesMax) {
       throw new RingkvError('ERR_VALUE_TOO_LARGE', `peer frame of ${frame.length} bytes exceeds the maximum of ${this.frameBytesMax}`);
     }
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
+    this.out.push(frame);
+    this.outBytes += frame.length;
+    if (this.outBytes >= OUT_FLUSH_BYTES) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushFn);
     }
-    this.socket.write(frame);
     this.counters.framesSent++;
     this.counters.bytesSent += frame.length;
     this.lastSentMs = this.now();
+  }
+
+  /** Hands the frames of this tick to the socket. */
+  flush(): void {
+    if (this.outBytes === 0) return;
+    const chunk = this.out.length === 1 ? (this.out[0] as Buffer) : Buffer.concat(this.out, this.outBytes);
+    this.out = [];
+    this.outBytes = 0;
+    if (!this.socket.destroyed) this.socket.write(chunk);
   }
 
   /** Fire and forget. Throws ERR_VALUE_TOO_LARGE for a message over the frame limit. */
@@ -176,6 +192,7 @@ export class PeerConnection {
         this.socket.destroy();
       } else {
         // Flush the farewell, then close; never wait on the peer for long.
+        this.flush();
         this.ended = true;
         this.socket.end(farewell);
         setTimeout(() => this.socket.destroy(), 1000).unref();
@@ -279,7 +296,8 @@ export class PeerConnection {
     if (this.state !== 'draining' || this.ended) return;
     if (this.pending.size > 0 || this.handlersInFlight > 0) return;
     this.ended = true;
-    // Flush corked frames (the goaway, last answers) before the FIN.
+    // The goaway and last answers go out before the FIN.
+    this.flush();
     this.socket.end();
   }
 

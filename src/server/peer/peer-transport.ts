@@ -189,7 +189,10 @@ export class PeerTransport {
       if (!next.has(id) && slot.address !== undefined) {
         slot.address = undefined;
         this.cancelDial(slot);
-        slot.active?.drain(true);
+        const a = slot.active;
+        slot.active = undefined;
+        a?.drain(true);
+        this.rejectWaiters(slot, 'ERR_UNAVAILABLE', `peer ${id} was removed from the address book`);
       }
     }
     for (const [id, address] of next) {
@@ -569,6 +572,7 @@ export class PeerTransport {
     if (slot?.active === conn) {
       slot.active = undefined;
       this.scheduleReconnect(slot);
+      if (slot.address === undefined) this.rejectWaiters(slot, 'ERR_UNAVAILABLE', `peer ${slot.id} went away`);
     }
   }
 
@@ -580,8 +584,13 @@ export class PeerTransport {
       const w = slot.waiters.shift() as Waiter;
       clearTimeout(w.timer);
       const remainingMs = Math.max(1, w.deadlineMs - this.now());
-      conn.request(w.msg, remainingMs, w.resolve, w.reject);
-      this.counters.requestsSent++;
+      try {
+        conn.request(w.msg, remainingMs, w.resolve, w.reject);
+        this.counters.requestsSent++;
+      } catch (e) {
+        // Only this request is at fault (e.g. over the frame limit); the connection is fine.
+        w.reject(e instanceof RingkvError ? e : new RingkvError('ERR_INVALID_ARGUMENT', e instanceof Error ? e.message : String(e)));
+      }
     }
   }
 
@@ -624,6 +633,8 @@ export class PeerTransport {
         this.scheduleReconnect(slot);
         // Requests waiting for a connection to a peer we will not redial can never be sent.
         if (slot.address === undefined || this.closing) this.rejectWaiters(slot, 'ERR_UNAVAILABLE', `peer ${slot.id} is not connected`);
+        // Peers that only ever dialed us leave nothing behind (the map stays bounded by live peers).
+        if (slot.address === undefined && slot.dialing === undefined && slot.waiters.length === 0) this.slots.delete(slot.id);
       }
     }
     if (this.connections.size === 0 && this.onAllClosed !== undefined) {
