@@ -85,6 +85,8 @@ export const configSchema = z.strictObject({
    * (asynchronous engines only); beyond it commands are refused with BUSY before they start.
    */
   busyKeysMax: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
+  /** SCAN cursors for long keys remembered at once (oldest forgotten first: "ERR invalid cursor"). */
+  scanCursorsMax: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
   /** Client idle timeout in seconds, 0 = never (Redis's timeout). */
   timeout: z.coerce.number().int().min(0).default(0),
 

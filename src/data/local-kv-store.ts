@@ -17,8 +17,8 @@
  *   only for operations whose read was asynchronous: a hot key is then not serialised behind
  *   each write's fsync.
  *
- * SCAN cursors are stateless: the last key returned, as the decimal digits of the integer whose
- * bytes are 0x01 followed by the key, so clients that parse cursors as integers (redis-py) work.
+ * SCAN cursors are unsigned 64-bit integers as in Redis (see scan-cursors.ts): short keys are
+ * encoded in the cursor itself, longer ones through a bounded cursor table.
  */
 import type { Config } from '../config/schema.js';
 import { RingkvError } from '../errors/index.js';
@@ -29,10 +29,11 @@ import type {
   UpdateManyDecision, WriteOptions,
 } from './kv-store.js';
 import { KeyQueue } from './key-queue.js';
+import { ScanCursors } from './scan-cursors.js';
 
 export interface LocalKvStoreOptions {
   engine: StorageEngine;
-  config: Pick<Config, 'maxKeyBytes' | 'maxValueBytes'> & Partial<Pick<Config, 'busyKeysMax'>>;
+  config: Pick<Config, 'maxKeyBytes' | 'maxValueBytes'> & Partial<Pick<Config, 'busyKeysMax' | 'scanCursorsMax'>>;
   /** Wall clock, Unix ms. Default Date.now. */
   now?: () => number;
   /** Bound on keys with operations in flight (asynchronous engines only); default config.busyKeysMax. */
@@ -42,6 +43,7 @@ export interface LocalKvStoreOptions {
 const WRITTEN: PutResult = Object.freeze({ written: true }) as PutResult;
 const NOT_WRITTEN: PutResult = Object.freeze({ written: false }) as PutResult;
 const RANDOM_KEY_TRIES = 8;
+const SCAN_CURSORS_MAX_DEFAULT = 100_000;
 const toWritten = (): PutResult => WRITTEN;
 
 export class LocalKvStore implements KvStore {
@@ -51,6 +53,7 @@ export class LocalKvStore implements KvStore {
   private readonly now: () => number;
   private readonly queue: KeyQueue;
   private readonly syncApply: boolean;
+  private readonly cursors: ScanCursors;
   /** Set when a read of the current operation went asynchronous (see KeyQueue's mustTrack). */
   private readWentAsync = false;
 
@@ -60,6 +63,7 @@ export class LocalKvStore implements KvStore {
     this.maxValueBytes = options.config.maxValueBytes;
     this.now = options.now ?? Date.now;
     this.syncApply = options.engine.capabilities.appliesWritesSynchronously === true;
+    this.cursors = new ScanCursors(options.config.scanCursorsMax ?? SCAN_CURSORS_MAX_DEFAULT, this.now());
     this.queue = new KeyQueue(
       options.busyKeysMax ?? options.config.busyKeysMax,
       () => { this.readWentAsync = false; },
@@ -132,7 +136,7 @@ export class LocalKvStore implements KvStore {
   }
 
   async scan(cursor: string, count: number): Promise<ScanPage> {
-    const after = decodeCursor(cursor);
+    const after = this.cursors.decode(cursor);
     const limit = Math.max(1, Math.floor(count));
     const now = this.now();
     const keys: Key[] = [];
@@ -145,7 +149,7 @@ export class LocalKvStore implements KvStore {
       if (rec.expiresAtMs === 0 || rec.expiresAtMs > now) keys.push(k);
       if (seen >= limit) break;
     }
-    return { cursor: seen >= limit && last !== undefined ? encodeCursor(last) : '0', keys };
+    return { cursor: seen >= limit && last !== undefined ? this.cursors.encode(last) : '0', keys };
   }
 
   stats(): KvStats {
@@ -334,16 +338,3 @@ function assertNever(x: never): never {
   throw new TypeError(`unexpected variant ${JSON.stringify(x)}`);
 }
 
-/** Cursor for "continue after `key`". */
-export function encodeCursor(key: Key): string {
-  return BigInt('0x01' + Buffer.from(key, 'latin1').toString('hex')).toString(10);
-}
-
-/** undefined = start; throws ERR_INVALID_ARGUMENT ("ERR invalid cursor") on anything else malformed. */
-export function decodeCursor(cursor: string): Key | undefined {
-  if (cursor === '0') return undefined;
-  if (!/^[1-9][0-9]*$/.test(cursor)) throw new RingkvError('ERR_INVALID_ARGUMENT', 'ERR invalid cursor');
-  const hex = BigInt(cursor).toString(16);
-  if (hex.length % 2 !== 1 || hex[0] !== '1') throw new RingkvError('ERR_INVALID_ARGUMENT', 'ERR invalid cursor');
-  return Buffer.from(hex.slice(1), 'hex').toString('latin1');
-}

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
-import { LocalKvStore, decodeCursor, encodeCursor } from '../../src/data/local-kv-store.js';
+import { LocalKvStore } from '../../src/data/local-kv-store.js';
+import { ScanCursors } from '../../src/data/scan-cursors.js';
 import { RingkvError } from '../../src/errors/index.js';
 import type { BatchOp, Key, ScanOptions, StorageEngine, StoredRecord } from '../../src/storage/engine.js';
 import { MemoryEngine } from '../../src/storage/memory/memory-engine.js';
@@ -144,12 +145,31 @@ describe('LocalKvStore', () => {
     assert.equal((store.get('k') as { value: Buffer }).value.toString(), '1');
   });
 
-  it('scan cursors are decimal integers that round-trip binary keys; garbage is refused', () => {
-    for (const k of ['', 'a', '\x00\xff', 'key:1']) assert.equal(decodeCursor(encodeCursor(k)), k);
-    assert.match(encodeCursor('\xff\x00'), /^[1-9][0-9]*$/);
-    assert.equal(decodeCursor('0'), undefined);
-    assert.throws(() => decodeCursor('-1'), (e: RingkvError) => e.code === 'ERR_INVALID_ARGUMENT');
-    assert.throws(() => decodeCursor('5'), (e: RingkvError) => e.code === 'ERR_INVALID_ARGUMENT');
+  it('scan cursors are unsigned 64-bit integers that round-trip binary keys; garbage is refused', () => {
+    const cursors = new ScanCursors(3, 1_800_000_000_000);
+    const longKey = 'a-key-longer-than-seven-bytes\x00\xff';
+    for (const k of ['', 'a', '\x00\xff', 'key:1', 'sevenby', longKey, 'x'.repeat(10_000)]) {
+      const c = cursors.encode(k);
+      assert.match(c, /^[1-9][0-9]*$/);
+      assert.ok(BigInt(c) < 1n << 64n, `cursor ${c} fits in 64 bits`);
+      assert.equal(cursors.decode(c), k);
+    }
+    assert.equal(cursors.decode('0'), undefined);
+    assert.equal(cursors.decode('000'), undefined);
+    for (const bad of ['-1', '5', 'abc', '18446744073709551616', String((1n << 63n) + 12345n)]) {
+      assert.throws(() => cursors.decode(bad), (e: RingkvError) => e.code === 'ERR_INVALID_ARGUMENT' && e.message === 'ERR invalid cursor', bad);
+    }
+  });
+
+  it('scan cursor table is bounded: the oldest long-key cursor is forgotten first', () => {
+    const cursors = new ScanCursors(2, 0);
+    const first = cursors.encode('first-long-key');
+    const second = cursors.encode('second-long-key');
+    const third = cursors.encode('third-long-key');
+    assert.equal(cursors.size, 2);
+    assert.throws(() => cursors.decode(first), /invalid cursor/);
+    assert.equal(cursors.decode(second), 'second-long-key');
+    assert.equal(cursors.decode(third), 'third-long-key');
   });
 
   it('scan pages cover every live key exactly once and skip expired ones', async () => {

@@ -1,6 +1,6 @@
 /**
  * KEYS, SCAN (MATCH, COUNT, TYPE), RANDOMKEY. KEYS walks the whole keyspace in pages; SCAN
- * returns one page per call with the KvStore's stateless cursor ('0' starts and ends). Keys are
+ * returns one page per call with the KvStore's unsigned 64-bit cursor ('0' starts and ends). Keys are
  * binary: they are written as latin1 bytes, never re-encoded. Matching is Redis's
  * stringmatchlen (data/glob-match.ts).
  */
