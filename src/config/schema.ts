@@ -93,7 +93,11 @@ export const configSchema = z.strictObject({
   rocksdb: z.strictObject({
     blockCacheBytes: bytes.default(64 * 1024 * 1024),
     writeBufferBytes: bytes.default(64 * 1024 * 1024),
-    compression: z.enum(['none', 'snappy', 'lz4', 'zstd']).default('lz4'),
+    /**
+     * zstd: RocksDB's level preset — recent levels (L0, L1) uncompressed for write speed, zstd
+     * below; none: no compression at any level. (The binding offers no other codec.)
+     */
+    compression: z.enum(['none', 'zstd']).default('zstd'),
     bloomBitsPerKey: z.coerce.number().min(0).max(64).default(10),
   }).prefault({}),
 

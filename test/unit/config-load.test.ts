@@ -52,11 +52,11 @@ describe('config: defaults and precedence', () => {
 
   it('config: nested groups are set from file mapping, env and flag alike', () => {
     assert.equal(loadConfig(file('rocksdb:\n  compression: zstd\n')).rocksdb.compression, 'zstd');
-    assert.equal(loadConfig({ env: { RINGKV_ROCKSDB_COMPRESSION: 'snappy' } }).rocksdb.compression, 'snappy');
+    assert.equal(loadConfig({ env: { RINGKV_ROCKSDB_COMPRESSION: 'none' } }).rocksdb.compression, 'none');
     const c = loadConfig({ flags: [{ name: 'rocksdb-block-cache-bytes', value: '8mb' }] });
     assert.equal(c.rocksdb.blockCacheBytes, 8 * 1024 * 1024);
     // Setting one nested key keeps the group's other defaults.
-    assert.equal(c.rocksdb.compression, 'lz4');
+    assert.equal(c.rocksdb.compression, 'zstd');
   });
 
   it('config: sizes accept Redis units from every source', () => {
@@ -184,7 +184,7 @@ describe('config: problems', () => {
     assert.match(p[0]?.message ?? '', /not a number: "abc"/);
     assert.match(p[1]?.message ?? '', /not a size/);
     assert.match(p[2]?.message ?? '', /too small \(at least 1\)/);
-    assert.match(p[3]?.message ?? '', /"xz" is not one of none, snappy, lz4, zstd/);
+    assert.match(p[3]?.message ?? '', /"xz" is not one of none, zstd/);
     assert.match(p[4]?.message ?? '', /too big \(at most 65535\)/);
     assert.match(p[5]?.message ?? '', /"sometimes" is not one of none, batch, fsync/);
   });

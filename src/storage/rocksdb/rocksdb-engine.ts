@@ -145,9 +145,9 @@ export class RocksdbEngine implements StorageEngine {
       createIfMissing: true,
       cacheSize: Math.min(r.blockCacheBytes, CACHE_BYTES_MAX),
       // The binding only sets write_buffer_size (= memtableMemoryBudget / 4) through its
-      // 'level' compaction preset, which also fixes compression per level: none for L0/L1
-      // (recent, hot data), zstd below. That preset wins over `compression`, so config's
-      // compression choice does not change the on-disk format; we keep the write buffer knob.
+      // 'level' compaction preset, which also fixes the codec per level: none for L0/L1
+      // (recent, hot data), zstd below. Config's `compression` ('zstd' | 'none') turns that on
+      // or off; the binding offers no other codec.
       compaction: 'level',
       memtableMemoryBudget: r.writeBufferBytes * 4,
       compression: r.compression !== 'none',
