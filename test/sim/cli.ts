@@ -1,7 +1,9 @@
 /**
  * `npm run sim -- [--seeds N] [--start S] [--seed S] [--nodes N] [--ops N] [--clients N]
- * [--siblings-max N] [--in-flight-max N] [--mode siblings|lww] [--determinism K] [--verbose] [--dump DIR]`: runs seeds start..start+N-1 (or the one seed S), prints per-run totals —
- * seeds, simulated operations, faults by kind, checker results — and for a failing seed its
+ * [--siblings-max N] [--in-flight-max N] [--mode siblings|lww] [--strict] [--quorum-only] [--determinism K] [--verbose] [--dump DIR]`:
+ * runs seeds start..start+N-1 (or the one seed S), prints per-run totals — seeds, simulated
+ * operations, faults by kind, hinted handoff figures (hints written, delivered, expired; time
+ * from heal to all hints delivered, p50/p99), checker results — and for a failing seed its
  * replay command and trace tail. `--determinism K` reruns every K-th seed and compares digests.
  * Exit code 1 when any seed failed.
  */
@@ -24,6 +26,10 @@ const { values } = parseArgs({
     'in-flight-max': { type: 'string' },
     determinism: { type: 'string', default: '10' },
     verbose: { type: 'boolean', default: false },
+    /** Strict quorum (owners only, no hints) instead of the default sloppy quorum. */
+    strict: { type: 'boolean', default: false },
+    /** Every client operation at R = W = QUORUM instead of mixed levels. */
+    'quorum-only': { type: 'boolean', default: false },
     /** Directory to write each failing seed's history (JSON) into, for offline checking. */
     dump: { type: 'string' },
   },
@@ -51,6 +57,8 @@ if (values.mode !== undefined) {
   if (values.mode !== 'siblings' && values.mode !== 'lww') throw new RangeError('--mode must be siblings or lww');
   overrides.mode = values.mode;
 }
+if (values.strict) overrides.sloppy = false;
+if (values['quorum-only']) overrides.quorumOnly = true;
 const one = int(values.seed, 'seed');
 const start = one ?? int(values.start, 'start') ?? 1;
 const count = one !== undefined ? 1 : int(values.seeds, 'seeds') ?? 100;
@@ -63,6 +71,8 @@ let effects = 0;
 let failed = 0;
 let determinismRuns = 0;
 const outcomes: Record<string, number> = {};
+const hints = { written: 0, delivered: 0, expired: 0, refused: 0, acked: 0, hintedPuts: 0, runsWithHints: 0 };
+const drainMs: number[] = [];
 const t0 = performance.now();
 for (let seed = start; seed < start + count; seed++) {
   const o = runSeed(seed, overrides);
@@ -70,6 +80,14 @@ for (let seed = start; seed < start + count; seed++) {
   effects += o.result.effects;
   for (const op of o.result.history.ops) outcomes[op.outcome] = (outcomes[op.outcome] ?? 0) + 1;
   for (const [k, v] of Object.entries(o.result.faults)) faults[k as FaultKind] += v;
+  const hf = o.result.history.handoff;
+  if (hf !== undefined) {
+    hints.written += hf.written; hints.delivered += hf.delivered; hints.expired += hf.expired;
+    hints.refused += hf.refused; hints.acked += hf.acked;
+    if (hf.written > 0) hints.runsWithHints++;
+    if (hf.drainMs !== null) drainMs.push(hf.drainMs);
+  }
+  hints.hintedPuts += o.result.history.ops.filter((op) => (op.hintedAcks ?? 0) > 0).length;
   for (const c of o.checks) {
     const t = checkTotals.get(c.name) ?? { ok: 0, failed: 0, notApplicable: 0 };
     if (!c.applicable) t.notApplicable++;
@@ -103,6 +121,14 @@ const secs = (performance.now() - t0) / 1000;
 console.log(`seeds ${count} (from ${start}), failed ${failed}, wall ${secs.toFixed(1)} s`);
 console.log(`simulated operations ${simulatedOps} (${Object.entries(outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}), node effects ${effects}`);
 console.log(`faults injected: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+const pct = (xs: number[], p: number): string => {
+  if (xs.length === 0) return '-';
+  const sorted = [...xs].sort((a, b) => a - b);
+  return String(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]);
+};
+console.log(`hints: writes accepted ${hints.written} (acked ${hints.acked}, refused ${hints.refused}), delivered ${hints.delivered}, expired ${hints.expired}; `
+  + `client writes acked with hints ${hints.hintedPuts}; runs with hints ${hints.runsWithHints}`);
+console.log(`heal -> all hints delivered (runs holding hints at the heal: ${drainMs.length}): p50 ${pct(drainMs, 50)} ms, p99 ${pct(drainMs, 99)} ms, max ${pct(drainMs, 100)} ms (simulated; 50 ms polling)`);
 for (const [name, t] of checkTotals) console.log(`checker "${name}": ok ${t.ok}, failed ${t.failed}, not applicable ${t.notApplicable}`);
 console.log(`determinism reruns ${determinismRuns}`);
 process.exitCode = failed > 0 ? 1 : 0;

@@ -24,6 +24,7 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
   traceMax: 0,
   inFlightMax: 256,
   sloppy: true,
+  quorumOnly: false,
 };
 
 /**
@@ -82,6 +83,7 @@ export function replayCommand(seed: number, overrides: Partial<Omit<SimOptions, 
   if (overrides.siblingsMax !== undefined) extra.push(`--siblings-max ${overrides.siblingsMax}`);
   if (overrides.inFlightMax !== undefined) extra.push(`--in-flight-max ${overrides.inFlightMax}`);
   if (overrides.sloppy === false) extra.push('--strict');
+  if (overrides.quorumOnly === true) extra.push('--quorum-only');
   return `npm run sim -- --seed ${seed}${extra.length > 0 ? ' ' + extra.join(' ') : ''}`;
 }
 

@@ -21,7 +21,7 @@
  */
 import { Node, type Placement } from '../../src/core/node/node.js';
 import type { Consistency, Effect, Input, KvOp, KvResult, PeerMessage, StorageOp, StoredHint } from '../../src/core/messages.js';
-import type { HintStats } from '../../src/core/handoff/index.js';
+import { decodeHintEntry, type HintStats } from '../../src/core/handoff/index.js';
 import { resolveQuorum } from '../../src/core/coordinator/quorum.js';
 import { nodeId, requestId, type NodeId, type RequestId } from '../../src/core/types.js';
 import { Digest } from './digest.js';
@@ -47,6 +47,8 @@ export interface SimOptions {
   inFlightMax: number;
   /** Sloppy quorum with hinted handoff; false = strict quorum (owners only, PW-like). */
   sloppy: boolean;
+  /** Every client operation at R = W = QUORUM (else levels drawn from QUORUM_SETTINGS). */
+  quorumOnly: boolean;
 }
 
 export type FaultKind =
@@ -378,6 +380,18 @@ class Simulation {
       if (h === undefined) return;
       this.hintsReceived.delete(k);
       this.ackedHints.push({ holder: sn.id, ...h });
+      // Durability oracle for hints: the ack means the record survives a crash of the holder —
+      // in its hint storage, or (when the hint was delivered meanwhile) on the owner's disk.
+      const v = this.anyVersions();
+      const contains = (bytes: Buffer | undefined): boolean => {
+        if (bytes === undefined) return false;
+        const held = v.decode(bytes);
+        return v.equal(v.merge(held, v.decode(h.record)), held);
+      };
+      const entry = sn.disk.hints.get(`${h.owner}|${h.key}`)?.entry;
+      if (!contains(entry === undefined ? undefined : decodeHintEntry(entry).record) && !contains(this.mustNode(h.owner).disk.durable.get(h.key))) {
+        throw new Error(`durability: ${sn.id} acked a hint for ${h.owner} on ${h.key} (${m.opId}) that is durable neither as a hint nor on the owner`);
+      }
     } else if (m.kind === 'hint_deliver') {
       this.deliveriesSeen.set(`${sn.id}|${m.deliveryId}`, { owner: to, key: m.key, record: m.record });
     } else if (m.kind === 'hint_ack') {
@@ -706,7 +720,7 @@ class Simulation {
     this.opsIssued++;
     const key = this.pickKey();
     this.touchedKeys.add(key);
-    const [rl, wl] = this.rng.pick(QUORUM_SETTINGS);
+    const [rl, wl] = this.opts.quorumOnly ? (['quorum', 'quorum'] as const) : this.rng.pick(QUORUM_SETTINGS);
     const n = this.opts.replicationFactor;
     const coordinator = this.rng.pick(this.ids);
     const roll = this.rng.int(100);
