@@ -5,7 +5,9 @@
  * (garbage, oversize frames, wrong version, wrong cluster) rejected while the good peer is served.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { RingkvError } from '../../src/errors/index.js';
 import { FrameDecoder, FrameKind, PEER_PROTOCOL_MAJOR, decodeReject, encodeFrame, packPayload } from '../../src/protocol/peer/index.js';
@@ -324,6 +326,38 @@ describe('peer transport', () => {
     }
   });
 
+  it('idle connections are kept alive by pings, and a peer that goes silent is disconnected after the idle timeout', async () => {
+    const cfg = peerConfig({ pingIntervalMs: 40, idleTimeoutMs: 200 });
+    const a = await startNode('a', { config: cfg });
+    const b = await startNode('b', { config: cfg });
+    try {
+      mesh([a, b]);
+      await waitFor('connected', () => connected(a, b));
+      await sleep(500); // no traffic but pings: still one live connection
+      assert.ok(connected(a, b));
+      assert.equal(a.t.stats().connectionsLost + b.t.stats().connectionsLost, 0);
+
+      // A peer that handshakes and then stops answering (a paused process, a dead host).
+      const silent = await rawClient(b.port);
+      silent.sock.write(encodeFrame(FrameKind.hello, 0, packPayload({ nodeId: 'z', clusterName: 'ringkv', major: PEER_PROTOCOL_MAJOR, minor: 0 })));
+      await waitFor('silent peer connected', () => b.t.stats().peers.z?.connected === true);
+      const t0 = Date.now();
+      await silent.closed;
+      const took = Date.now() - t0;
+      assert.ok(took >= 150 && took < 1000, `closed after ${took} ms`);
+      const d = new FrameDecoder(4096);
+      d.push(silent.received());
+      const kinds: number[] = [];
+      for (let f = d.next(); f !== undefined; f = d.next()) kinds.push(f.kind);
+      assert.equal(kinds[0], FrameKind.helloAck);
+      assert.ok(kinds.includes(FrameKind.ping), 'no ping was sent to the idle peer');
+      assert.ok(b.logs.some((l) => l.msg.includes('idle too long') && l.peer === 'z'));
+      assert.ok(connected(a, b), 'the healthy peer was disturbed');
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
   it('an older protocol minor is accepted and the lower minor agreed (rolling upgrade)', async () => {
     const oldNode = await startNode('old', { protocolMinor: 2 });
     const newNode = await startNode('new', { protocolMinor: 3 });
@@ -364,12 +398,24 @@ describe('peer transport', () => {
     }
   });
 
-  it('throughput: pipelined 100-byte requests over one connection', async (t) => {
+  it('throughput: pipelined 100-byte requests over one connection to a peer in another process', async (t) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./peer-echo-node.ts', import.meta.url))], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     const a = await startNode('a');
-    const b = await startNode('b', { onRequest: (_f, msg) => Promise.resolve(msg) });
     try {
-      mesh([a, b]);
-      await waitFor('connected', () => connected(a, b));
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const nl = out.indexOf('\n');
+          if (nl !== -1) resolve((JSON.parse(out.slice(0, nl)) as { port: number }).port);
+        });
+        child.once('exit', (code) => reject(new Error(`echo node exited with ${code}`)));
+        setTimeout(() => reject(new Error('echo node did not start')), 20_000).unref();
+      });
+      a.t.setPeers({ echo: { host: '127.0.0.1', port } });
+      await waitFor('connected', () => a.t.stats().peers.echo?.connected === true);
       const payload = { kind: 'read', opId: 'a/1/1', key: 'k', record: Buffer.alloc(100, 7) };
       const run = async (total: number, concurrency: number): Promise<number> => {
         let next = 0;
@@ -377,17 +423,26 @@ describe('peer transport', () => {
         await Promise.all(Array.from({ length: concurrency }, async () => {
           while (next < total) {
             next++;
-            await a.t.request('b', payload);
+            assert.equal(((await a.t.request('echo', payload)) as { key: string }).key, 'k');
           }
         }));
         return total / (Number(process.hrtime.bigint() - t0) / 1e9);
       };
-      await run(5000, 256); // warm up
-      const rps = await run(60_000, 256);
-      t.diagnostic(`requests/s over one connection, 100-byte payloads, 256 in flight: ${Math.round(rps)}`);
-      assert.ok(rps > 5000, `only ${Math.round(rps)} requests/s`);
+      await run(10_000, 256); // warm up both processes
+      const serial = await run(5_000, 1);
+      const pipelined = await run(100_000, 256);
+      t.diagnostic(`one connection, 100-byte payloads: ${Math.round(pipelined)} requests/s with 256 in flight, ${Math.round(serial)} requests/s one at a time`);
+      assert.ok(pipelined > serial, 'pipelining did not raise throughput');
+      assert.ok(pipelined > 5000, `only ${Math.round(pipelined)} requests/s`);
     } finally {
-      await closeAll([a, b]);
+      child.stdin.end();
+      await a.t.close(500);
+      if (child.exitCode === null && child.pid !== undefined) {
+        const exited = new Promise((r) => child.once('exit', r));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+        await exited;
+        clearTimeout(timer);
+      }
     }
   });
 });
