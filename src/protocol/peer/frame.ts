@@ -51,7 +51,7 @@ const KIND_MAX = 10;
 export interface Frame {
   kind: FrameKind;
   requestId: number;
-  /** A view into the decoder's buffer: valid until the next push(); copy to keep. */
+  /** A view into received bytes (never overwritten by the decoder). */
   payload: Buffer;
 }
 
@@ -98,8 +98,12 @@ export function encodeFrame(kind: FrameKind, requestId: number, payload: Uint8Ar
  * frames anywhere; one chunk may hold many frames.
  */
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
-  private pos = 0;
+  /**
+   * Received bytes not yet returned, as the chunks they arrived in: a large frame arriving in
+   * many chunks is joined once when complete, not re-copied on every chunk.
+   */
+  private chunks: Buffer[] = [];
+  private total = 0;
   private failed: PeerProtocolError | undefined;
 
   constructor(private frameBytesMax: number) {
@@ -116,49 +120,62 @@ export class FrameDecoder {
 
   /** Bytes received and not yet returned as frames. */
   get bufferedBytes(): number {
-    return this.buf.length - this.pos;
+    return this.total;
   }
 
   push(chunk: Buffer): void {
     if (this.failed !== undefined) throw this.failed;
-    if (this.pos >= this.buf.length) {
-      this.buf = chunk;
-    } else {
-      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
-    }
-    this.pos = 0;
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.total += chunk.length;
   }
 
   next(): Frame | undefined {
     if (this.failed !== undefined) throw this.failed;
-    const buf = this.buf;
-    const start = this.pos;
-    const avail = buf.length - start;
-    if (avail < 4) return undefined;
-    const bodyLength = buf.readUInt32BE(start);
+    if (this.total < 4) return undefined;
+    let buf = this.joinFirst(Math.min(this.total, 9));
+    const bodyLength = buf.readUInt32BE(0);
     if (bodyLength < BODY_MIN) return this.fail(new PeerProtocolError('malformed', `frame body of ${bodyLength} bytes is shorter than its header`));
     if (4 + bodyLength > this.frameBytesMax) {
       return this.fail(new PeerProtocolError('oversize', `frame of ${4 + bodyLength} bytes exceeds the maximum of ${this.frameBytesMax}`));
     }
-    if (avail < 9) return undefined;
-    const version = buf[start + 8] as number;
+    if (buf.length < 9) return undefined;
+    const version = buf[8] as number;
     if (version !== PEER_PROTOCOL_MAJOR) {
       return this.fail(new PeerProtocolError('version', `peer speaks protocol major ${version}, this node speaks ${PEER_PROTOCOL_MAJOR}`, version));
     }
-    const end = start + 4 + bodyLength;
-    if (buf.length < end) return undefined;
-    if (crc32c(buf, start + 8, end) !== buf.readUInt32BE(start + 4)) {
+    const end = 4 + bodyLength;
+    if (this.total < end) return undefined;
+    buf = this.joinFirst(end);
+    if (crc32c(buf, 8, end) !== buf.readUInt32BE(4)) {
       return this.fail(new PeerProtocolError('checksum', 'frame checksum mismatch'));
     }
-    const kind = buf[start + 9] as number;
+    const kind = buf[9] as number;
     if (kind < 1 || kind > KIND_MAX) return this.fail(new PeerProtocolError('kind', `unknown frame kind ${kind}`));
-    const requestId = buf.readUInt32BE(start + 10);
-    this.pos = end;
-    return { kind: kind as FrameKind, requestId, payload: buf.subarray(start + FRAME_HEADER_BYTES, end) };
+    const requestId = buf.readUInt32BE(10);
+    // Consume the frame.
+    if (buf.length === end) this.chunks.shift();
+    else this.chunks[0] = buf.subarray(end);
+    this.total -= end;
+    return { kind: kind as FrameKind, requestId, payload: buf.subarray(FRAME_HEADER_BYTES, end) };
+  }
+
+  /** Makes the first chunk at least `n` bytes long (n <= total) and returns it. */
+  private joinFirst(n: number): Buffer {
+    const first = this.chunks[0] as Buffer;
+    if (first.length >= n) return first;
+    let count = 0;
+    let bytes = 0;
+    while (bytes < n) bytes += (this.chunks[count++] as Buffer).length;
+    const joined = Buffer.concat(this.chunks.slice(0, count), bytes);
+    this.chunks.splice(0, count, joined);
+    return joined;
   }
 
   private fail(e: PeerProtocolError): never {
     this.failed = e;
+    this.chunks = [];
+    this.total = 0;
     throw e;
   }
 }

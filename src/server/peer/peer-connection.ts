@@ -99,6 +99,11 @@ export class PeerConnection {
     socket.on('close', () => this.onSocketClose());
   }
 
+  /** Bytes written and not yet on the wire (this tick's frames plus the socket's buffer). */
+  get bufferedBytes(): number {
+    return this.outBytes + this.socket.writableLength;
+  }
+
   get windowFree(): number {
     return this.inFlightMax - this.pending.size;
   }

@@ -263,7 +263,7 @@ export class PeerTransport {
   send(to: string, msg: unknown): boolean {
     const slot = this.slots.get(to);
     const conn = slot?.active;
-    if (slot === undefined || conn === undefined || conn.state !== 'open' || conn.socket.writableLength > this.cfg.writeBufferBytesMax) {
+    if (slot === undefined || conn === undefined || conn.state !== 'open' || conn.bufferedBytes > this.cfg.writeBufferBytesMax) {
       this.counters.messagesDropped++;
       if (slot !== undefined) this.ensureConnected(slot);
       return false;
