@@ -285,6 +285,41 @@ describe('peer transport', () => {
     }
   });
 
+  it('fifty connections of random bytes, some after a valid hello, never harm the node', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b');
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    try {
+      mesh([a, b]);
+      await waitFor('connected', () => connected(a, b));
+      for (let i = 0; i < 50; i++) {
+        const c = await rawClient(b.port);
+        if (i % 2 === 1) {
+          c.sock.write(encodeFrame(FrameKind.hello, 0, packPayload({ nodeId: `fuzz${i}`, clusterName: 'ringkv', major: PEER_PROTOCOL_MAJOR, minor: 0 })));
+        }
+        const junk = Buffer.from(Array.from({ length: 1 + rnd(200) }, () => rnd(256)));
+        // Sometimes a plausible small length prefix, so the body parser is reached too.
+        if (rnd(2) === 0 && junk.length >= 4) junk.writeUInt32BE(10 + rnd(50), 0);
+        c.sock.write(junk);
+        c.sock.end();
+        await c.closed;
+        assert.deepEqual(await a.t.request('b', i), { echo: i, by: 'b', from: 'a' });
+      }
+      await waitFor('fuzz connections gone', () => b.t.stats().connections === 1);
+      assert.ok(connected(a, b));
+      assert.equal(b.t.stats().connectionsLost, 0);
+      assert.ok(b.t.stats().protocolErrors >= 25, `only ${b.t.stats().protocolErrors} protocol errors counted`);
+      // Fuzz peers that handshook leave no state behind.
+      assert.deepEqual(Object.keys(b.t.stats().peers), ['a']);
+    } finally {
+      await closeAll([a, b]);
+    }
+  });
+
   it('a request over the frame limit fails alone, sent directly or from the queue, and the connection carries on', async () => {
     const a = await startNode('a', { config: peerConfig({ frameBytesMax: 16 * 1024, inFlightMax: 1 }) });
     const b = await startNode('b', { onRequest: async (_f, msg) => { await sleep(20); return msg; } });

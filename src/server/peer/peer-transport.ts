@@ -146,6 +146,9 @@ export class PeerTransport {
 
   constructor(opts: PeerTransportOptions) {
     if (opts.nodeId.length === 0 || opts.nodeId.length > 255) throw new RangeError('nodeId must be 1..255 characters');
+    if (opts.config.pingIntervalMs >= opts.config.idleTimeoutMs || opts.config.backoffBaseMs > opts.config.backoffMaxMs) {
+      throw new RingkvError('ERR_CONFIG', 'peer config: pingIntervalMs must be below idleTimeoutMs and backoffBaseMs at most backoffMaxMs');
+    }
     this.nodeId = opts.nodeId;
     this.cfg = opts.config;
     this.logger = opts.logger;
