@@ -57,6 +57,8 @@ export class PeerConnection {
   state: ConnectionState = 'handshaking';
   /** Known from the address book for outbound connections, from the hello for inbound ones. */
   remoteId: string | undefined;
+  /** Outbound only: TCP connected and our hello written (the peer may act on it now). */
+  helloSent = false;
   /** The minor version agreed in the handshake (the lower of the two). */
   minor = 0;
   lastReceivedMs: number;

@@ -6,8 +6,9 @@
  * Guarantees and rules:
  * - One connection per peer pair. Both nodes may dial at once; the connection dialed by the
  *   node with the lower id wins, decided during the handshake before any traffic flows on the
- *   new connection: an acceptor whose own outbound dial to that peer is pending or open rejects
- *   the inbound hello as `duplicate` when its id is the lower, and otherwise drops its own dial.
+ *   new connection: an acceptor whose own outbound connection to that peer is open, or connected
+ *   with its hello sent, rejects the inbound hello as `duplicate` when its id is the lower, and
+ *   otherwise drops its own dial (as it does a dial that has not connected yet).
  *   A hello from a peer that already has an inbound connection replaces it (the peer lost it,
  *   e.g. it restarted).
  * - Handshake: the dialer sends hello {nodeId, clusterName, major, minor}; the acceptor answers
@@ -35,6 +36,7 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
+import type { NodeId } from '../../core/types.js';
 import { RingkvError, type ErrorCode } from '../../errors/index.js';
 import { FrameKind, PEER_PROTOCOL_MAJOR, PEER_PROTOCOL_MINOR, PeerProtocolError, encodeFrame, type Frame } from '../../protocol/peer/frame.js';
 import { decodeHello, decodeReject, packPayload, type Hello, type RejectReason } from '../../protocol/peer/payload.js';
@@ -54,8 +56,9 @@ export interface PeerTransportOptions {
   port?: number;
   config: PeerConfig;
   logger: Logger;
-  onMessage: (from: string, msg: unknown) => void;
-  onRequest: (from: string, msg: unknown) => Promise<unknown>;
+  /** Messages are unvalidated wire data: the receiver checks their shape. */
+  onMessage: (from: NodeId, msg: unknown) => void;
+  onRequest: (from: NodeId, msg: unknown) => Promise<unknown>;
   /** The minor this node announces (tests simulate older and newer nodes with it). */
   protocolMinor?: number;
   /** Monotonic-enough wall clock, ms. */
@@ -126,8 +129,8 @@ export class PeerTransport {
   private readonly minor: number;
   private readonly now: () => number;
   private readonly random: () => number;
-  private readonly onMessageFn: (from: string, msg: unknown) => void;
-  private readonly onRequestFn: (from: string, msg: unknown) => Promise<unknown>;
+  private readonly onMessageFn: (from: NodeId, msg: unknown) => void;
+  private readonly onRequestFn: (from: NodeId, msg: unknown) => Promise<unknown>;
   private readonly server: net.Server;
   private readonly slots = new Map<string, PeerSlot>();
   private readonly connections = new Set<PeerConnection>();
@@ -370,14 +373,14 @@ export class PeerTransport {
       onMessage: (c, m) => {
         this.counters.messagesReceived++;
         try {
-          this.onMessageFn(c.remoteId as string, m);
+          this.onMessageFn(c.remoteId as NodeId, m);
         } catch (err) {
           this.logger.error({ err, peer: c.remoteId }, 'peer message handler threw');
         }
       },
       onRequest: (c, m) => {
         this.counters.requestsServed++;
-        return this.onRequestFn(c.remoteId as string, m);
+        return this.onRequestFn(c.remoteId as NodeId, m);
       },
       onWindowFreed: (c) => this.pump(c),
       onGoaway: (c) => this.retire(c),
@@ -425,6 +428,7 @@ export class PeerTransport {
     socket.once('connect', () => {
       const hello: Hello = { nodeId: this.nodeId, clusterName: this.cfg.clusterName, major: PEER_PROTOCOL_MAJOR, minor: this.minor };
       conn.writeFrame(FrameKind.hello, 0, packPayload(hello));
+      conn.helloSent = true;
     });
   }
 
@@ -512,7 +516,10 @@ export class PeerTransport {
     }
     const slot = this.slot(hello.nodeId);
     conn.remoteId = hello.nodeId;
-    const existing = slot.active ?? slot.dialing;
+    // A dial of ours that has not even connected cannot be chosen by the peer (it never saw our
+    // hello), so it does not compete: dropping it avoids refusing a peer while we wait on a
+    // stale address.
+    const existing = slot.active ?? (slot.dialing?.helloSent === true ? slot.dialing : undefined);
     if (existing !== undefined && existing.direction === 'outbound' && this.nodeId < hello.nodeId) {
       // Our dial wins: the lower id's outbound connection is the one both sides keep.
       this.counters.duplicatesResolved++;
