@@ -35,9 +35,19 @@ const REGRESSION_SEEDS: readonly { seed: number; overrides: Overrides; bug: stri
     bug: 'found it: a hint_delete that hit a disk error was never retried, so a delivered hint stayed in storage (and would be replayed after every restart)',
   },
   {
+    seed: 216,
+    overrides: { ops: 200 },
+    bug: 'catches the seed-40 bug under the current simulator (a failed hint_delete left the hint in storage after the drain)',
+  },
+  {
     seed: 30014,
     overrides: { nodes: 7 },
     bug: 'found it: a W=2 write acked with a hint is not covered by a later R=2 read\'s context, so "superseded values stay gone" must judge hinted writes as maybe-happened (sloppy quorum waives intersection)',
+  },
+  {
+    seed: 19,
+    overrides: { ops: 200 },
+    bug: 'read-your-writes and "superseded values stay gone" both fail here if hinted writes are judged as owner-acked (see checkers/sloppy-quorum.ts)',
   },
 ];
 

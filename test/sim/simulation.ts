@@ -156,6 +156,8 @@ interface SimNode {
   readonly pendingIo: Map<number, StorageOp>;
   /** Hint counters of finished incarnations. */
   readonly hintTotals: HintStats;
+  /** The incarnation the last life asked to persist (membership's, if it refuted past ours). */
+  lastIncarnationSeen: number;
 }
 
 const storageKey = (op: StorageOp): string => (op.kind === 'hint_scan' ? '(hints)' : op.kind === 'hint_put' || op.kind === 'hint_delete' ? `hint ${op.owner}/${op.key}` : op.key);
@@ -249,7 +251,7 @@ class Simulation {
         const skewMs = this.opts.faults ? this.rng.between(-SKEW_MAX_MS, SKEW_MAX_MS) : 0;
         if (skewMs !== 0) this.faults.clock_skew++;
         const sn: SimNode = {
-          id, node: null, incarnation: 0, skewMs, disk: new SimDisk(), pendingIo: new Map(),
+          id, node: null, incarnation: 0, lastIncarnationSeen: 0, skewMs, disk: new SimDisk(), pendingIo: new Map(),
           hintTotals: { written: 0, delivered: 0, expired: 0, refused: 0, deliveriesSent: 0, reloaded: 0 },
         };
         this.nodes.set(id, sn);
@@ -301,7 +303,9 @@ class Simulation {
   }
 
   private start(sn: SimNode): void {
-    sn.incarnation++;
+    // The host persists the incarnation membership reached (refutations raise it) and starts
+    // the next life above it.
+    sn.incarnation = Math.max(sn.incarnation, sn.lastIncarnationSeen) + 1;
     sn.pendingIo.clear();
     sn.node = new Node({
       id: sn.id, incarnation: sn.incarnation, placement: this.placement, mode: this.opts.mode, siblingsMax: this.opts.siblingsMax,
@@ -691,6 +695,7 @@ class Simulation {
   private crash(sn: SimNode): void {
     this.faults.crash++;
     this.foldHintStats(sn);
+    sn.lastIncarnationSeen = sn.node?.incarnationToPersist ?? sn.incarnation;
     // Sync writes in flight may or may not have reached the disk; reads in flight just vanish.
     for (const op of sn.pendingIo.values()) {
       if (op.kind === 'write' && op.sync && this.rng.chance(0.5)) sn.disk.write(op.key, op.record, true);

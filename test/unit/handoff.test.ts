@@ -222,3 +222,41 @@ test('handoff: membership in the node detects a silent owner, writes go to a fal
   assert.equal(h.node('d').hintStats.held, 0, 'the hint was replayed once c was alive');
   assert.ok(h.disk('c').has('k'));
 });
+
+test('handoff: a duplicated hinted write is acked again but is not a new hint version (an in-flight delivery still removes it)', () => {
+  const h = newCluster();
+  h.node('a').setDown(nodeId('c'), true);
+  h.node('d').setDown(nodeId('c'), true);
+  const r = h.request('a', put('v1'));
+  h.drainIo();
+  const hint = h.messages.find(is('replicate_hint', 'd'));
+  assert.ok(hint !== undefined);
+  h.messages.push({ ...hint });
+  h.settle(toC);
+  assert.deepEqual(h.reply(r), { kind: 'written', hintedAcks: 1 });
+  assert.equal(h.node('d').hintStats.written, 1, 'the duplicate merged nothing new');
+  h.node('d').setDown(nodeId('c'), false);
+  h.tick(1);
+  const delivery = h.messages.filter(is('hint_deliver', 'c'));
+  h.messages = h.messages.filter((m) => !is('hint_deliver', 'c')(m));
+  h.messages.push({ ...hint }); // yet another copy arrives while the delivery is in flight
+  h.settle(toC);
+  h.messages.push(...delivery);
+  h.settle();
+  assert.equal(h.node('d').hintStats.held, 0, 'the delivery of the same content removed the hint');
+  assert.equal(h.node('d').hintStats.delivered, 1);
+});
+
+test('handoff: the incarnation to persist follows membership when it refuted past the configured one', () => {
+  const random: Random = { next: () => 0.5, int: (n) => Math.floor(n / 2) };
+  const ids = ['a', 'b', 'c'].map(nodeId);
+  const n = new Node({ ...NODE_DEFAULTS, id: nodeId('a'), incarnation: 3, placement: fixedPlacement(['a', 'b', 'c']), startMs: T0,
+    random, membership: { members: ids, seeds: ids } });
+  assert.equal(n.incarnationToPersist, 3);
+  // b tells a that a is suspected at incarnation 3: a refutes with 4.
+  n.step({ kind: 'peer_message', from: nodeId('b'), message: { kind: 'membership', message: {
+    kind: 'gossip', incarnation: 0, ringEpoch: 0, updates: [{ kind: 'suspect', member: nodeId('a'), incarnation: 3, sources: [nodeId('b')] }],
+  } } });
+  assert.ok(n.incarnationToPersist > 3, `got ${n.incarnationToPersist}`);
+  assert.ok(n.takeEffects().some((e) => e.kind === 'send' && e.message.kind === 'membership'), 'the refutation goes out as a peer message');
+});

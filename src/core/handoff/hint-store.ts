@@ -191,6 +191,12 @@ export class HintStore {
     }
     const id = hintId(owner, key);
     const held = this.hints.get(id);
+    if (held !== undefined && this.versions.equal(this.versions.merge(held.record, incoming), held.record)) {
+      // Nothing new (a duplicated message, a retried write): no new version, so a delivery in
+      // flight still removes the hint; persist again so the ack still means "durable".
+      if (!this.persist(owner, key, ack)) this.stats.refused++;
+      return;
+    }
     const record = held === undefined ? incoming : this.versions.merge(held.record, incoming);
     const bytes = key.length + this.versions.encode(record).length;
     const extraBytes = bytes - (held?.bytes ?? 0);

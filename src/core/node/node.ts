@@ -226,6 +226,15 @@ export class Node {
     return { ...this.hints.stats, held: this.hints.count, bytes: this.hints.bytes, loaded: this.hints.loaded };
   }
 
+  /**
+   * What the host must persist as this node's incarnation before the next restart uses a
+   * higher one: membership raises its own incarnation to refute suspicions, and a new life
+   * must start above every incarnation the old one announced.
+   */
+  get incarnationToPersist(): number {
+    return Math.max(this.opts.incarnation, this.membership?.ownIncarnation ?? 0);
+  }
+
   /** The membership state machine, when the node runs one (read-only use: status, stats). */
   get members(): Membership | null {
     return this.membership;
