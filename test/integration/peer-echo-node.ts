@@ -1,6 +1,6 @@
 /**
- * A peer transport in its own process for throughput tests: node id from argv[2], listens on
- * 127.0.0.1 port 0, prints `{"port":N}` on stdout, answers every request with its message, and
+ * A peer transport in its own process (throughput and kill tests): node id from argv[2], listens
+ * on 127.0.0.1 at the port in argv[3] (default 0 = any), prints `{"port":N}` on stdout, answers every request with its message, and
  * exits when its stdin closes (so it never outlives the test that started it).
  */
 import { pino } from 'pino';
@@ -11,7 +11,7 @@ const nodeId = process.argv[2] ?? 'echo';
 const t = new PeerTransport({
   nodeId,
   host: '127.0.0.1',
-  port: 0,
+  port: Number(process.argv[3] ?? 0),
   config: configSchema.parse({ peer: { port: 0 } }).peer,
   logger: pino({ level: 'silent' }),
   onMessage: () => {},

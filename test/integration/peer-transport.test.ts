@@ -5,7 +5,7 @@
  * (garbage, oversize frames, wrong version, wrong cluster) rejected while the good peer is served.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
@@ -41,6 +41,34 @@ function rawClient(port: number): Promise<{ sock: net.Socket; received: () => Bu
     sock.on('error', () => {});
     sock.once('error', reject);
   });
+}
+
+const ECHO_NODE = fileURLToPath(new URL('./peer-echo-node.ts', import.meta.url));
+
+/** Starts the echo peer in its own process; resolves with its port once it listens. */
+async function spawnEcho(id: string, port = 0): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ECHO_NODE, id, String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const bound = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl !== -1) resolve((JSON.parse(out.slice(0, nl)) as { port: number }).port);
+    });
+    child.once('exit', (code) => reject(new Error(`echo node exited with ${code}`)));
+    setTimeout(() => reject(new Error('echo node did not start')), 20_000).unref();
+  });
+  return { child, port: bound };
+}
+
+/** Ends the echo process: stdin closed for a clean exit, SIGKILL by pid if it lingers. */
+async function stopEcho(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.stdin?.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+  await exited;
+  clearTimeout(timer);
 }
 
 describe('peer transport', () => {
@@ -151,6 +179,29 @@ describe('peer transport', () => {
       assert.deepEqual(await a.t.request('b', 3), { echo: 3, by: 'b', from: 'a' });
     } finally {
       await closeAll([a, b]);
+    }
+  });
+
+  it('a peer process killed with SIGKILL is noticed at once, and redialed when it restarts on its port', async () => {
+    const a = await startNode('a');
+    let echo = await spawnEcho('echo');
+    try {
+      a.t.setPeers({ echo: { host: '127.0.0.1', port: echo.port } });
+      await waitFor('connected', () => a.t.stats().peers.echo?.connected === true);
+      assert.deepEqual(await a.t.request('echo', 'before'), 'before');
+      const exited = new Promise((r) => echo.child.once('exit', r));
+      process.kill(echo.child.pid as number, 'SIGKILL');
+      await exited;
+      await waitFor('loss noticed', () => a.t.stats().peers.echo?.connected === false, 1000);
+      assert.equal(a.t.stats().connectionsLost, 1);
+      await assert.rejects(a.t.request('echo', 'while down', 50), isCode('ERR_UNAVAILABLE'));
+      echo = await spawnEcho('echo', echo.port);
+      // No new address given: the backoff redial finds it (cap 200 ms in these tests).
+      await waitFor('redialed', () => a.t.stats().peers.echo?.connected === true, 3000);
+      assert.deepEqual(await a.t.request('echo', 'after'), 'after');
+    } finally {
+      await stopEcho(echo.child);
+      await a.t.close(500);
     }
   });
 
@@ -296,6 +347,7 @@ describe('peer transport', () => {
     try {
       mesh([a, b]);
       await waitFor('connected', () => connected(a, b));
+      const before = b.t.stats().peers.a;
       for (let i = 0; i < 50; i++) {
         const c = await rawClient(b.port);
         if (i % 2 === 1) {
@@ -310,8 +362,9 @@ describe('peer transport', () => {
         assert.deepEqual(await a.t.request('b', i), { echo: i, by: 'b', from: 'a' });
       }
       await waitFor('fuzz connections gone', () => b.t.stats().connections === 1);
-      assert.ok(connected(a, b));
-      assert.equal(b.t.stats().connectionsLost, 0);
+      // The good peer's connection is the very same socket throughout.
+      assert.deepEqual(b.t.stats().peers.a, before);
+      assert.equal(a.t.stats().connectionsLost, 0);
       assert.ok(b.t.stats().protocolErrors >= 25, `only ${b.t.stats().protocolErrors} protocol errors counted`);
       // Fuzz peers that handshook leave no state behind.
       assert.deepEqual(Object.keys(b.t.stats().peers), ['a']);
@@ -434,21 +487,9 @@ describe('peer transport', () => {
   });
 
   it('throughput: pipelined 100-byte requests over one connection to a peer in another process', async (t) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./peer-echo-node.ts', import.meta.url))], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
     const a = await startNode('a');
+    const { child, port } = await spawnEcho('echo');
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const nl = out.indexOf('\n');
-          if (nl !== -1) resolve((JSON.parse(out.slice(0, nl)) as { port: number }).port);
-        });
-        child.once('exit', (code) => reject(new Error(`echo node exited with ${code}`)));
-        setTimeout(() => reject(new Error('echo node did not start')), 20_000).unref();
-      });
       a.t.setPeers({ echo: { host: '127.0.0.1', port } });
       await waitFor('connected', () => a.t.stats().peers.echo?.connected === true);
       const payload = { kind: 'read', opId: 'a/1/1', key: 'k', record: Buffer.alloc(100, 7) };
@@ -470,14 +511,8 @@ describe('peer transport', () => {
       assert.ok(pipelined > serial, 'pipelining did not raise throughput');
       assert.ok(pipelined > 5000, `only ${Math.round(pipelined)} requests/s`);
     } finally {
-      child.stdin.end();
+      await stopEcho(child);
       await a.t.close(500);
-      if (child.exitCode === null && child.pid !== undefined) {
-        const exited = new Promise((r) => child.once('exit', r));
-        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-        await exited;
-        clearTimeout(timer);
-      }
     }
   });
 });

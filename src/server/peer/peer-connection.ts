@@ -47,7 +47,8 @@ export interface ConnectionHooks {
   onRequest(conn: PeerConnection, msg: unknown): Promise<unknown>;
   /** A request slot was freed (answer, timeout): the transport may send waiting requests. */
   onWindowFreed(conn: PeerConnection): void;
-  onGoaway(conn: PeerConnection): void;
+  /** The peer stops sending: `announced` = with a goaway frame, else its stream just ended. */
+  onGoaway(conn: PeerConnection, announced: boolean): void;
   /** Returns a last frame to send before the connection is closed, if any. */
   onProtocolError(conn: PeerConnection, err: PeerProtocolError): Buffer | undefined;
   onClose(conn: PeerConnection): void;
@@ -241,7 +242,7 @@ export class PeerConnection {
       case FrameKind.pong:
         return;
       case FrameKind.goaway:
-        this.hooks.onGoaway(this);
+        this.hooks.onGoaway(this, true);
         this.drain(false);
         return;
       default: {
@@ -314,7 +315,7 @@ export class PeerConnection {
       return;
     }
     // The peer will send nothing more: it is going away even if its goaway was lost.
-    if (this.state === 'open') this.hooks.onGoaway(this);
+    if (this.state === 'open') this.hooks.onGoaway(this, false);
     this.state = 'draining';
     // Requests of ours it has not answered never will be.
     for (const [id, p] of this.pending) {

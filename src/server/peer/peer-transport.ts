@@ -383,7 +383,7 @@ export class PeerTransport {
         return this.onRequestFn(c.remoteId as NodeId, m);
       },
       onWindowFreed: (c) => this.pump(c),
-      onGoaway: (c) => this.retire(c),
+      onGoaway: (c, announced) => this.retire(c, announced),
       onProtocolError: (c, e) => this.onProtocolError(c, e),
       onClose: (c) => this.onConnectionClose(c),
     }, this.counters, this.now);
@@ -577,10 +577,16 @@ export class PeerTransport {
   }
 
   /** A goaway or end arrived: stop routing new traffic to `conn`. */
-  private retire(conn: PeerConnection): void {
+  private retire(conn: PeerConnection, announced: boolean): void {
     const slot = conn.remoteId === undefined ? undefined : this.slots.get(conn.remoteId);
     if (slot?.active === conn) {
       slot.active = undefined;
+      if (announced) {
+        this.logger.info({ peer: slot.id }, 'peer is going away');
+      } else {
+        this.counters.connectionsLost++;
+        this.logger.warn({ peer: slot.id }, 'peer connection lost (closed without goaway)');
+      }
       this.scheduleReconnect(slot);
       if (slot.address === undefined) this.rejectWaiters(slot, 'ERR_UNAVAILABLE', `peer ${slot.id} went away`);
     }
