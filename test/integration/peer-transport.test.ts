@@ -446,6 +446,37 @@ describe('peer transport', () => {
     }
   });
 
+  it('a dialed peer answering with another major is refused with a clear log line and redialed with backoff; a silent dialer is cut at the handshake timeout', async () => {
+    const a = await startNode('a', { config: peerConfig({ connectTimeoutMs: 150 }) });
+    const future = net.createServer((sock) => {
+      sock.on('error', () => {});
+      sock.once('data', () => sock.write(encodeFrame(FrameKind.helloAck, 0, packPayload({ nodeId: 'f', clusterName: 'ringkv', major: 2, minor: 0 }), PEER_PROTOCOL_MAJOR + 1)));
+    });
+    await new Promise<void>((r) => future.listen(0, '127.0.0.1', r));
+    const futurePort = (future.address() as net.AddressInfo).port;
+    try {
+      a.t.setPeers({ f: { host: '127.0.0.1', port: futurePort } });
+      await waitFor('refused twice', () => a.logs.filter((l) => l.msg.includes('protocol major 2')).length >= 2, 2000);
+      const line = a.logs.find((l) => l.msg.includes('protocol major 2'));
+      assert.equal(line?.level, 50);
+      assert.equal(line?.peer, 'f');
+      assert.equal(a.t.stats().peers.f?.connected, false);
+      assert.ok(a.logs.some((l) => l.msg === 'peer redial scheduled' && l.peer === 'f'));
+
+      // A connection that never says hello is closed after connectTimeoutMs.
+      const mute = await rawClient(a.port);
+      const t0 = Date.now();
+      await mute.closed;
+      const took = Date.now() - t0;
+      assert.ok(took >= 120 && took < 1000, `mute connection closed after ${took} ms`);
+      assert.ok(a.logs.some((l) => l.msg === 'peer handshake timed out'));
+    } finally {
+      a.t.setPeers({});
+      await a.t.close(500);
+      await new Promise<void>((r) => future.close(() => r()));
+    }
+  });
+
   it('an older protocol minor is accepted and the lower minor agreed (rolling upgrade)', async () => {
     const oldNode = await startNode('old', { protocolMinor: 2 });
     const newNode = await startNode('new', { protocolMinor: 3 });
