@@ -73,6 +73,7 @@ let determinismRuns = 0;
 const outcomes: Record<string, number> = {};
 const hints = { written: 0, delivered: 0, expired: 0, refused: 0, acked: 0, hintedPuts: 0, runsWithHints: 0 };
 const drainMs: number[] = [];
+const routing = { downMarksCrashed: 0, downMarksRunning: 0, downMarksRunningConnected: 0, nodeMs: 0 };
 const t0 = performance.now();
 for (let seed = start; seed < start + count; seed++) {
   const o = runSeed(seed, overrides);
@@ -80,6 +81,7 @@ for (let seed = start; seed < start + count; seed++) {
   effects += o.result.effects;
   for (const op of o.result.history.ops) outcomes[op.outcome] = (outcomes[op.outcome] ?? 0) + 1;
   for (const [k, v] of Object.entries(o.result.faults)) faults[k as FaultKind] += v;
+  for (const k of ['downMarksCrashed', 'downMarksRunning', 'downMarksRunningConnected', 'nodeMs'] as const) routing[k] += o.result.routing[k];
   const hf = o.result.history.handoff;
   if (hf !== undefined) {
     hints.written += hf.written; hints.delivered += hf.delivered; hints.expired += hf.expired;
@@ -129,6 +131,10 @@ const pct = (xs: number[], p: number): string => {
 console.log(`hints: writes accepted ${hints.written} (acked ${hints.acked}, refused ${hints.refused}), delivered ${hints.delivered}, expired ${hints.expired}; `
   + `client writes acked with hints ${hints.hintedPuts}; runs with hints ${hints.runsWithHints}`);
 console.log(`heal -> all hints delivered (runs holding hints at the heal: ${drainMs.length}): p50 ${pct(drainMs, 50)} ms, p99 ${pct(drainMs, 99)} ms, max ${pct(drainMs, 100)} ms (simulated; 50 ms polling)`);
+const nodeHours = routing.nodeMs / 3_600_000;
+console.log(`routing (membership in every node): started routing around a crashed member ${routing.downMarksCrashed} times, a running one ${routing.downMarksRunning} times `
+  + `(${routing.downMarksRunningConnected} while the network connected the two); per node-hour: ${(routing.downMarksRunning / nodeHours).toFixed(0)} running, `
+  + `${(routing.downMarksRunningConnected / nodeHours).toFixed(0)} connected (simulated ${nodeHours.toFixed(2)} node-hours)`);
 for (const [name, t] of checkTotals) console.log(`checker "${name}": ok ${t.ok}, failed ${t.failed}, not applicable ${t.notApplicable}`);
 console.log(`determinism reruns ${determinismRuns}`);
 process.exitCode = failed > 0 ? 1 : 0;

@@ -66,6 +66,12 @@ export interface SimResult {
   readonly history: History;
   readonly faults: Record<FaultKind, number>;
   readonly simulatedMs: number;
+  /**
+   * Failure detection as routing saw it: times a live node started routing around a member that
+   * was crashed (true) or running (false: partitioned, slow or lossy link, or plain wrong),
+   * and how many of the false ones were between nodes the network connected at that moment.
+   */
+  readonly routing: { downMarksCrashed: number; downMarksRunning: number; downMarksRunningConnected: number; nodeMs: number };
   readonly trace: string[];
   /** A thrown invariant or simulator error, with its message; null when the run completed. */
   readonly error: string | null;
@@ -214,6 +220,7 @@ class Simulation {
   private drainMs: number | null = null;
   private heldAfterDrain: string[] = [];
   private endAtMs: number | null = null;
+  private readonly routing = { downMarksCrashed: 0, downMarksRunning: 0, downMarksRunningConnected: 0, nodeMs: 0 };
   private finalKeys: string[] = [];
   /** `${receiver}|${sender}|${opId}` -> the record a replicate carried, until its ack is sent. */
   private readonly replicatesReceived = new Map<string, Buffer>();
@@ -285,7 +292,7 @@ class Simulation {
     }
     return {
       seed: this.opts.seed, digest: this.digest.hex(), effects: this.digest.effects, history: this.history,
-      faults: this.faults, simulatedMs: this.nowMs, trace: this.trace.slice(-this.opts.traceMax), error,
+      faults: this.faults, simulatedMs: this.nowMs, routing: { ...this.routing, nodeMs: this.nowMs * this.opts.nodes }, trace: this.trace.slice(-this.opts.traceMax), error,
     };
   }
 
@@ -426,6 +433,14 @@ class Simulation {
     if (node === null) throw new Error(`step on crashed node ${sn.id}`);
     node.step(input);
     node.invariants();
+    for (const id of node.takeDownMarks()) {
+      if (this.mustNode(id).node === null) {
+        this.routing.downMarksCrashed++;
+      } else {
+        this.routing.downMarksRunning++;
+        if (this.connected(sn.id, id)) this.routing.downMarksRunningConnected++;
+      }
+    }
     for (const e of node.takeEffects()) this.execute(sn, e);
   }
 

@@ -93,6 +93,10 @@ export class Node {
   private readonly io = new Map<IoId, StorageContinuation>();
   private readonly keys: KeyQueue;
   private readonly down = new Set<NodeId>();
+  /** Times a member started being routed around (a figure: how often failure detection acts). */
+  private downMarks = 0;
+  /** Members newly routed around since the last takeDownMarks (bounded: cleared by the host or capped). */
+  private recentDownMarks: NodeId[] = [];
   private readonly coordinator: Coordinator;
   private readonly hints: HintStore;
   private readonly membership: Membership | null;
@@ -211,6 +215,10 @@ export class Node {
   setDown(node: NodeId, down: boolean): void {
     if (node === this.id) return;
     if (down) {
+      if (!this.down.has(node)) {
+        this.downMarks++;
+        if (this.recentDownMarks.length < 1024) this.recentDownMarks.push(node);
+      }
       this.down.add(node);
     } else if (this.down.delete(node)) {
       this.hints.ownerAlive(node);
@@ -288,8 +296,16 @@ export class Node {
     return this.coordinator.inFlight;
   }
 
-  get stats(): Readonly<CoordinatorStats> & { pendingIo: number; keyWaiting: number } {
-    return { ...this.coordinator.stats, pendingIo: this.io.size, keyWaiting: this.keys.waitingCount };
+  get stats(): Readonly<CoordinatorStats> & { pendingIo: number; keyWaiting: number; downMarks: number } {
+    return { ...this.coordinator.stats, pendingIo: this.io.size, keyWaiting: this.keys.waitingCount, downMarks: this.downMarks };
+  }
+
+  /** Members this node started routing around since the last call (for figures; at most 1024). */
+  takeDownMarks(): NodeId[] {
+    if (this.recentDownMarks.length === 0) return [];
+    const out = this.recentDownMarks;
+    this.recentDownMarks = [];
+    return out;
   }
 
   invariants(): void {
