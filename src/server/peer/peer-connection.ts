@@ -16,7 +16,7 @@
  */
 import type net from 'node:net';
 import { RingkvError, toClientError } from '../../errors/index.js';
-import { FrameDecoder, FrameKind, PeerProtocolError, encodeFrame, type Frame } from '../../protocol/peer/frame.js';
+import { FRAME_HEADER_BYTES, FrameDecoder, FrameKind, PeerProtocolError, encodeFrame, type Frame } from '../../protocol/peer/frame.js';
 import { decodeErrorReply, packPayload, unpackPayload } from '../../protocol/peer/payload.js';
 
 export type ConnectionState = 'handshaking' | 'open' | 'draining' | 'closed';
@@ -121,10 +121,11 @@ export class PeerConnection {
 
   writeFrame(kind: FrameKind, requestId: number, payload: Uint8Array | undefined): void {
     if (this.state === 'closed' || this.ended) return;
-    const frame = encodeFrame(kind, requestId, payload);
-    if (frame.length > this.frameBytesMax) {
-      throw new RingkvError('ERR_VALUE_TOO_LARGE', `peer frame of ${frame.length} bytes exceeds the maximum of ${this.frameBytesMax}`);
+    const frameBytes = FRAME_HEADER_BYTES + (payload?.length ?? 0);
+    if (frameBytes > this.frameBytesMax) {
+      throw new RingkvError('ERR_VALUE_TOO_LARGE', `peer frame of ${frameBytes} bytes exceeds the maximum of ${this.frameBytesMax}`);
     }
+    const frame = encodeFrame(kind, requestId, payload);
     this.out.push(frame);
     this.outBytes += frame.length;
     if (this.outBytes >= OUT_FLUSH_BYTES) this.flush();
