@@ -25,6 +25,7 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
   inFlightMax: 256,
   sloppy: true,
   quorumOnly: false,
+  routeAroundSuspects: true,
 };
 
 /**
@@ -84,6 +85,7 @@ export function replayCommand(seed: number, overrides: Partial<Omit<SimOptions, 
   if (overrides.inFlightMax !== undefined) extra.push(`--in-flight-max ${overrides.inFlightMax}`);
   if (overrides.sloppy === false) extra.push('--strict');
   if (overrides.quorumOnly === true) extra.push('--quorum-only');
+  if (overrides.routeAroundSuspects === false) extra.push('--dead-only');
   return `npm run sim -- --seed ${seed}${extra.length > 0 ? ' ' + extra.join(' ') : ''}`;
 }
 

@@ -79,11 +79,12 @@ test(`sim: ${SWEEP_SEEDS} seeds with partitions, crashes, loss, duplication and 
   assert.deepEqual(failures, [], failures.join('\n\n'));
 });
 
-test('sim: W = R = QUORUM in sloppy and in strict mode, and strict mode with mixed levels, keep every checker green', () => {
+test('sim: W = R = QUORUM in sloppy and in strict mode, strict mode with mixed levels, and routing around dead members only keep every checker green', () => {
   const failures = [
     ...runSeeds(60_001, 40, { quorumOnly: true }).failures,
     ...runSeeds(61_001, 40, { quorumOnly: true, sloppy: false }).failures,
     ...runSeeds(62_001, 40, { sloppy: false }).failures,
+    ...runSeeds(63_001, 40, { routeAroundSuspects: false }).failures,
   ];
   assert.deepEqual(failures, [], failures.join('\n\n'));
 });

