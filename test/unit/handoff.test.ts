@@ -260,3 +260,23 @@ test('handoff: the incarnation to persist follows membership when it refuted pas
   assert.ok(n.incarnationToPersist > 3, `got ${n.incarnationToPersist}`);
   assert.ok(n.takeEffects().some((e) => e.kind === 'send' && e.message.kind === 'membership'), 'the refutation goes out as a peer message');
 });
+
+test('handoff: the owner acks a delivered hint only after a synced store, and an owner never keeps hints for its own keys', () => {
+  const h = newCluster();
+  hintedWrite(h);
+  h.node('d').setDown(nodeId('c'), false);
+  h.tick(1);
+  h.deliver(is('hint_deliver', 'c'));
+  h.completeIo((x) => x.node === 'c' && x.op.kind === 'read');
+  const store = h.io.find((x) => x.node === 'c' && x.op.kind === 'write');
+  assert.ok(store?.op.kind === 'write' && store.op.sync, 'the owner stores the hinted record with sync');
+  assert.equal(h.messages.filter(is('hint_ack')).length, 0, 'no ack before the store completes');
+  h.drainIo();
+  assert.equal(h.messages.filter(is('hint_ack', 'd')).length, 1);
+
+  const record = h.disk('c').get('k');
+  assert.ok(record !== undefined);
+  h.node('b').step({ kind: 'peer_message', from: nodeId('a'), message: { kind: 'replicate_hint', opId: 'a/1/99', key: 'k', owner: nodeId('c'), record } });
+  assert.deepEqual(h.node('b').takeEffects(), [], 'b owns k: a hint for it is dropped, not acked');
+  assert.equal(h.node('b').stats.droppedMessages, 1);
+});
