@@ -20,6 +20,9 @@ import {
   rangeNode,
   rangesToMembership,
   slotsToRanges,
+  membershipToBitmap,
+  messageBytes,
+  SLOT_BITMAP_BYTES,
   type Digest,
 } from '../../src/core/antientropy/index.js';
 import { differingKeys, encodeTags, replica, runSession, type Replica } from './antientropy-harness.js';
@@ -379,6 +382,51 @@ test('antientropy: node ids and slot ranges round-trip and reject malformed inpu
   assert.equal(rangesToMembership([4, 1]), null);
   assert.equal(rangesToMembership([1, 4, 3, 5]), null, 'overlapping');
   assert.equal(rangesToMembership([0, SLOT_COUNT + 1]), null);
+});
+
+test('antientropy: scattered session slots travel as a bitmap when smaller than ranges, and the session still syncs only them', () => {
+  const member = rangesToMembership([1, 4, 7, 8])!;
+  assert.deepEqual(rangesToMembership(membershipToBitmap(member)), member, 'bitmap round-trips');
+  assert.equal(rangesToMembership(new Uint8Array(SLOT_BITMAP_BYTES - 1)), null, 'a bitmap of the wrong size is malformed');
+  // Every third slot: ~5500 runs, far more bytes as ranges than the 2 KB bitmap.
+  const slots = ALL_SLOTS.filter((s) => s % 3 === 0);
+  const a = replica('a');
+  const b = replica('b');
+  for (let i = 0; i < 300; i++) a.merge(`key${i}`, [`v${i}`]);
+  const res = runSession(a, b, slots);
+  assert.equal(res.outcome, 'synced');
+  const open = res.messages.find((m) => m.message.kind === 'ae_open');
+  assert.ok(open !== undefined && open.message.kind === 'ae_open' && open.message.slots instanceof Uint8Array, 'the open carries a bitmap');
+  assert.ok(open.bytes < SLOT_BITMAP_BYTES + 64, `open is ${open.bytes} bytes`);
+  assert.ok(messageBytes({ kind: 'ae_open', sid: 1, slots: slotsToRanges(slots), rootHi: 0, rootLo: 0 }) > 5 * open.bytes, 'ranges would be much larger');
+  assert.deepEqual([...differingKeys(a, b, (k) => keySlot(k) % 3 === 0)], [], 'session slots are synced');
+  assert.ok([...differingKeys(a, b)].every((k) => keySlot(k) % 3 !== 0), 'other slots were not touched');
+});
+
+test('antientropy: a duplicated or late reply is ignored, not fatal (a duplicating network once kept sessions from completing)', () => {
+  const a = replica('a');
+  const b = replica('b');
+  for (let i = 0; i < 50; i++) {
+    a.merge(`key${i}`, [`v${i}`]);
+    b.merge(`key${i}`, [`v${i}`]);
+  }
+  a.merge('key7', ['extra']);
+  a.ae.tick(1000);
+  b.ae.tick(1000);
+  const sid = a.ae.open(b.id, ALL_SLOTS)!;
+  const open = a.ae.takeOutputs().find((o) => o.kind === 'send')!;
+  assert.ok(open.kind === 'send');
+  b.ae.receive(a.id, open.message);
+  const reply = b.ae.takeOutputs().find((o) => o.kind === 'send')!;
+  assert.ok(reply.kind === 'send' && reply.message.kind === 'ae_reply');
+  a.ae.receive(b.id, reply.message);
+  const next = a.ae.takeOutputs();
+  assert.ok(next.some((o) => o.kind === 'send' && o.message.kind === 'ae_request'), 'the opener asks the next level');
+  a.ae.receive(b.id, reply.message); // the network delivers the root reply again
+  const after = a.ae.takeOutputs();
+  assert.deepEqual(after.filter((o) => o.kind === 'session_end' || (o.kind === 'send' && o.message.kind === 'ae_close')), [], 'not aborted');
+  assert.equal(a.ae.openSessions, 1);
+  void sid;
 });
 
 test('antientropy: a peer replying with malformed entries aborts the session instead of corrupting it', () => {
