@@ -10,3 +10,4 @@ export { resolveQuorum } from './coordinator/quorum.js';
 export { ringPlacement } from './node/ring-placement.js';
 export { HINT_DEFAULTS, type HintStats } from './handoff/index.js';
 export type { NodeMembershipOptions } from './node/node.js';
+export { NODE_ANTI_ENTROPY_DEFAULTS, type NodeAntiEntropyOptions, type AntiEntropyNodeStats } from './node/anti-entropy-driver.js';

@@ -16,6 +16,7 @@
  *   never match an operation of the current one.
  */
 import type { ErrorCode } from '../errors/codes.js';
+import type { AeMessage } from './antientropy/messages.js';
 import type { MembershipMessage } from './membership/messages.js';
 import type { NodeId, RequestId } from './types.js';
 
@@ -102,7 +103,18 @@ export type PeerMessage =
   | { kind: 'hint_deliver'; deliveryId: string; key: string; record: Buffer }
   | { kind: 'hint_ack'; deliveryId: string; key: string }
   /** SWIM membership traffic, carried on the same peer channel. */
-  | { kind: 'membership'; message: MembershipMessage };
+  | { kind: 'membership'; message: MembershipMessage }
+  /** Merkle anti-entropy exchange traffic (tree hashes and key lists), on the same channel. */
+  | { kind: 'ae'; message: AeMessage }
+  /**
+   * Anti-entropy transfer: the sender's record of a key that differs; the receiver merges and
+   * stores it with sync (its normal replica write path), then answers `ae_push_ack`.
+   */
+  | { kind: 'ae_push'; xferId: string; key: string; record: Buffer }
+  | { kind: 'ae_push_ack'; xferId: string; key: string }
+  /** Anti-entropy transfer: asks for the receiver's record of a key (answered even when absent). */
+  | { kind: 'ae_fetch'; xferId: string; key: string }
+  | { kind: 'ae_fetch_reply'; xferId: string; key: string; record: Buffer | null };
 
 // ---------------------------------------------------------------------------------------------
 // Storage effects (the host's engine stores opaque record bytes per key)
@@ -120,7 +132,13 @@ export type StorageOp =
   | { kind: 'hint_put'; owner: NodeId; key: string; entry: Buffer }
   | { kind: 'hint_delete'; owner: NodeId; key: string }
   /** Every stored hint, read once after a (re)start. */
-  | { kind: 'hint_scan' };
+  | { kind: 'hint_scan' }
+  /**
+   * One page of user records (hints excluded) in ascending key order, strictly after `afterKey`
+   * (null = from the start), at most `limit` of them: the bounded background scan that rebuilds
+   * the anti-entropy Merkle tree after a (re)start. `done` in the result = no record follows.
+   */
+  | { kind: 'scan'; afterKey: string | null; limit: number };
 
 export interface StoredHint {
   owner: NodeId;
@@ -128,10 +146,16 @@ export interface StoredHint {
   entry: Buffer;
 }
 
+export interface StoredRecord {
+  key: string;
+  record: Buffer;
+}
+
 export type StorageResult =
   | { kind: 'read'; record: Buffer | null }
   | { kind: 'written' }
   | { kind: 'hints'; hints: StoredHint[] }
+  | { kind: 'records'; records: StoredRecord[]; done: boolean }
   | { kind: 'failed'; message: string };
 
 // ---------------------------------------------------------------------------------------------

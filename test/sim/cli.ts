@@ -32,6 +32,8 @@ const { values } = parseArgs({
     'quorum-only': { type: 'boolean', default: false },
     /** Nodes route around dead members only, not suspect ones. */
     'dead-only': { type: 'boolean', default: false },
+    /** Runs without Merkle anti-entropy (no post-heal convergence check). */
+    'no-anti-entropy': { type: 'boolean', default: false },
     /** Directory to write each failing seed's history (JSON) into, for offline checking. */
     dump: { type: 'string' },
   },
@@ -62,6 +64,7 @@ if (values.mode !== undefined) {
 if (values.strict) overrides.sloppy = false;
 if (values['quorum-only']) overrides.quorumOnly = true;
 if (values['dead-only']) overrides.routeAroundSuspects = false;
+if (values['no-anti-entropy']) overrides.antiEntropy = false;
 const one = int(values.seed, 'seed');
 const start = one ?? int(values.start, 'start') ?? 1;
 const count = one !== undefined ? 1 : int(values.seeds, 'seeds') ?? 100;
@@ -76,6 +79,9 @@ let determinismRuns = 0;
 const outcomes: Record<string, number> = {};
 const hints = { written: 0, delivered: 0, expired: 0, refused: 0, acked: 0, hintedPuts: 0, runsWithHints: 0 };
 const drainMs: number[] = [];
+const convergeMs: number[] = [];
+const ae = { protocolBytes: 0, transferBytes: 0, usefulBytes: 0, sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, pushes: 0, fetches: 0 };
+const aeAfterHeal = { protocolBytes: 0, transferBytes: 0, usefulBytes: 0 };
 const routing = { downMarksCrashed: 0, downMarksRunning: 0, downMarksRunningConnected: 0, nodeMs: 0 };
 const t0 = performance.now();
 for (let seed = start; seed < start + count; seed++) {
@@ -91,6 +97,12 @@ for (let seed = start; seed < start + count; seed++) {
     hints.refused += hf.refused; hints.acked += hf.acked;
     if (hf.written > 0) hints.runsWithHints++;
     if (hf.drainMs !== null) drainMs.push(hf.drainMs);
+  }
+  const af = o.result.history.antiEntropy;
+  if (af !== undefined) {
+    if (af.convergedMs !== null) convergeMs.push(af.convergedMs);
+    for (const k of Object.keys(ae) as (keyof typeof ae)[]) ae[k] += af.total[k];
+    for (const k of Object.keys(aeAfterHeal) as (keyof typeof aeAfterHeal)[]) aeAfterHeal[k] += af.afterHeal[k];
   }
   hints.hintedPuts += o.result.history.ops.filter((op) => (op.hintedAcks ?? 0) > 0).length;
   for (const c of o.checks) {
@@ -134,6 +146,17 @@ const pct = (xs: number[], p: number): string => {
 console.log(`hints: writes accepted ${hints.written} (acked ${hints.acked}, refused ${hints.refused}), delivered ${hints.delivered}, expired ${hints.expired}; `
   + `client writes acked with hints ${hints.hintedPuts}; runs with hints ${hints.runsWithHints}`);
 console.log(`heal -> all hints delivered (runs holding hints at the heal: ${drainMs.length}): p50 ${pct(drainMs, 50)} ms, p99 ${pct(drainMs, 99)} ms, max ${pct(drainMs, 100)} ms (simulated; 50 ms polling)`);
+if (convergeMs.length > 0) {
+  convergeMs.sort((a, b) => a - b);
+  const ratio = (p: number, t: number, u: number): string => (u === 0 ? 'n/a' : ((p + t) / u).toFixed(1));
+  console.log(`anti-entropy: heal -> every key's replicas equal (${convergeMs.length} runs): p50 ${pct(convergeMs, 50)} ms, p99 ${pct(convergeMs, 99)} ms, `
+    + `max ${pct(convergeMs, 100)} ms (simulated; 50 ms polling)`);
+  console.log(`anti-entropy: sessions opened ${ae.sessionsOpened}, synced ${ae.sessionsSynced}, aborted ${ae.sessionsAborted}; pushes ${ae.pushes}, fetches ${ae.fetches}`);
+  console.log(`anti-entropy bytes, whole run: tree protocol ${ae.protocolBytes}, records transferred ${ae.transferBytes}, records that changed the receiver ${ae.usefulBytes}; `
+    + `exchanged/different ${ratio(ae.protocolBytes, ae.transferBytes, ae.usefulBytes)}, transferred/different ${ratio(0, ae.transferBytes, ae.usefulBytes)}`);
+  console.log(`anti-entropy bytes, after the heal: tree protocol ${aeAfterHeal.protocolBytes}, records transferred ${aeAfterHeal.transferBytes}, changed ${aeAfterHeal.usefulBytes}; `
+    + `exchanged/different ${ratio(aeAfterHeal.protocolBytes, aeAfterHeal.transferBytes, aeAfterHeal.usefulBytes)}`);
+}
 const nodeHours = routing.nodeMs / 3_600_000;
 console.log(`routing (membership in every node): started routing around a crashed member ${routing.downMarksCrashed} times, a running one ${routing.downMarksRunning} times `
   + `(${routing.downMarksRunningConnected} while the network connected the two); per node-hour: ${(routing.downMarksRunning / nodeHours).toFixed(0)} running, `

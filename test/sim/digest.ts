@@ -3,6 +3,7 @@
  * be compared in one number. Not cryptographic: it only has to notice divergence.
  */
 import type { Effect, KvResult, PeerMessage } from '../../src/core/messages.js';
+import type { AeMessage } from '../../src/core/antientropy/messages.js';
 
 export class Digest {
   private h = 0x811c9dc5;
@@ -43,6 +44,7 @@ export class Digest {
           case 'hint_put': this.str(`${e.op.owner}:${e.op.key}`); this.bytes(e.op.entry); return;
           case 'hint_delete': this.str(`${e.op.owner}:${e.op.key}`); return;
           case 'hint_scan': return;
+          case 'scan': this.str(`${e.op.afterKey ?? '~'}:${e.op.limit}`); return;
           default: { const never: never = e.op; throw new TypeError(`unknown storage op ${JSON.stringify(never)}`); }
         }
       case 'reply':
@@ -95,6 +97,21 @@ export class Digest {
       case 'hint_ack':
         this.str(`${m.deliveryId}:${m.key}`);
         return;
+      case 'ae':
+        this.ae(m.message);
+        return;
+      case 'ae_push':
+        this.str(`${m.xferId}:${m.key}`);
+        this.bytes(m.record);
+        return;
+      case 'ae_push_ack':
+      case 'ae_fetch':
+        this.str(`${m.xferId}:${m.key}`);
+        return;
+      case 'ae_fetch_reply':
+        this.str(`${m.xferId}:${m.key}`);
+        this.bytes(m.record);
+        return;
       case 'membership':
         // Plain data (no Buffers besides an optional ring payload): its JSON is its identity.
         this.str(JSON.stringify(m.message, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)));
@@ -103,6 +120,52 @@ export class Digest {
         const never: never = m;
         throw new TypeError(`unknown message ${JSON.stringify(never)}`);
       }
+    }
+  }
+
+  /** Field by field (JSON of a slot list or a hash block costs more than the rest of a run). */
+  private ae(m: AeMessage): void {
+    this.str(`${m.kind}:${m.sid}:`);
+    switch (m.kind) {
+      case 'ae_open':
+        this.str(`${m.rootHi}:${m.rootLo}:${m.slots.length}`);
+        for (const x of m.slots) this.num(x);
+        return;
+      case 'ae_request':
+        for (const x of m.nodes) this.num(x);
+        return;
+      case 'ae_reply':
+        for (const e of m.entries) {
+          this.num(e[0]);
+          this.num(e[1]);
+          if (e[1] === 1) {
+            this.num(e[2]);
+            this.bytes(e[3]);
+          } else if (e[1] === 2) {
+            for (const k of e[2]) this.str(k);
+            this.bytes(e[3]);
+          }
+        }
+        return;
+      case 'ae_busy':
+        return;
+      case 'ae_close':
+        this.str(m.completed ? 'c' : 'a');
+        return;
+      default: {
+        const never: never = m;
+        throw new TypeError(`unknown anti-entropy message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private num(x: number): void {
+    // Small non-negative integers (slots, kinds) as two bytes; anything else as text.
+    if (Number.isInteger(x) && x >= 0 && x < 0x10000) {
+      this.h = Math.imul((this.h ^ (x & 0xff)) >>> 0, 0x01000193) >>> 0;
+      this.h = Math.imul((this.h ^ (x >>> 8)) >>> 0, 0x01000193) >>> 0;
+    } else {
+      this.str(`${x};`);
     }
   }
 

@@ -124,6 +124,7 @@ export class Harness {
         case 'hint_put': hints.set(`${x.op.owner}|${x.op.key}`, { owner: x.op.owner, key: x.op.key, entry: x.op.entry }); done({ kind: 'written' }); break;
         case 'hint_delete': hints.delete(`${x.op.owner}|${x.op.key}`); done({ kind: 'written' }); break;
         case 'hint_scan': done({ kind: 'hints', hints: [...hints.values()] }); break;
+        case 'scan': done(scanPage(disk, x.op.afterKey, x.op.limit)); break;
         default: { const never: never = x.op; throw new TypeError(String(never)); }
       }
       this.collect(x.node);
@@ -175,7 +176,14 @@ export class Harness {
 export function fixedPlacement(replicas: readonly string[], fallbacks: readonly string[] = []): Placement {
   const list = replicas.map(nodeId);
   const spare = fallbacks.map(nodeId);
-  return { replicationFactor: list.length, preferenceList: () => list, fallbackList: () => spare };
+  return { replicationFactor: list.length, preferenceList: () => list, fallbackList: () => spare, slotPreferenceList: () => list };
+}
+
+/** One page of a storage `scan`: records in ascending key order strictly after `afterKey`. */
+export function scanPage(disk: ReadonlyMap<string, Buffer>, afterKey: string | null, limit: number): StorageResult {
+  const keys = [...disk.keys()].filter((k) => afterKey === null || k > afterKey).sort();
+  const page = keys.slice(0, limit);
+  return { kind: 'records', records: page.map((key) => ({ key, record: disk.get(key) as Buffer })), done: page.length === keys.length };
 }
 
 export const values = (r: KvResult | undefined): string[] => {

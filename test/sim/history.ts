@@ -97,6 +97,33 @@ export interface HandoffFacts {
   readonly hintedKeys: number;
 }
 
+/** Anti-entropy counters summed over the cluster (see the node's AntiEntropyNodeStats). */
+export interface AntiEntropyCounters {
+  sessionsOpened: number;
+  sessionsSynced: number;
+  sessionsAborted: number;
+  protocolBytes: number;
+  transferBytes: number;
+  usefulBytes: number;
+  pushes: number;
+  fetches: number;
+  rebuilds: number;
+  scanPages: number;
+}
+
+export interface AntiEntropyFacts {
+  /** The stated bound: simulated ms after the heal by which every key's replicas must be equal. */
+  readonly boundMs: number;
+  /** Simulated ms from the heal until every key's replicas held equal records; null = not within the bound. */
+  readonly convergedMs: number | null;
+  /** Keys (with their replicas) still different when the bound passed. */
+  readonly divergedAtBound: string[];
+  /** At convergence: replicas whose Merkle tree disagreed with their storage. */
+  readonly treeMismatches: string[];
+  readonly total: AntiEntropyCounters;
+  readonly afterHeal: AntiEntropyCounters;
+}
+
 export interface History {
   readonly config: RunConfig;
   readonly ops: HistoryOp[];
@@ -104,6 +131,7 @@ export interface History {
   readonly final: FinalRead[];
   /** Set when the run used sloppy quorum, after the final phase. */
   handoff?: HandoffFacts;
+  antiEntropy?: AntiEntropyFacts;
 }
 
 /** A checker's verdict; `violations` holds human-readable lines naming op ids and values. */

@@ -7,6 +7,7 @@ import type { CheckResult, Checker } from './history.js';
 import { BASIC_CHECKERS } from './basic-checks.js';
 import { SIM_CHECKERS, checkReadYourWrites, checkSupersededStayGone } from './checkers/index.js';
 import { checkHintedKeysConverge, checkHintsAccounted } from './checkers/hinted-handoff.js';
+import { checkReplicasConverge } from './checkers/anti-entropy.js';
 import { ownersOnly } from './checkers/sloppy-quorum.js';
 import { checkLwwLaterWriteWins, checkReadYourWrites as basicReadYourWrites } from './basic-checks.js';
 import { simRingPlacement } from './placement.js';
@@ -26,6 +27,7 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
   sloppy: true,
   quorumOnly: false,
   routeAroundSuspects: true,
+  antiEntropy: true,
 };
 
 /**
@@ -45,6 +47,7 @@ export const CHECKERS: readonly Checker[] = [
   ...[...SIM_CHECKERS, ...BASIC_CHECKERS].map((c) => (NEEDS_INTERSECTION.has(c) ? ownersOnly(c) : c)),
   checkHintsAccounted,
   checkHintedKeysConverge,
+  checkReplicasConverge,
 ];
 
 export interface SeedOutcome {
@@ -86,6 +89,7 @@ export function replayCommand(seed: number, overrides: Partial<Omit<SimOptions, 
   if (overrides.sloppy === false) extra.push('--strict');
   if (overrides.quorumOnly === true) extra.push('--quorum-only');
   if (overrides.routeAroundSuspects === false) extra.push('--dead-only');
+  if (overrides.antiEntropy === false) extra.push('--no-anti-entropy');
   return `npm run sim -- --seed ${seed}${extra.length > 0 ? ' ' + extra.join(' ') : ''}`;
 }
 

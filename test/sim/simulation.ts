@@ -22,11 +22,13 @@
 import { Node, type Placement } from '../../src/core/node/node.js';
 import type { Consistency, Effect, Input, KvOp, KvResult, PeerMessage, StorageOp, StoredHint } from '../../src/core/messages.js';
 import { decodeHintEntry, type HintStats } from '../../src/core/handoff/index.js';
+import { digestsEqual, recordDigest } from '../../src/core/antientropy/index.js';
+import type { AntiEntropyNodeStats } from '../../src/core/node/anti-entropy-driver.js';
 import { resolveQuorum } from '../../src/core/coordinator/quorum.js';
 import { nodeId, requestId, type NodeId, type RequestId } from '../../src/core/types.js';
 import { Digest } from './digest.js';
 import { EventQueue } from './event-queue.js';
-import { completeOp, invokeOp, newHistory, type HandoffFacts, type History, type HistoryOp } from './history.js';
+import { completeOp, invokeOp, newHistory, type AntiEntropyFacts, type HandoffFacts, type History, type HistoryOp } from './history.js';
 import { Prng } from './prng.js';
 
 export interface SimOptions {
@@ -51,6 +53,8 @@ export interface SimOptions {
   quorumOnly: boolean;
   /** Nodes route around suspect members (else only dead and left ones). */
   routeAroundSuspects: boolean;
+  /** Merkle anti-entropy between replicas (the post-heal convergence check needs it). */
+  antiEntropy: boolean;
 }
 
 export type FaultKind =
@@ -93,6 +97,19 @@ const SIM_MEMBERSHIP = {
 const SIM_HINTS = { hintWindowMs: 6000, hintReplayIntervalMs: 200, hintReplayBatchMax: 16, hintCountMax: 1000, hintBytesMax: 1 << 20 } as const;
 /** After the heal, how long the run waits for membership to settle and hints to drain. */
 const DRAIN_MAX_MS = 20_000;
+/**
+ * Anti-entropy tuned to the simulator's short runs: a session every second per node, small
+ * budgets so the bounds are exercised (a few KB per tick, 64 transfers per tick).
+ */
+const SIM_ANTI_ENTROPY = {
+  intervalMs: 1000, bucketsPerSlot: 4, scanPageMax: 16, transferTimeoutMs: 2000, sessionTimeoutMs: 2000,
+  bytesPerTickMax: 8 * 1024, transfersPerTickMax: 64, sessionsMax: 2,
+} as const;
+/**
+ * The stated convergence bound: after the heal, every key's replicas hold equal records within
+ * this much simulated time, without any client read of the key (the final reads come after).
+ */
+export const CONVERGENCE_BOUND_MS = 15_000;
 /** After the final reads, time for their read repairs to land before the end-state checks. */
 const REPAIR_DRAIN_MS = 1500;
 const HOT_KEYS = 3;
@@ -133,6 +150,17 @@ class SimDisk {
     return this.unsynced.get(key) ?? this.durable.get(key) ?? null;
   }
 
+  keys(): Set<string> {
+    return new Set([...this.durable.keys(), ...this.unsynced.keys()]);
+  }
+
+  /** One page of user records after `afterKey`, ascending (what the node's tree rebuild reads). */
+  scan(afterKey: string | null, limit: number): { records: { key: string; record: Buffer }[]; done: boolean } {
+    const keys = [...this.keys()].filter((k) => afterKey === null || k > afterKey).sort();
+    const page = keys.slice(0, limit);
+    return { records: page.map((key) => ({ key, record: this.read(key) as Buffer })), done: page.length === keys.length };
+  }
+
   write(key: string, record: Buffer, sync: boolean): void {
     if (sync) {
       this.durable.set(key, record);
@@ -166,9 +194,16 @@ interface SimNode {
   readonly hintTotals: HintStats;
   /** The incarnation the last life asked to persist (membership's, if it refuted past ours). */
   lastIncarnationSeen: number;
+  /** Anti-entropy counters of finished incarnations. */
+  readonly aeTotals: AntiEntropyNodeStats;
 }
 
-const storageKey = (op: StorageOp): string => (op.kind === 'hint_scan' ? '(hints)' : op.kind === 'hint_put' || op.kind === 'hint_delete' ? `hint ${op.owner}/${op.key}` : op.key);
+const storageKey = (op: StorageOp): string => (op.kind === 'hint_scan' ? '(hints)' : op.kind === 'scan' ? `(records after ${op.afterKey ?? '-'})`
+  : op.kind === 'hint_put' || op.kind === 'hint_delete' ? `hint ${op.owner}/${op.key}` : op.key);
+
+const emptyAeStats = (): AntiEntropyNodeStats => ({
+  sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, protocolBytes: 0, transferBytes: 0, usefulBytes: 0, pushes: 0, fetches: 0, rebuilds: 0, scanPages: 0,
+});
 
 interface PendingRequest {
   readonly client: number;
@@ -221,6 +256,12 @@ class Simulation {
   private hintsHeldAtHeal = false;
   private drainMs: number | null = null;
   private heldAfterDrain: string[] = [];
+  /** Simulated ms from the heal until every key's replicas were equal; null = not (yet). */
+  private convergedMs: number | null = null;
+  private divergedAtBound: string[] = [];
+  private treeMismatches: string[] = [];
+  /** Anti-entropy counters at the heal, to tell post-heal traffic from the whole run's. */
+  private aeAtHeal: AntiEntropyNodeStats | null = null;
   private endAtMs: number | null = null;
   private readonly routing = { downMarksCrashed: 0, downMarksRunning: 0, downMarksRunningConnected: 0, nodeMs: 0 };
   private finalKeys: string[] = [];
@@ -261,7 +302,7 @@ class Simulation {
         if (skewMs !== 0) this.faults.clock_skew++;
         const sn: SimNode = {
           id, node: null, incarnation: 0, lastIncarnationSeen: 0, skewMs, disk: new SimDisk(), pendingIo: new Map(),
-          hintTotals: { written: 0, delivered: 0, expired: 0, refused: 0, deliveriesSent: 0, reloaded: 0 },
+          hintTotals: { written: 0, delivered: 0, expired: 0, refused: 0, deliveriesSent: 0, reloaded: 0 }, aeTotals: emptyAeStats(),
         };
         this.nodes.set(id, sn);
         this.start(sn);
@@ -289,6 +330,7 @@ class Simulation {
         this.history.final.push({ key, values: this.finalValues.get(key) ?? [], siblingCount: this.siblingCount(key) });
       }
       if (this.opts.sloppy) this.history.handoff = this.handoffFacts();
+      if (this.opts.antiEntropy) this.history.antiEntropy = this.antiEntropyFacts();
     } catch (e) {
       error = e instanceof Error ? (e.stack ?? e.message) : String(e);
     }
@@ -321,10 +363,73 @@ class Simulation {
       requestTimeoutMs: REQUEST_TIMEOUT_MS, inFlightMax: this.opts.inFlightMax, keyQueueMax: 1024, forwardDedupMax: 1024,
       replicaSync: true, repairSync: false, startMs: this.clockOf(sn), strict: !this.opts.sloppy, routeAroundSuspects: this.opts.routeAroundSuspects, ...SIM_HINTS,
       membership: { ...SIM_MEMBERSHIP, members: this.ids, seeds: this.ids }, random: this.rng.fork(),
+      antiEntropy: this.opts.antiEntropy ? SIM_ANTI_ENTROPY : null,
     });
     // The constructor emitted effects (the hint reload scan, membership's first messages).
     for (const e of sn.node.takeEffects()) this.execute(sn, e);
     this.queue.push(this.nowMs + this.rng.between(0, TICK_MS - 1), { kind: 'tick', node: sn.id, incarnation: sn.incarnation });
+  }
+
+  /** Adds a finishing incarnation's anti-entropy counters to the node's totals. */
+  private foldAeStats(sn: SimNode): void {
+    const s = sn.node?.antiEntropyStats;
+    if (s === undefined || s === null) return;
+    const t = sn.aeTotals;
+    for (const k of Object.keys(t) as (keyof AntiEntropyNodeStats)[]) t[k] += s[k];
+  }
+
+  /** The whole cluster's anti-entropy counters so far (finished incarnations plus live ones). */
+  private aeSum(): AntiEntropyNodeStats {
+    const sum = emptyAeStats();
+    for (const sn of this.nodes.values()) {
+      const live = sn.node?.antiEntropyStats ?? null;
+      for (const k of Object.keys(sum) as (keyof AntiEntropyNodeStats)[]) sum[k] += sn.aeTotals[k] + (live === null ? 0 : live[k]);
+    }
+    return sum;
+  }
+
+  /**
+   * Keys whose replicas (the preference list) hold different records, over every key any disk
+   * holds — not only keys clients touched or read. Also checks that every live replica's Merkle
+   * tree holds the digest of what its storage holds (the tree follows storage).
+   */
+  private divergedKeys(): string[] {
+    const keys = new Set<string>();
+    for (const sn of this.nodes.values()) for (const k of sn.disk.keys()) keys.add(k);
+    const out: string[] = [];
+    for (const key of [...keys].sort()) {
+      const owners = this.placement.preferenceList(key);
+      const recs = owners.map((o) => this.mustNode(o).disk.read(key));
+      const first = recs[0] ?? null;
+      if (recs.some((r) => (r === null || first === null ? r !== first : !r.equals(first)))) out.push(`${key} on ${owners.join(',')}`);
+    }
+    return out;
+  }
+
+  private checkTrees(): string[] {
+    const out: string[] = [];
+    for (const sn of this.nodes.values()) {
+      const ae = sn.node?.antiEntropy ?? null;
+      if (ae === null || ae.rebuilding) continue;
+      for (const key of sn.disk.keys()) {
+        const bytes = sn.disk.read(key);
+        const d = ae.tree.get(key);
+        if (bytes === null || d === undefined || !digestsEqual(d, recordDigest(bytes))) out.push(`${sn.id} tree disagrees with storage on ${key}`);
+      }
+      if (ae.tree.size !== sn.disk.keys().size) out.push(`${sn.id} tree holds ${ae.tree.size} keys, storage ${sn.disk.keys().size}`);
+    }
+    return out;
+  }
+
+  private antiEntropyFacts(): AntiEntropyFacts {
+    const total = this.aeSum();
+    const atHeal = this.aeAtHeal ?? emptyAeStats();
+    const afterHeal = emptyAeStats();
+    for (const k of Object.keys(afterHeal) as (keyof AntiEntropyNodeStats)[]) afterHeal[k] = total[k] - atHeal[k];
+    return {
+      boundMs: CONVERGENCE_BOUND_MS, convergedMs: this.convergedMs, divergedAtBound: this.divergedAtBound, treeMismatches: this.treeMismatches,
+      total, afterHeal,
+    };
   }
 
   /** Adds a finishing incarnation's hint counters to the node's totals. */
@@ -566,6 +671,9 @@ class Simulation {
             case 'hint_scan':
               this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'hints', hints: [...sn.disk.hints.values()] } });
               break;
+            case 'scan':
+              this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'records', ...sn.disk.scan(ev.op.afterKey, ev.op.limit) } });
+              break;
             default: {
               const never: never = ev.op;
               throw new TypeError(`unknown storage op ${JSON.stringify(never)}`);
@@ -619,12 +727,27 @@ class Simulation {
         for (const sn of this.nodes.values()) if (sn.node === null) this.handle({ kind: 'restart', node: sn.id });
         this.healMs = this.nowMs;
         this.hintsHeldAtHeal = this.hintsHeld().length > 0;
+        if (this.opts.antiEntropy) this.aeAtHeal = this.aeSum();
         return;
       case 'drain_check': {
         const settled = [...this.nodes.values()].every((sn) => sn.node !== null && sn.node.downMembers.length === 0);
         const held = this.hintsHeld();
         const healMs = this.healMs ?? this.nowMs;
-        if (settled && held.length === 0) {
+        // Anti-entropy convergence is judged here, BEFORE the final reads (whose read repair
+        // would otherwise do anti-entropy's job for the keys they read).
+        let converged = true;
+        if (this.opts.antiEntropy && this.convergedMs === null) {
+          const diverged = this.divergedKeys();
+          converged = diverged.length === 0;
+          if (converged) {
+            this.convergedMs = this.nowMs - healMs;
+            this.treeMismatches = this.checkTrees();
+          } else if (this.nowMs - healMs >= CONVERGENCE_BOUND_MS) {
+            this.divergedAtBound = diverged;
+            converged = true; // stop waiting: the checker reports the divergence
+          }
+        }
+        if (settled && held.length === 0 && converged) {
           if (this.hintsHeldAtHeal) this.drainMs = this.nowMs - healMs;
         } else if (this.nowMs - healMs < DRAIN_MAX_MS) {
           this.queue.push(this.nowMs + 50, { kind: 'drain_check' });
@@ -712,6 +835,7 @@ class Simulation {
   private crash(sn: SimNode): void {
     this.faults.crash++;
     this.foldHintStats(sn);
+    this.foldAeStats(sn);
     sn.lastIncarnationSeen = sn.node?.incarnationToPersist ?? sn.incarnation;
     // Sync writes in flight may or may not have reached the disk; reads in flight just vanish.
     for (const op of sn.pendingIo.values()) {

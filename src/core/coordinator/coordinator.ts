@@ -466,6 +466,11 @@ export class Coordinator {
         return;
       case 'hint_ack':
       case 'membership':
+      case 'ae':
+      case 'ae_push':
+      case 'ae_push_ack':
+      case 'ae_fetch':
+      case 'ae_fetch_reply':
         throw new Error(`${m.kind} is the node's to route, not the coordinator's`);
       default: {
         const never: never = m;
@@ -502,8 +507,18 @@ export class Coordinator {
     }
   }
 
+  /**
+   * Merges a record from a peer (anti-entropy) into the local one through the same path as a
+   * replicate: under the key's turn, stored (with `sync` when asked) before `then` runs.
+   * `then(changed)`: whether the stored record changed; never runs when the store failed or the
+   * bytes were garbage.
+   */
+  mergeRecord(key: string, recordBytes: Buffer, sync: boolean, then: (changed: boolean) => void): void {
+    this.mergeAndStore(key, recordBytes, sync, () => then(false), () => then(true));
+  }
+
   /** Merges a peer's record into the local one under the key's turn; `then` after it is stored. */
-  private mergeAndStore(key: string, recordBytes: Buffer, sync: boolean, then: () => void): void {
+  private mergeAndStore(key: string, recordBytes: Buffer, sync: boolean, then: () => void, thenChanged: () => void = then): void {
     let incoming: Rec;
     try {
       incoming = this.versions.decode(recordBytes);
@@ -530,9 +545,10 @@ export class Coordinator {
           then();
           return;
         }
+        const changed = read.record === null || !bytes.equals(read.record);
         this.host.storageWrite(key, bytes, sync, (w) => {
           release();
-          if (w.ok) then();
+          if (w.ok) (changed ? thenChanged : then)();
         });
       });
     });

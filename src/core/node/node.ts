@@ -13,6 +13,9 @@
  *   left members are routed around; failure detection changes ROUTING, never ownership.
  * - the hint store (hinted handoff): hints it holds for down owners, reloaded by a storage scan
  *   at start and replayed when membership reports their owner alive again.
+ * - Merkle anti-entropy (optional, `antiEntropy`): a per-slot tree over its records, updated on
+ *   every local store and rebuilt by a paged storage scan at start, and periodic exchange
+ *   sessions with replica peers (anti-entropy-driver.ts).
  *
  * Invariants (checked by `invariants()`, which the simulator calls after every step):
  * - time never goes backwards inside the node (ticks older than the last are clamped);
@@ -23,7 +26,8 @@
  */
 import type { ConflictMode } from '../versioning/index.js';
 import type { Effect, Input, IoId, PeerMessage, StorageOp, StorageResult } from '../messages.js';
-import type { NodeId, Random } from '../types.js';
+import type { NodeId, Random, Slot } from '../types.js';
+import { AntiEntropyDriver, NODE_ANTI_ENTROPY_DEFAULTS, type AntiEntropyNodeStats, type NodeAntiEntropyOptions } from './anti-entropy-driver.js';
 import { Coordinator, type CoordinatorHost, type CoordinatorStats } from '../coordinator/coordinator.js';
 import { bindVersions, type Versions } from '../coordinator/versions.js';
 import { HINT_DEFAULTS, HintStore, type HintStats } from '../handoff/index.js';
@@ -36,6 +40,8 @@ export interface Placement {
   preferenceList(key: string): readonly NodeId[];
   /** Sloppy-quorum fallbacks: members outside the preference list, in order. Absent = none. */
   fallbackList?(key: string): readonly NodeId[];
+  /** A slot's preference list (anti-entropy needs the slots a node shares with each peer). */
+  slotPreferenceList?(slot: Slot): readonly NodeId[];
 }
 
 /** Membership settings the host chooses; identity, clock and randomness come from the node. */
@@ -73,6 +79,11 @@ export interface NodeOptions {
   /** Runs SWIM membership in the node when set (needs `random`); null = the host calls setDown. */
   readonly membership: NodeMembershipOptions | null;
   readonly random: Random | null;
+  /**
+   * Merkle anti-entropy settings (merged over NODE_ANTI_ENTROPY_DEFAULTS); null or absent = off.
+   * Needs `placement.slotPreferenceList`.
+   */
+  readonly antiEntropy?: Partial<NodeAntiEntropyOptions> | null;
 }
 
 export const NODE_DEFAULTS = {
@@ -89,6 +100,7 @@ export const NODE_DEFAULTS = {
   ...HINT_DEFAULTS,
   membership: null,
   random: null,
+  antiEntropy: null,
 } as const satisfies Partial<NodeOptions>;
 
 type StorageContinuation = (result: StorageResult) => void;
@@ -108,6 +120,7 @@ export class Node {
   private readonly coordinator: Coordinator;
   private readonly hints: HintStore;
   private readonly membership: Membership | null;
+  private readonly ae: AntiEntropyDriver | null;
   readonly versions: Versions;
 
   constructor(private readonly opts: NodeOptions) {
@@ -132,15 +145,18 @@ export class Node {
         switch (r.kind) {
           case 'read': return done({ ok: true, record: r.record });
           case 'failed': return done({ ok: false, message: r.message });
-          case 'written': case 'hints': throw new Error('storage answered a read with a write result');
+          case 'written': case 'hints': case 'records': throw new Error('storage answered a read with a write result');
           default: { const never: never = r; throw new TypeError(`bad storage result ${JSON.stringify(never)}`); }
         }
       }),
       storageWrite: (key, record, sync, done) => this.storage({ kind: 'write', key, record, sync }, (r) => {
         switch (r.kind) {
-          case 'written': return done({ ok: true });
+          case 'written':
+            // Every local store of a user record passes here: the Merkle tree follows storage.
+            this.ae?.onStored(key, record);
+            return done({ ok: true });
           case 'failed': return done({ ok: false, message: r.message });
-          case 'read': case 'hints': throw new Error('storage answered a write with a read result');
+          case 'read': case 'hints': case 'records': throw new Error('storage answered a write with a read result');
           default: { const never: never = r; throw new TypeError(`bad storage result ${JSON.stringify(never)}`); }
         }
       }),
@@ -165,6 +181,23 @@ export class Node {
       withTurn: (turn, task) => this.keys.enqueue(turn, task),
     }, this.versions);
     this.hints.load();
+    if (opts.antiEntropy === null || opts.antiEntropy === undefined) {
+      this.ae = null;
+    } else {
+      const slotList = opts.placement.slotPreferenceList?.bind(opts.placement);
+      if (slotList === undefined) throw new RangeError('anti-entropy needs placement.slotPreferenceList');
+      this.ae = new AntiEntropyDriver(opts.id, opts.incarnation, { ...NODE_ANTI_ENTROPY_DEFAULTS, ...opts.antiEntropy }, {
+        nowMs: () => this.nowMs,
+        send: (to, message) => this.send(to, message),
+        read: (key, done) => this.storage({ kind: 'read', key }, (r) => done(r.kind === 'read' ? r.record : undefined)),
+        scan: (afterKey, limit, done) => this.storage({ kind: 'scan', afterKey, limit }, (r) => done(r.kind === 'records' ? r : null)),
+        merge: (key, record, then) => this.coordinator.mergeRecord(key, record, true, then),
+        isDown: (n) => this.down.has(n),
+        slotReplicas: slotList,
+        placementKey: opts.placement,
+        replicates: (key) => opts.placement.preferenceList(key).includes(opts.id),
+      }, opts.random);
+    }
     if (opts.membership === null) {
       this.membership = null;
     } else {
@@ -187,6 +220,7 @@ export class Node {
           this.drainMembership();
         }
         this.hints.tick(this.nowMs);
+        this.ae?.tick();
         return;
       case 'client_request':
         this.coordinator.clientRequest(input.requestId, input.op);
@@ -266,6 +300,14 @@ export class Node {
       case 'hint_ack':
         this.hints.onAck(from, m.deliveryId);
         return;
+      case 'ae':
+      case 'ae_push':
+      case 'ae_push_ack':
+      case 'ae_fetch':
+      case 'ae_fetch_reply':
+        if (this.ae === null) return; // a peer runs anti-entropy and we do not: ignore it
+        this.ae.message(from, m);
+        return;
       default:
         this.coordinator.peerMessage(from, m);
     }
@@ -297,6 +339,15 @@ export class Node {
     }
   }
 
+  /** The anti-entropy driver (tree, watermarks, stats) when enabled. */
+  get antiEntropy(): AntiEntropyDriver | null {
+    return this.ae;
+  }
+
+  get antiEntropyStats(): Readonly<AntiEntropyNodeStats> | null {
+    return this.ae === null ? null : { ...this.ae.stats };
+  }
+
   get clockMs(): number {
     return this.nowMs;
   }
@@ -322,6 +373,7 @@ export class Node {
     this.keys.invariants();
     this.hints.invariants(this.nowMs);
     this.membership?.invariants();
+    this.ae?.invariants();
     if (this.down.has(this.id)) throw new Error('a node holds itself down');
     if (this.io.size > this.ioSeq) throw new Error('more outstanding io than io ever issued');
     for (const id of this.io.keys()) if (id < 1 || id > this.ioSeq) throw new Error(`outstanding io ${id} was never issued`);

@@ -12,5 +12,6 @@ export function ringPlacement(ring: RingState): Placement {
     replicationFactor: Math.min(ring.replicationFactor, ring.members.length),
     preferenceList: (key) => preferenceList(ring, keySlot(key)),
     fallbackList: (key) => fallbackList(ring, keySlot(key)),
+    slotPreferenceList: (slot) => preferenceList(ring, slot),
   };
 }
