@@ -147,7 +147,11 @@ export class Digest {
           }
         }
         return;
+      case 'ae_open_implied':
+        this.str(`${m.fpHi}:${m.fpLo}:${m.rootHi}:${m.rootLo}`);
+        return;
       case 'ae_busy':
+        this.str(m.mismatch === true ? 'm' : '-');
         return;
       case 'ae_close':
         this.str(m.completed ? 'c' : 'a');

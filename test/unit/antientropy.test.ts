@@ -403,6 +403,27 @@ test('antientropy: scattered session slots travel as a bitmap when smaller than 
   assert.ok([...differingKeys(a, b)].every((k) => keySlot(k) % 3 !== 0), 'other slots were not touched');
 });
 
+test('antientropy: replicas sharing a ring view open with a slot-set fingerprint; a different view falls back to explicit slots', () => {
+  const slots = ALL_SLOTS.filter((s) => s % 3 === 0);
+  const a = replica('a', { impliedSlots: () => slots });
+  const b = replica('b', { impliedSlots: () => slots });
+  for (let i = 0; i < 100; i++) a.merge(`key${i}`, [`v${i}`]);
+  const res = runSession(a, b, slots);
+  assert.equal(res.outcome, 'synced');
+  const open = res.messages.find((m) => m.message.kind === 'ae_open_implied');
+  assert.ok(open !== undefined && open.bytes < 128, `the open carries a fingerprint, not the set (${open?.bytes} bytes)`);
+  assert.deepEqual([...differingKeys(a, b, (k) => keySlot(k) % 3 === 0)], []);
+  // c's ring view differs: it refuses the implied open, and a's next session sends the set.
+  const c = replica('c', { impliedSlots: () => slots.slice(1) });
+  const first = runSession(a, c, slots);
+  assert.equal(first.outcome, 'aborted');
+  assert.ok(first.messages.some((m) => m.message.kind === 'ae_busy' && m.message.mismatch === true));
+  const second = runSession(a, c, slots, 5000);
+  assert.equal(second.outcome, 'synced');
+  assert.ok(second.messages.some((m) => m.message.kind === 'ae_open'), 'explicit slots after a mismatch');
+  assert.deepEqual([...differingKeys(a, c, (k) => keySlot(k) % 3 === 0)], []);
+});
+
 test('antientropy: a duplicated or late reply is ignored, not fatal (a duplicating network once kept sessions from completing)', () => {
   const a = replica('a');
   const b = replica('b');

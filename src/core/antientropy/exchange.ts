@@ -48,6 +48,7 @@ import {
   ROOT_NODE,
   slotsToRanges,
   slotsWireForm,
+  slotSetFingerprint,
   type AeMessage,
   type AeNodeId,
   type AeReplyEntry,
@@ -73,6 +74,12 @@ export interface AntiEntropyOptions {
   readonly sessionsMax: number;
   readonly transfersPerTickMax: number;
   readonly sessionTimeoutMs: number;
+  /**
+   * The slots this replica shares with `peer` by its own ring view. When given, sessions open
+   * with a fingerprint of the slot set instead of the set (`ae_open_implied`), and implied opens
+   * from peers are answered; absent = explicit slot sets only.
+   */
+  readonly impliedSlots?: (peer: NodeId) => readonly Slot[];
 }
 
 export const ANTI_ENTROPY_DEFAULTS = {
@@ -104,6 +111,8 @@ interface OpenSession {
   readonly member: Uint8Array;
   /** The session's slots as sent on the wire (ranges or bitmap, whichever is smaller). */
   readonly ranges: readonly number[] | Uint8Array;
+  /** Opened with the slot set's fingerprint (the peer derives the set from its ring). */
+  readonly implied: boolean;
   lastActivityMs: number;
   /** Nodes known to differ, to ask the peer about. */
   readonly toAsk: AeNodeId[];
@@ -171,6 +180,8 @@ export class AntiEntropy {
   private bytesThisTick = 0;
   private transfersThisTick = 0;
   private readonly synced = new Map<NodeId, Float64Array>();
+  /** Peers whose ring view disagreed with ours on the shared slots: opened with explicit sets. */
+  private readonly explicitPeers = new Set<NodeId>();
   readonly stats: AntiEntropyStats = { bytesSent: 0, messagesSent: 0, pushes: 0, fetches: 0, sessionsSynced: 0, sessionsAborted: 0 };
 
   constructor(readonly tree: MerkleTree, opts: AntiEntropyOptions) {
@@ -218,7 +229,8 @@ export class AntiEntropy {
     // (then it wraps, long after any reply of the session it reuses the id of could arrive).
     const sid = (this.opts.incarnation ?? 0) * SID_SEQUENCE_SPAN + (this.nextSid++ % SID_SEQUENCE_SPAN);
     const session: OpenSession = {
-      sid, peer, startedAtMs: this.nowMs, member, ranges: slotsWireForm(ranges, member), lastActivityMs: this.nowMs,
+      sid, peer, startedAtMs: this.nowMs, member, ranges: slotsWireForm(ranges, member),
+      implied: this.opts.impliedSlots !== undefined && !this.explicitPeers.has(peer), lastActivityMs: this.nowMs,
       toAsk: [], inFlight: null, pushAll: [], transfers: [], transfersEmitted: 0, state: 'opening',
     };
     this.opened.set(sid, session);
@@ -229,9 +241,20 @@ export class AntiEntropy {
   /** A peer's anti-entropy message. Malformed or unexpected messages are dropped. */
   receive(from: NodeId, message: AeMessage): void {
     switch (message.kind) {
-      case 'ae_open':
-        this.onOpen(from, message);
+      case 'ae_open': {
+        const member = rangesToMembership(message.slots);
+        if (member !== null) this.onOpen(from, message.sid, member, message.rootHi, message.rootLo);
         break;
+      }
+      case 'ae_open_implied': {
+        const fp = this.opts.impliedSlots === undefined ? null : slotSetFingerprint(this.membershipOf(this.opts.impliedSlots(from)));
+        if (fp === null || !digestsEqual(fp, { hi: message.fpHi, lo: message.fpLo })) {
+          this.replyQueue.push({ to: from, message: { kind: 'ae_busy', sid: message.sid, mismatch: true } });
+          break;
+        }
+        this.onOpen(from, message.sid, this.membershipOf(this.opts.impliedSlots!(from)), message.rootHi, message.rootLo);
+        break;
+      }
       case 'ae_request':
         this.onRequest(from, message.sid, message.nodes);
         break;
@@ -240,7 +263,10 @@ export class AntiEntropy {
         break;
       case 'ae_busy': {
         const s = this.opened.get(message.sid);
-        if (s !== undefined && s.peer === from && s.state !== 'applying') this.abort(s, false);
+        if (s !== undefined && s.peer === from && s.state !== 'applying') {
+          if (message.mismatch === true && s.implied) this.explicitPeers.add(from);
+          this.abort(s, false);
+        }
         break;
       }
       case 'ae_close': {
@@ -317,9 +343,15 @@ export class AntiEntropy {
   // Responder
   // -------------------------------------------------------------------------------------------
 
-  private onOpen(from: NodeId, m: Extract<AeMessage, { kind: 'ae_open' }>): void {
-    const member = rangesToMembership(m.slots);
-    if (member === null || !Number.isSafeInteger(m.sid)) return;
+  private membershipOf(slots: readonly Slot[]): Uint8Array {
+    const member = rangesToMembership(slotsToRanges(slots));
+    if (member === null) throw new Error('slotsToRanges produced malformed ranges');
+    return member;
+  }
+
+  private onOpen(from: NodeId, sid: number, member: Uint8Array, rootHi: number, rootLo: number): void {
+    if (!Number.isSafeInteger(sid)) return;
+    const m = { sid, rootHi, rootLo };
     const key = `${from}\u0000${m.sid}`;
     if (!this.answering.has(key) && this.answering.size >= this.opts.sessionsMax) {
       this.replyQueue.push({ to: from, message: { kind: 'ae_busy', sid: m.sid } });
@@ -551,7 +583,12 @@ export class AntiEntropy {
       this.emitTransfers(s);
       if (s.state === 'opening' && s.inFlight === null) {
         const root = this.tree.rangeHash(0, SLOTS, (slot) => s.member[slot] === 1);
-        if (!this.send(s.peer, { kind: 'ae_open', sid: s.sid, slots: s.ranges, rootHi: root.hi, rootLo: root.lo })) return;
+        let open: AeMessage = { kind: 'ae_open', sid: s.sid, slots: s.ranges, rootHi: root.hi, rootLo: root.lo };
+        if (s.implied) {
+          const fp = slotSetFingerprint(s.member);
+          open = { kind: 'ae_open_implied', sid: s.sid, fpHi: fp.hi, fpLo: fp.lo, rootHi: root.hi, rootLo: root.lo };
+        }
+        if (!this.send(s.peer, open)) return;
         s.inFlight = new Set([ROOT_NODE]);
         s.lastActivityMs = this.nowMs;
         continue;

@@ -12,6 +12,7 @@
  */
 import { SLOT_COUNT } from '../ring/key-slot.js';
 import type { Slot } from '../types.js';
+import { recordDigest, type Digest } from './hash.js';
 
 /** A module-local copy: hot loops read it without going through the imported binding. */
 const SLOTS: number = SLOT_COUNT;
@@ -35,11 +36,19 @@ export type AeMessage =
    * and asks for the root, carrying the opener's root hash for a one-round check.
    */
   | { kind: 'ae_open'; sid: number; slots: readonly number[] | Uint8Array; rootHi: number; rootLo: number }
+  /**
+   * Opens session `sid` over the slots both replicas share by their own ring view, sent as a
+   * fingerprint of that slot set (`slotSetFingerprint`) instead of the set: ~40 bytes instead of
+   * up to 2 KB per session. A responder whose own shared set has another fingerprint (a
+   * different ring view) answers `ae_busy` with `mismatch`, and the opener falls back to
+   * `ae_open` with explicit slots for that peer.
+   */
+  | { kind: 'ae_open_implied'; sid: number; fpHi: number; fpLo: number; rootHi: number; rootLo: number }
   /** Asks for the children (or keys) of nodes the asker already knows differ. */
   | { kind: 'ae_request'; sid: number; nodes: readonly AeNodeId[] }
   | { kind: 'ae_reply'; sid: number; entries: readonly AeReplyEntry[] }
   /** The responder has no room for (or no longer knows) this session: the opener aborts it. */
-  | { kind: 'ae_busy'; sid: number }
+  | { kind: 'ae_busy'; sid: number; mismatch?: boolean }
   /** The opener ends the session; `completed` = every difference was found and transferred. */
   | { kind: 'ae_close'; sid: number; completed: boolean };
 
@@ -101,6 +110,11 @@ export function membershipToBitmap(member: Uint8Array): Uint8Array {
  */
 export function slotsWireForm(ranges: readonly number[], member: Uint8Array): readonly number[] | Uint8Array {
   return 3 * ranges.length > SLOT_BITMAP_BYTES ? membershipToBitmap(member) : ranges;
+}
+
+/** A fingerprint of a slot set (its membership table): the digest of its bitmap. */
+export function slotSetFingerprint(member: Uint8Array): Digest {
+  return recordDigest(membershipToBitmap(member));
 }
 
 /** Unpacks flat ranges (or a slot bitmap) into a membership table; null when malformed. */

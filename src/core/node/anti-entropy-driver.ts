@@ -158,8 +158,9 @@ export class AntiEntropyDriver {
     }
     this.tree = new MerkleTree({ bucketsPerSlot: opts.bucketsPerSlot });
     // Session ids embed the incarnation modulo 2^31 (the exchange's bound); lives 2^31 apart never overlap in time.
-    this.ae = new AntiEntropy(this.tree, { ...opts, self, incarnation: incarnation % 2 ** 31 });
     this.shared = sharedSlots(host.placementKey, (s) => host.slotReplicas(s), self);
+    const shared = this.shared;
+    this.ae = new AntiEntropy(this.tree, { ...opts, self, incarnation: incarnation % 2 ** 31, impliedSlots: (peer) => shared.get(peer) ?? [] });
     this.peers = [...this.shared.keys()].sort();
     // Spread the first session over an interval so restarted nodes do not open in lockstep.
     this.nextSessionAtMs = host.nowMs() + Math.floor((random?.next() ?? 0.5) * opts.intervalMs);
@@ -225,7 +226,7 @@ export class AntiEntropyDriver {
   message(from: NodeId, m: PeerMessage): void {
     switch (m.kind) {
       case 'ae':
-        if (this.rebuild !== null && m.message.kind === 'ae_open') {
+        if (this.rebuild !== null && (m.message.kind === 'ae_open' || m.message.kind === 'ae_open_implied')) {
           this.sendAe(from, { kind: 'ae_busy', sid: m.message.sid });
           break;
         }
