@@ -747,8 +747,10 @@ class Simulation {
             converged = true; // stop waiting: the checker reports the divergence
           }
         }
+        // The hint figure is the time to the first moment no hint is held, whatever else waits.
+        if (settled && held.length === 0 && this.hintsHeldAtHeal && this.drainMs === null) this.drainMs = this.nowMs - healMs;
         if (settled && held.length === 0 && converged) {
-          if (this.hintsHeldAtHeal) this.drainMs = this.nowMs - healMs;
+          // everything drained: go on to the final reads
         } else if (this.nowMs - healMs < DRAIN_MAX_MS) {
           this.queue.push(this.nowMs + 50, { kind: 'drain_check' });
           return;
