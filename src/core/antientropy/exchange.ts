@@ -113,6 +113,7 @@ interface OpenSession {
   readonly ranges: readonly number[] | Uint8Array;
   /** Opened with the slot set's fingerprint (the peer derives the set from its ring). */
   readonly implied: boolean;
+  readonly fp: Digest;
   lastActivityMs: number;
   /** Nodes known to differ, to ask the peer about. */
   readonly toAsk: AeNodeId[];
@@ -182,6 +183,7 @@ export class AntiEntropy {
   private readonly synced = new Map<NodeId, Float64Array>();
   /** Peers whose ring view disagreed with ours on the shared slots: opened with explicit sets. */
   private readonly explicitPeers = new Set<NodeId>();
+  private readonly slotSets = new WeakMap<readonly Slot[], { member: Uint8Array; wire: readonly number[] | Uint8Array; fp: Digest }>();
   readonly stats: AntiEntropyStats = { bytesSent: 0, messagesSent: 0, pushes: 0, fetches: 0, sessionsSynced: 0, sessionsAborted: 0 };
 
   constructor(readonly tree: MerkleTree, opts: AntiEntropyOptions) {
@@ -222,14 +224,12 @@ export class AntiEntropy {
     if (peer === this.opts.self) throw new RangeError('anti-entropy with oneself');
     if (this.opened.size >= this.opts.sessionsMax) return null;
     for (const s of this.opened.values()) if (s.peer === peer) return null;
-    const ranges = slotsToRanges(slots);
-    const member = rangesToMembership(ranges);
-    if (member === null) throw new Error('slotsToRanges produced malformed ranges');
+    const { member, wire, fp } = this.slotSet(slots);
     // incarnation * 2^21 + sequence: a safe integer, unique within an incarnation up to 2^21 sessions
     // (then it wraps, long after any reply of the session it reuses the id of could arrive).
     const sid = (this.opts.incarnation ?? 0) * SID_SEQUENCE_SPAN + (this.nextSid++ % SID_SEQUENCE_SPAN);
     const session: OpenSession = {
-      sid, peer, startedAtMs: this.nowMs, member, ranges: slotsWireForm(ranges, member),
+      sid, peer, startedAtMs: this.nowMs, member, ranges: wire, fp,
       implied: this.opts.impliedSlots !== undefined && !this.explicitPeers.has(peer), lastActivityMs: this.nowMs,
       toAsk: [], inFlight: null, pushAll: [], transfers: [], transfersEmitted: 0, state: 'opening',
     };
@@ -247,12 +247,12 @@ export class AntiEntropy {
         break;
       }
       case 'ae_open_implied': {
-        const fp = this.opts.impliedSlots === undefined ? null : slotSetFingerprint(this.membershipOf(this.opts.impliedSlots(from)));
-        if (fp === null || !digestsEqual(fp, { hi: message.fpHi, lo: message.fpLo })) {
+        const set = this.opts.impliedSlots === undefined ? null : this.slotSet(this.opts.impliedSlots(from));
+        if (set === null || !digestsEqual(set.fp, { hi: message.fpHi, lo: message.fpLo })) {
           this.replyQueue.push({ to: from, message: { kind: 'ae_busy', sid: message.sid, mismatch: true } });
           break;
         }
-        this.onOpen(from, message.sid, this.membershipOf(this.opts.impliedSlots!(from)), message.rootHi, message.rootLo);
+        this.onOpen(from, message.sid, set.member, message.rootHi, message.rootLo);
         break;
       }
       case 'ae_request':
@@ -343,10 +343,20 @@ export class AntiEntropy {
   // Responder
   // -------------------------------------------------------------------------------------------
 
-  private membershipOf(slots: readonly Slot[]): Uint8Array {
-    const member = rangesToMembership(slotsToRanges(slots));
-    if (member === null) throw new Error('slotsToRanges produced malformed ranges');
-    return member;
+  /**
+   * A slot list's membership table, wire form and fingerprint, cached by the list's identity
+   * (hosts pass the same array per peer while the ring stands; the tables are read-only).
+   */
+  private slotSet(slots: readonly Slot[]): { member: Uint8Array; wire: readonly number[] | Uint8Array; fp: Digest } {
+    let set = this.slotSets.get(slots);
+    if (set === undefined) {
+      const ranges = slotsToRanges(slots);
+      const member = rangesToMembership(ranges);
+      if (member === null) throw new Error('slotsToRanges produced malformed ranges');
+      set = { member, wire: slotsWireForm(ranges, member), fp: slotSetFingerprint(member) };
+      this.slotSets.set(slots, set);
+    }
+    return set;
   }
 
   private onOpen(from: NodeId, sid: number, member: Uint8Array, rootHi: number, rootLo: number): void {
@@ -585,7 +595,7 @@ export class AntiEntropy {
         const root = this.tree.rangeHash(0, SLOTS, (slot) => s.member[slot] === 1);
         let open: AeMessage = { kind: 'ae_open', sid: s.sid, slots: s.ranges, rootHi: root.hi, rootLo: root.lo };
         if (s.implied) {
-          const fp = slotSetFingerprint(s.member);
+          const fp = s.fp;
           open = { kind: 'ae_open_implied', sid: s.sid, fpHi: fp.hi, fpLo: fp.lo, rootHi: root.hi, rootLo: root.lo };
         }
         if (!this.send(s.peer, open)) return;
