@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Harness, fixedPlacement, type InFlightMessage } from '../sim/harness.js';
+import { Harness, T0, fixedPlacement, type InFlightMessage } from '../sim/harness.js';
 import { digestsEqual, recordDigest } from '../../src/core/antientropy/index.js';
 import { keySlot } from '../../src/core/ring/key-slot.js';
 import { nodeId } from '../../src/core/types.js';
@@ -72,6 +72,16 @@ test('antientropy node: the tree follows every local store, and a session repair
   const slot = keySlot('k3');
   const marks = ['a', 'b', 'c'].flatMap((id) => ['a', 'b', 'c'].filter((p) => p !== id).map((p) => ae(h, id).lastSyncedWithAtMs(slot, nodeId(p))));
   assert.ok(marks.some((m) => m !== null), 'a completed session records when the slot was synced');
+  // Without a random source peers are taken in turn, so a few more intervals sync every pair.
+  for (let i = 0; i < 4; i++) {
+    h.tick(100);
+    h.settle();
+  }
+  for (const id of ['a', 'b', 'c']) {
+    const at = ae(h, id).lastSyncedAtMs(slot);
+    assert.ok(at !== null && at > T0, `${id}: the slot was last in sync with every other replica at ${at}`);
+    assert.equal(at, Math.min(...['a', 'b', 'c'].filter((p) => p !== id).map((p) => ae(h, id).lastSyncedWithAtMs(slot, nodeId(p))!)), 'the oldest per-peer mark');
+  }
 });
 
 test('antientropy node: a pushed record is stored synced through the replica write path before it is acked', () => {
@@ -143,4 +153,25 @@ test('antientropy node: a write landing during the rebuild is kept in the rebuil
   h.settle((m) => m.message.kind === 'ae');
   assert.equal(ae(h, 'a').rebuilding, false);
   treeFollowsDisk(h, 'a');
+});
+
+test('antientropy node: a transfer the peer never answers fails its session after transferTimeoutMs, and a later session repairs', () => {
+  const h = cluster();
+  h.settle();
+  h.request('a', put('k', 'v'));
+  h.settle((m) => m.to !== 'a'); // only a holds k
+  const dropTransfers = (m: InFlightMessage) => m.message.kind === 'ae_push' || m.message.kind === 'ae_fetch';
+  h.tick(100);
+  h.settle(dropTransfers);
+  assert.ok(diverged(h).includes('k'), 'the transfers were lost');
+  const aborted = () => ['a', 'b', 'c'].reduce((n, id) => n + h.node(id).antiEntropyStats!.sessionsAborted, 0);
+  assert.equal(aborted(), 0, 'sessions wait for their transfers');
+  h.tick(AE.transferTimeoutMs + 1);
+  h.settle(dropTransfers);
+  assert.ok(aborted() > 0, 'an unanswered transfer aborts its session');
+  for (let i = 0; i < 10 && diverged(h).length > 0; i++) {
+    h.tick(100);
+    h.settle();
+  }
+  assert.deepEqual(diverged(h), [], 'a later session repaired the replicas');
 });
