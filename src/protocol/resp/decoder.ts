@@ -11,7 +11,8 @@
  * After a protocol error the decoder is poisoned: every later `next()` throws the same error,
  * and the caller replies it and closes the connection (as Redis does).
  *
- * Memory: nothing is ever allocated from a length the client announced. A partial request is
+ * Memory: nothing is ever allocated from a length the client announced, except an argument
+ * array of at most PREALLOC_ARGS_MAX slots for small multibulk counts. A partial request is
  * kept in a buffer that grows (at most doubling) only as bytes arrive, so `$536870000\r\n`
  * followed by silence costs a few bytes, not 512 MB.
  *
@@ -29,6 +30,8 @@ const STAR = 42;
 const DOLLAR = 36;
 const MINUS = 45;
 
+/** Header lines are scanned for CR in JS up to this many bytes before falling back to indexOf. */
+const HEADER_SCAN_BYTES = 24;
 /** Redis's PROTO_INLINE_MAX_SIZE. */
 export const INLINE_MAX_BYTES = 64 * 1024;
 /** Redis 7.0's limit on the element count of a multibulk request. */
@@ -38,6 +41,10 @@ const UNAUTH_MULTIBULK_MAX = 10;
 const UNAUTH_BULK_MAX = 16384;
 
 const EMPTY = Buffer.alloc(0);
+/** Placeholder between commands; multibulkHeader always installs a fresh array before use. */
+const NO_ARGS: Buffer[] = [];
+/** Multibulk counts up to this are allocated at their announced size (bounded, so still safe). */
+const PREALLOC_ARGS_MAX = 64;
 
 /** A malformed request. `message` is "Protocol error: ..." exactly as Redis words it. */
 export class RespProtocolError extends RingkvError {
@@ -65,7 +72,9 @@ export class RespDecoder {
 
   /** Multibulk in progress: elements still to read, elements read, next bulk length (-1 = header). */
   private argsLeft = 0;
-  private args: Buffer[] = [];
+  private args: Buffer[] = NO_ARGS;
+  /** Elements of the multibulk in progress stored so far. */
+  private argsRead = 0;
   private bulkLen = -1;
 
   private failure: RespProtocolError | undefined;
@@ -148,14 +157,15 @@ export class RespDecoder {
         const s = this.start;
         // Like Redis, the two bytes after the payload are skipped without inspection.
         if (this.end - s < len + 2) return undefined;
-        this.args.push(this.buf.subarray(s, s + len));
+        this.args[this.argsRead++] = this.buf.subarray(s, s + len);
         this.start = s + len + 2;
         this.scanned = 0;
         this.bulkLen = -1;
         this.argsLeft--;
       }
       const args = this.args;
-      this.args = [];
+      this.args = NO_ARGS;
+      this.argsRead = 0;
       this.releaseIfDrained();
       return args;
     }
@@ -188,9 +198,24 @@ export class RespDecoder {
     return i;
   }
 
+  /**
+   * Index of the CR ending a short header line (`*3`, `$100`), found with a JS loop over at most
+   * HEADER_SCAN_BYTES bytes: for these few bytes that is cheaper than the native indexOf call
+   * (measured in a pipelined SET/GET profile). Falls back to find() for long or incomplete lines.
+   */
+  private findHeaderCr(): number {
+    const buf = this.buf;
+    const from = this.start + this.scanned;
+    const stop = Math.min(this.end, from + HEADER_SCAN_BYTES);
+    for (let i = from; i < stop; i++) if (buf[i] === CR) return i;
+    // Remember how far we looked, as find() does, so a line arriving in pieces is not rescanned.
+    this.scanned = stop - this.start;
+    return stop === this.end ? -1 : this.find(CR);
+  }
+
   /** Parses `*<count>\r\n`. False when the line is incomplete. */
   private multibulkHeader(): boolean {
-    const cr = this.find(CR);
+    const cr = this.findHeaderCr();
     if (cr === -1) {
       if (this.end - this.start > INLINE_MAX_BYTES) this.fail('too big mbulk count string');
       return false;
@@ -202,6 +227,10 @@ export class RespDecoder {
     this.start = cr + 2;
     this.scanned = 0;
     if (n > 0) {
+      // Small counts get an array of exactly their size (growing from [] would allocate a
+      // 17-slot backing store per command); large ones grow as elements actually arrive.
+      this.args = n <= PREALLOC_ARGS_MAX ? new Array<Buffer>(n) : [];
+      this.argsRead = 0;
       this.argsLeft = n;
       this.bulkLen = -1;
     } else {
@@ -213,7 +242,7 @@ export class RespDecoder {
   /** Parses `$<len>\r\n`. False when the line is incomplete. */
   private bulkHeader(): boolean {
     if (this.start >= this.end) return false;
-    const cr = this.find(CR);
+    const cr = this.findHeaderCr();
     if (cr === -1) {
       if (this.end - this.start > INLINE_MAX_BYTES) this.fail('too big bulk count string');
       return false;

@@ -340,7 +340,9 @@ export class MemoryEngine implements StorageEngine {
         lfuMinutes = old.lfuMinutes;
       }
     }
-    const e = new Entry(key, value, expiresAtMs, ++this.accessSeq, lfu, lfuMinutes, -1, -1);
+    // An overwrite reuses the stored key string (the Map keeps its first key anyway), so the
+    // caller's fresh copy dies young instead of being promoted with the entry.
+    const e = new Entry(old === undefined ? key : old.key, value, expiresAtMs, ++this.accessSeq, lfu, lfuMinutes, -1, -1);
     if (old === undefined) {
       if (this.sortedKeys.active && !this.sortedKeys.onInsert(key)) this.sortedKeys = new SortedKeys();
       e.slot = this.all.length;
