@@ -32,8 +32,9 @@
  * coordinated on a node that has neither stored nor observed an earlier write from a node with
  * a faster clock can lose to it — unless the client's context token carried the read's
  * timestamp (`contextHlc`, token format 0x42) and the coordinator passed it to `stampWrite`:
- * then a write made after reading a value orders after it on any node. The mode is cluster
- * configuration, not stored per record.
+ * then a write made after reading a value orders after it on any node. (The versioning layer
+ * provides both; the coordinator does not carry read timestamps in tokens yet, so today only the
+ * same-node guarantee holds end to end.) The mode is cluster configuration, not stored per record.
  *
  * Sibling bound (`siblingsMax`): on the coordinating replica, `applyWrite` refuses with
  * ERR_TOO_MANY_SIBLINGS any write that would leave more than `siblingsMax` siblings in that
