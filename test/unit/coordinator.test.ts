@@ -71,6 +71,19 @@ test('coordinator: a timeout after the local store reports MAYBE_APPLIED', () =>
   assert.equal(errorCode(h.reply(r)), 'ERR_MAYBE_APPLIED');
 });
 
+test('coordinator: a timeout while the local store is issued but not complete reports MAYBE_APPLIED', () => {
+  const h = newCluster();
+  const r = h.request('a', put('v1', 'one'));
+  h.completeIo(); // the local read; the synced local store is now issued and held pending
+  assert.equal(h.io.length, 1, 'the local store is pending');
+  assert.equal(h.messages.length, 0, 'nothing replicated before the local store completes');
+  h.tick(1000);
+  assert.equal(errorCode(h.reply(r)), 'ERR_MAYBE_APPLIED', 'the store may still land, so UNAVAILABLE would be a lie');
+  h.settle(); // the slow store lands after the deadline and the write still spreads
+  for (const n of REPLICAS) assert.ok(h.disk(n).has('k'), `replica ${n} holds the maybe-applied write`);
+  assert.equal(h.node('a').inFlight, 0);
+});
+
 test('coordinator: a timeout before anything was stored reports UNAVAILABLE and never stores it later', () => {
   const h = newCluster();
   const r = h.request('a', put('v1', 'one'));
