@@ -14,6 +14,16 @@
  * values g returned, plus everything those had superseded. The direct relation is enough for
  * "is v superseded by a write that may have happened": if u superseded v and w superseded u,
  * u's write happened (a read returned u) and is itself a superseder of v.
+ *
+ * A superseder excuses a missing value only if it is accounted for: a write that may not have
+ * happened cannot explain a loss unless the end state shows it did. `accountedFor(w)`:
+ *  - a put: its value is in the final read of its key, or it was itself superseded by a write
+ *    that is accounted for (recursively);
+ *  - a delete: acknowledged, or (outcome unknown) the final read shows none of the values it
+ *    superseded, so its having happened is consistent with the end state (a tombstone is not
+ *    visible, so this is the most the history can show).
+ * Without a final read of the key, a put is accounted for only if it certainly happened
+ * (acknowledged, or its value was read).
  */
 import type { History, HistoryOp, FinalRead } from '../history.js';
 
@@ -47,6 +57,10 @@ export interface HistoryIndex {
   contextRead(w: HistoryOp): HistoryOp | undefined;
   /** A write known to have happened: acked, or a put whose value some read returned. */
   certainlyHappened(w: HistoryOp): boolean;
+  /** A write that may have happened and whose having happened the end state shows (see above). */
+  accountedFor(w: HistoryOp): boolean;
+  /** Writes that superseded value v and are accounted for. */
+  accountedSupersedersOf(v: string): readonly HistoryOp[];
 }
 
 export function indexHistory(h: History): HistoryIndex {
@@ -80,16 +94,46 @@ export function indexHistory(h: History): HistoryIndex {
     }
   }
 
+  const finalByKey = new Map(h.final.map((f) => [f.key, f]));
+  const certainlyHappened = (w: HistoryOp): boolean =>
+    w.outcome === 'ok' || (w.kind === 'put' && w.value !== null && observed.has(w.value));
+
+  const memo = new Map<number, boolean>();
+  const accountedFor = (w: HistoryOp): boolean => {
+    const known = memo.get(w.id);
+    if (known !== undefined) return known;
+    memo.set(w.id, false); // cycle guard: a write cannot account for itself
+    const result = computeAccounted(w);
+    memo.set(w.id, result);
+    return result;
+  };
+  const computeAccounted = (w: HistoryOp): boolean => {
+    if (!isWrite(w) || !mayHaveHappened(w)) return false;
+    const f = finalByKey.get(w.key);
+    if (w.kind === 'delete') {
+      if (w.outcome === 'ok') return true;
+      if (f === undefined) return true;
+      const superseded = contextRead(w)?.valuesRead ?? [];
+      return !superseded.some((v) => f.values.includes(v));
+    }
+    if (w.value === null) return false;
+    if (f === undefined) return certainlyHappened(w);
+    if (f.values.includes(w.value)) return true;
+    return (supersededBy.get(w.value) ?? []).some(accountedFor);
+  };
+
   return {
     h,
     n: h.config.replicationFactor,
     putByValue,
     supersededBy,
     opsByKey,
-    finalByKey: new Map(h.final.map((f) => [f.key, f])),
+    finalByKey,
     observed,
     contextRead,
-    certainlyHappened: (w) => w.outcome === 'ok' || (w.kind === 'put' && w.value !== null && observed.has(w.value)),
+    certainlyHappened,
+    accountedFor,
+    accountedSupersedersOf: (v) => (supersededBy.get(v) ?? []).filter(accountedFor),
   };
 }
 

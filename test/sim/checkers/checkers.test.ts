@@ -55,6 +55,60 @@ test('no-lost-writes: a write that failed (did not happen) does not excuse a mis
   fails(checkNoLostWrites(b.h), /value a is missing/);
 });
 
+test('no-lost-writes: a superseding write of unknown outcome that the final state does not show excuses nothing', () => {
+  // Either b happened (then b must be visible) or it did not (then a must be): [] is a loss.
+  const b = new HistoryBuilder();
+  b.put('a', { at: [0, 10], q: 3 });
+  const g = b.get(['a'], { at: [20, 30] });
+  b.put('b', { at: [40, 50], ctx: g, outcome: 'unknown' });
+  b.final('k', []);
+  fails(checkNoLostWrites(b.h), /value a is missing .*superseders \(ops 2\) are not accounted for/);
+
+  const shown = new HistoryBuilder();
+  shown.put('a', { at: [0, 10], q: 3 });
+  const g2 = shown.get(['a'], { at: [20, 30] });
+  shown.put('b', { at: [40, 50], ctx: g2, outcome: 'unknown' });
+  shown.final('k', ['b']);
+  passes(checkNoLostWrites(shown.h));
+});
+
+test('no-lost-writes: an unknown superseder is accounted for through a later accounted superseder', () => {
+  const b = new HistoryBuilder();
+  b.put('a', { at: [0, 10] });
+  const g = b.get(['a'], { at: [20, 30] });
+  b.put('b', { at: [40, 50], ctx: g, outcome: 'unknown' });
+  const g2 = b.get(['b'], { at: [60, 70] });
+  b.put('c', { at: [80, 90], ctx: g2, outcome: 'unknown' });
+  b.final('k', ['c']);
+  passes(checkNoLostWrites(b.h));
+
+  const lost = new HistoryBuilder();
+  lost.put('a', { at: [0, 10] });
+  const h1 = lost.get(['a'], { at: [20, 30] });
+  lost.put('b', { at: [40, 50], ctx: h1, outcome: 'unknown' });
+  const h2 = lost.get(['b'], { at: [60, 70] });
+  lost.put('c', { at: [80, 90], ctx: h2, outcome: 'unknown' });
+  lost.final('k', []);
+  fails(checkNoLostWrites(lost.h), /value a is missing/);
+});
+
+test('no-lost-writes: a delete accounts for what it superseded unless the final read contradicts it', () => {
+  const b = new HistoryBuilder();
+  b.put('a', { at: [0, 10] });
+  const g = b.get(['a'], { at: [20, 30] });
+  b.del({ at: [40, 50], ctx: g, outcome: 'unknown' }); // a tombstone is invisible: [] is consistent
+  b.final('k', []);
+  passes(checkNoLostWrites(b.h));
+
+  const contradicted = new HistoryBuilder();
+  contradicted.put('a', { at: [0, 10] });
+  contradicted.put('x', { at: [0, 10], client: 1 });
+  const g2 = contradicted.get(['a', 'x'], { at: [20, 30] });
+  contradicted.del({ at: [40, 50], ctx: g2, outcome: 'unknown' });
+  contradicted.final('k', ['x']); // x survived, so the delete did not happen and a is lost
+  fails(checkNoLostWrites(contradicted.h), /value a is missing/);
+});
+
 test('no-lost-writes: fails when the final phase did not read a key an acked put wrote', () => {
   const b = new HistoryBuilder();
   b.put('a', { at: [0, 10], key: 'x' });
@@ -154,6 +208,24 @@ test('read-your-writes: a supersession counts only if the superseding write was 
   bad.get([], { at: [20, 30], client: 1 });
   bad.put('b', { at: [35, 40], client: 2, ctx: g2 });
   fails(checkReadYourWrites(bad.h), /own acknowledged op 0/);
+});
+
+test('read-your-writes: a displacing write of unknown outcome counts only if the final state accounts for it', () => {
+  const bad = new HistoryBuilder();
+  bad.put('a', { at: [0, 10], client: 1, q: 3 });
+  const g = bad.get(['a'], { at: [12, 14], client: 2 });
+  bad.put('b', { at: [15, 40], client: 2, ctx: g, outcome: 'unknown' });
+  bad.get([], { at: [20, 30], client: 1 });
+  bad.final('k', []);
+  fails(checkReadYourWrites(bad.h), /own acknowledged op 0/);
+
+  const ok = new HistoryBuilder();
+  ok.put('a', { at: [0, 10], client: 1, q: 3 });
+  const g2 = ok.get(['a'], { at: [12, 14], client: 2 });
+  ok.put('b', { at: [15, 40], client: 2, ctx: g2, outcome: 'unknown' });
+  ok.get([], { at: [20, 30], client: 1 });
+  ok.final('k', ['b']);
+  passes(checkReadYourWrites(ok.h));
 });
 
 test('read-your-writes: pairs with R + W <= N are not checked; a history of only those is not applicable', () => {

@@ -4,7 +4,8 @@
  * returns the put's value unless another write that may have happened displaced it before the
  * read completed:
  *   - siblings mode: a write (invoked before the read completed) carrying the context of a read
- *     that returned the value — only causal supersession removes a sibling;
+ *     that returned the value — only causal supersession removes a sibling — and accounted for
+ *     in the end state (analysis.ts), so a write that may not have happened excuses nothing;
  *   - lww mode: any other write to the key that may have happened and was invoked before the
  *     read completed (a concurrent write with a later timestamp wins, and with skewed clocks
  *     even one that finished earlier may; the read then returns that write's value, or nothing
@@ -36,7 +37,7 @@ export function checkReadYourWrites(h: History): CheckResult {
         const v = p.value as string;
         if (g.valuesRead.includes(v)) continue;
         const displaced = h.config.mode === 'siblings'
-          ? (ix.supersededBy.get(v) ?? []).some((w) => w.invokeMs <= readEndMs)
+          ? ix.accountedSupersedersOf(v).some((w) => w.invokeMs <= readEndMs)
           : lwwDisplaced(ops, p, g, readEndMs);
         if (!displaced) {
           violations.push(`${describe(g)} returned [${g.valuesRead.join(', ')}] without the client's own acknowledged ${describe(p)}`);
