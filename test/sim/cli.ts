@@ -1,6 +1,6 @@
 /**
  * `npm run sim -- [--seeds N] [--start S] [--seed S] [--nodes N] [--ops N] [--clients N]
- * [--siblings-max N] [--in-flight-max N] [--mode siblings|lww] [--strict] [--quorum-only] [--dead-only] [--determinism K] [--verbose] [--dump DIR]`:
+ * [--siblings-max N] [--in-flight-max N] [--mode siblings|lww] [--strict] [--quorum-only] [--dead-only] [--no-anti-entropy] [--no-faults] [--determinism K] [--verbose] [--dump DIR]`:
  * runs seeds start..start+N-1 (or the one seed S), prints per-run totals — seeds, simulated
  * operations, faults by kind, hinted handoff figures (hints written, delivered, expired; time
  * from heal to all hints delivered, p50/p99), checker results — and for a failing seed its
@@ -34,6 +34,8 @@ const { values } = parseArgs({
     'dead-only': { type: 'boolean', default: false },
     /** Runs without Merkle anti-entropy (no post-heal convergence check). */
     'no-anti-entropy': { type: 'boolean', default: false },
+    /** Runs without injected faults (no crashes, partitions, message loss). */
+    'no-faults': { type: 'boolean', default: false },
     /** Directory to write each failing seed's history (JSON) into, for offline checking. */
     dump: { type: 'string' },
   },
@@ -65,6 +67,7 @@ if (values.strict) overrides.sloppy = false;
 if (values['quorum-only']) overrides.quorumOnly = true;
 if (values['dead-only']) overrides.routeAroundSuspects = false;
 if (values['no-anti-entropy']) overrides.antiEntropy = false;
+if (values['no-faults']) overrides.faults = false;
 const one = int(values.seed, 'seed');
 const start = one ?? int(values.start, 'start') ?? 1;
 const count = one !== undefined ? 1 : int(values.seeds, 'seeds') ?? 100;

@@ -90,6 +90,7 @@ export function replayCommand(seed: number, overrides: Partial<Omit<SimOptions, 
   if (overrides.quorumOnly === true) extra.push('--quorum-only');
   if (overrides.routeAroundSuspects === false) extra.push('--dead-only');
   if (overrides.antiEntropy === false) extra.push('--no-anti-entropy');
+  if (overrides.faults === false) extra.push('--no-faults');
   return `npm run sim -- --seed ${seed}${extra.length > 0 ? ' ' + extra.join(' ') : ''}`;
 }
 

@@ -10,6 +10,7 @@ import { EventQueue } from '../sim/event-queue.js';
 import { Digest } from '../sim/digest.js';
 import { checkLwwLaterWriteWins, checkNoLostAckedWrites, checkNoPhantomReads, checkReadYourWrites, checkSiblingBound } from '../sim/basic-checks.js';
 import { completeOp, invokeOp, newHistory, type History, type HistoryOp } from '../sim/history.js';
+import { replayCommand } from '../sim/run.js';
 import { nodeId } from '../../src/core/types.js';
 
 test('sim prng: the same seed gives the same stream and different seeds differ', () => {
@@ -127,4 +128,13 @@ test('basic checkers: in lww mode a final value overtaken by a later successful 
   assert.equal(checkLwwLaterWriteWins(h).ok, false);
   (h.final as { values: string[] }[])[0]!.values = ['v2'];
   assert.equal(checkLwwLaterWriteWins(h).ok, true);
+});
+
+test('sim replay command: every non-default run option, including faults off, appears as a CLI flag', () => {
+  assert.equal(replayCommand(7), 'npm run sim -- --seed 7');
+  assert.equal(replayCommand(7, { faults: false }), 'npm run sim -- --seed 7 --no-faults');
+  assert.equal(
+    replayCommand(9, { sloppy: false, antiEntropy: false, faults: false, mode: 'lww' }),
+    'npm run sim -- --seed 9 --mode lww --strict --no-anti-entropy --no-faults',
+  );
 });
