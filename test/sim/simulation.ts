@@ -3,9 +3,11 @@
  * `Node` instances in one process, driven by an event queue in simulated time, with a seeded
  * network (delay, loss, duplication, reordering, partitions: random halves, one isolated,
  * bridge), crashes and restarts (durable disk kept, volatile state and unsynced writes lost),
- * per-node clock skew, and concurrent clients recording a history.
+ * per-node clock skew, disk errors and slow disks (a record write completing after the request
+ * timeout), and concurrent clients recording a history.
  *
- * A run is a pure function of its options: one PRNG stream (sfc32) decides everything, events
+ * A run is a pure function of its options: seeded PRNG streams (sfc32; the slow-disk fault draws
+ * from its own stream derived from the seed) decide everything, events
  * at equal times run in scheduling order, and nothing reads the real clock. `digest` covers every
  * effect every node emitted, so rerunning a seed must reproduce it exactly.
  *
@@ -63,7 +65,9 @@ export type FaultKind =
   /** A storage operation that reported failure (a write that failed did not land). */
   | 'disk_error'
   /** A live node's wall clock jumped forwards or backwards. */
-  | 'clock_step';
+  | 'clock_step'
+  /** A record write that completed only after the request timeout (a stalled disk). */
+  | 'disk_slow';
 
 export interface SimResult {
   readonly seed: number;
@@ -223,7 +227,7 @@ interface Client {
 export function emptyFaultCounts(): Record<FaultKind, number> {
   return {
     partition_halves: 0, partition_isolate: 0, partition_bridge: 0, heal: 0, crash: 0, restart: 0,
-    msg_drop: 0, msg_partitioned: 0, msg_duplicate: 0, msg_delay: 0, unsynced_write_lost: 0, clock_skew: 0, disk_error: 0, clock_step: 0,
+    msg_drop: 0, msg_partitioned: 0, msg_duplicate: 0, msg_delay: 0, unsynced_write_lost: 0, clock_skew: 0, disk_error: 0, clock_step: 0, disk_slow: 0,
   };
 }
 
@@ -233,6 +237,8 @@ export function runSimulation(opts: SimOptions): SimResult {
 
 class Simulation {
   private readonly rng: Prng;
+  /** Draws for the slow-disk fault, apart from `rng` so adding it left every other draw as it was. */
+  private readonly diskRng: Prng;
   private readonly queue = new EventQueue<SimEvent>();
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly ids: NodeId[];
@@ -282,6 +288,7 @@ class Simulation {
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new Prng(opts.seed);
+    this.diskRng = new Prng((opts.seed ^ 0x5d15c) >>> 0);
     this.ids = Array.from({ length: opts.nodes }, (_, i) => nodeId(`n${i + 1}`));
     this.placement = opts.placement(this.ids, opts.replicationFactor);
     this.history = newHistory({
@@ -564,7 +571,14 @@ class Simulation {
         sn.pendingIo.set(e.ioId, e.op);
         if (this.tracing && e.op.kind === 'write') this.log(`${sn.id} store ${e.op.key} ${e.op.sync ? 'sync' : 'unsynced'}`);
         if (this.tracing && e.op.kind !== 'write' && e.op.kind !== 'read') this.log(`${sn.id} ${e.op.kind} ${storageKey(e.op)}`);
-        const lat = this.rng.chance(0.03) ? this.rng.between(5, 40) : this.rng.between(0, 2);
+        let lat = this.rng.chance(0.03) ? this.rng.between(5, 40) : this.rng.between(0, 2);
+        // A stalled disk: a record write completes after the request deadline, so a coordinator
+        // times out with its local store issued but not done (it must answer MAYBE_APPLIED).
+        if (this.opts.faults && this.faultPhase && e.op.kind === 'write' && this.diskRng.chance(0.002)) {
+          this.faults.disk_slow++;
+          lat += REQUEST_TIMEOUT_MS + this.diskRng.between(1, 500);
+          if (this.tracing) this.log(`${sn.id} slow disk on write ${e.op.key} (${lat} ms)`);
+        }
         this.queue.push(this.nowMs + lat, { kind: 'storage_done', node: sn.id, incarnation: sn.incarnation, ioId: e.ioId, op: e.op });
         return;
       }
