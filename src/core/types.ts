@@ -1,7 +1,7 @@
 /**
  * Identifiers shared by the sans-IO core. Branded so a NodeId cannot be passed where a key or
- * a request id is expected. Core code never reads Date, Math.random, timers or node:* modules:
- * time arrives as ticks and randomness from an injected generator.
+ * a request id is expected. Core code never reads the wall clock, ambient randomness, timers or
+ * Node's IO modules: time arrives as ticks and randomness from an injected generator.
  */
 export type NodeId = string & { readonly __brand: 'NodeId' };
 export type RequestId = number & { readonly __brand: 'RequestId' };

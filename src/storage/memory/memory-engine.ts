@@ -103,32 +103,12 @@ function lowerBound(arr: readonly Key[], k: Key): number {
   return lo;
 }
 
-/** Merges two sorted arrays into a new one, dropping duplicates and keys `keep` rejects. */
-function mergeSorted(a: readonly Key[], b: readonly Key[], keep: (k: Key) => boolean): Key[] {
-  const out: Key[] = [];
-  let i = 0;
-  let j = 0;
-  let prev: Key | undefined;
-  while (i < a.length || j < b.length) {
-    const x = a[i];
-    const y = b[j];
-    let k: Key;
-    if (y === undefined || (x !== undefined && x <= y)) {
-      k = x as Key;
-      i++;
-      if (x === y) j++;
-    } else {
-      k = y;
-      j++;
-    }
-    if (k !== prev && keep(k)) out.push(k);
-    prev = k;
-  }
-  return out;
-}
-
-/** Like mergeSorted (keeping every key), yielding to the event loop every SORT_CHUNK keys. */
-async function mergeSortedInSlices(a: readonly Key[], b: readonly Key[]): Promise<Key[]> {
+/**
+ * Merges two sorted arrays into a new one, dropping duplicates and keys `keep` rejects. A
+ * generator so one loop serves both callers: it pauses every SORT_CHUNK keys, which the
+ * synchronous merge ignores and the sliced merge uses to let the event loop run.
+ */
+function* mergeSortedSteps(a: readonly Key[], b: readonly Key[], keep: (k: Key) => boolean): Generator<void, Key[]> {
   const out: Key[] = [];
   let i = 0;
   let j = 0;
@@ -146,14 +126,34 @@ async function mergeSortedInSlices(a: readonly Key[], b: readonly Key[]): Promis
       k = y;
       j++;
     }
-    if (k !== prev) out.push(k);
+    if (k !== prev && keep(k)) out.push(k);
     prev = k;
     if (--budget === 0) {
       budget = SORT_CHUNK;
-      await yieldToLoop();
+      yield;
     }
   }
   return out;
+}
+
+function mergeSorted(a: readonly Key[], b: readonly Key[], keep: (k: Key) => boolean): Key[] {
+  const steps = mergeSortedSteps(a, b, keep);
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+const keepAll = (): boolean => true;
+
+/** Like mergeSorted (keeping every key), yielding to the event loop every SORT_CHUNK keys. */
+async function mergeSortedInSlices(a: readonly Key[], b: readonly Key[]): Promise<Key[]> {
+  const steps = mergeSortedSteps(a, b, keepAll);
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+    await yieldToLoop();
+  }
 }
 
 /** Keys sorted per step when building the scan index; between steps the event loop runs. */
@@ -211,7 +211,7 @@ class SortedKeys {
       this.added = [];
       this.recent = mergeSorted(this.recent, add, has);
       if (this.recent.length > Math.max(4096, this.base.length / 16)) {
-        this.base = mergeSorted(this.base, this.recent, this.removed > 0 ? has : () => true);
+        this.base = mergeSorted(this.base, this.recent, this.removed > 0 ? has : keepAll);
         this.recent = [];
         this.removed = 0;
       }

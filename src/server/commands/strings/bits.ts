@@ -62,6 +62,26 @@ function popcount(buf: Buffer, start: number, end: number): number {
   return n;
 }
 
+/**
+ * BITCOUNT/BITPOS range rules (Redis's): negative indexes count from the end, then clamp to
+ * [0, total - 1]. In BIT units the result is byte bounds plus masks of the bits outside the
+ * range in the first and last byte (0 = none).
+ */
+function byteRange(start: number, end: number, total: number, isBit: boolean): { start: number; end: number; firstMask: number; lastMask: number } {
+  if (start < 0) start = total + start;
+  if (end < 0) end = total + end;
+  if (start < 0) start = 0;
+  if (end < 0) end = 0;
+  if (end >= total) end = total - 1;
+  if (!isBit || start > end) return { start, end, firstMask: 0, lastMask: 0 };
+  return {
+    start: Math.floor(start / 8),
+    end: Math.floor(end / 8),
+    firstMask: ~((1 << (8 - (start & 7))) - 1) & 0xff,
+    lastMask: (1 << (7 - (end & 7))) - 1,
+  };
+}
+
 function bitcount(ctx: CommandContext, args: Buffer[]): ReturnType<CommandSpec['handler']> {
   return then(ctx.store.get(keyArg(args, 1)), (e) => {
     if (e === undefined) return ctx.reply.integer(0);
@@ -80,18 +100,7 @@ function bitcount(ctx: CommandContext, args: Buffer[]): ReturnType<CommandSpec['
         if (isWord(unit, 'bit')) isBit = true;
         else if (!isWord(unit, 'byte')) throw ERRORS.syntax();
       }
-      const total = isBit ? p.length * 8 : p.length;
-      if (start < 0) start = total + start;
-      if (end < 0) end = total + end;
-      if (start < 0) start = 0;
-      if (end < 0) end = 0;
-      if (end >= total) end = total - 1;
-      if (isBit && start <= end) {
-        firstMask = ~((1 << (8 - (start & 7))) - 1) & 0xff;
-        lastMask = (1 << (7 - (end & 7))) - 1;
-        start = Math.floor(start / 8);
-        end = Math.floor(end / 8);
-      }
+      ({ start, end, firstMask, lastMask } = byteRange(start, end, isBit ? p.length * 8 : p.length, isBit));
     } else if (args.length === 2) {
       start = 0;
       end = p.length - 1;
@@ -145,17 +154,7 @@ function bitpos(ctx: CommandContext, args: Buffer[]): ReturnType<CommandSpec['ha
         end = isBit ? total * 8 + 7 : total - 1;
       }
       if (isBit) total *= 8;
-      if (start < 0) start = total + start;
-      if (end < 0) end = total + end;
-      if (start < 0) start = 0;
-      if (end < 0) end = 0;
-      if (end >= total) end = total - 1;
-      if (isBit && start <= end) {
-        firstMask = ~((1 << (8 - (start & 7))) - 1) & 0xff;
-        lastMask = (1 << (7 - (end & 7))) - 1;
-        start = Math.floor(start / 8);
-        end = Math.floor(end / 8);
-      }
+      ({ start, end, firstMask, lastMask } = byteRange(start, end, total, isBit));
     } else if (args.length === 3) {
       start = 0;
       end = p.length - 1;
