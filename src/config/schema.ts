@@ -126,6 +126,49 @@ export const configSchema = z.strictObject({
     idleTimeoutMs: z.coerce.number().int().min(20).max(3_600_000).default(5000),
   }).prefault({}),
 
+  /**
+   * Cluster mode (src/cluster/). A node runs standalone (LocalKvStore, no versioning) unless it
+   * has a node id; with one it runs the Dynamo core: with no seeds it forms a one-node cluster,
+   * with seeds it joins theirs.
+   */
+  cluster: z.strictObject({
+    /** Stable name of this node in the ring ([A-Za-z0-9._-], 1..64 chars); empty = standalone. */
+    nodeId: z.string().regex(/^([A-Za-z0-9._-]{1,64})?$/, 'node id: 1-64 characters of A-Z a-z 0-9 . _ -').default(''),
+    /** Peer addresses (host:peerPort) to join through; empty = form a new one-node cluster. */
+    seeds: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'seed: host:port')).default([]),
+    /** Address other nodes and clients are told to use; empty = `host`. */
+    advertiseHost: z.string().default(''),
+    /** Ask a seed to add this node to the ring at start when it is not in it (Cassandra's auto_bootstrap). */
+    autoJoin: z.boolean().default(true),
+    replicationFactor: z.coerce.number().int().min(1).max(64).default(3),
+    /** Default levels of plain GET/SET: one, two, quorum, all or a replica count. */
+    readConsistency: z.union([z.enum(['one', 'two', 'quorum', 'all']), z.coerce.number().int().min(1).max(64)]).default('quorum'),
+    writeConsistency: z.union([z.enum(['one', 'two', 'quorum', 'all']), z.coerce.number().int().min(1).max(64)]).default('quorum'),
+    /** siblings: dotted version vectors keep concurrent writes; lww: last write wins on hybrid logical clocks. */
+    conflictMode: z.enum(['siblings', 'lww']).default('siblings'),
+    siblingsMax: z.coerce.number().int().min(1).max(1024).default(16),
+    /** true: only preference-list replicas count toward W (Riak's PW); false: sloppy quorum with hints. */
+    strictQuorum: z.boolean().default(false),
+    /** Deadline of one coordinated operation (client waits at most this long). */
+    requestTimeoutMs: z.coerce.number().int().min(10).max(600_000).default(2000),
+    /** How often the host steps the core's clock (timeouts, probes and replays are in ticks). */
+    tickMs: z.coerce.number().int().min(1).max(1000).default(20),
+    rack: z.string().default(''),
+    zone: z.string().default(''),
+    /** Capacity weight in the ring (a node with 2 holds twice the replicas). */
+    weight: z.coerce.number().positive().max(1000).default(1),
+    probeIntervalMs: z.coerce.number().int().min(10).max(600_000).default(1000),
+    probeTimeoutMs: z.coerce.number().int().min(5).max(600_000).default(400),
+    /** Hinted handoff bounds: a hint older than the window is dropped (anti-entropy repairs instead). */
+    hintCountMax: z.coerce.number().int().min(0).max(100_000_000).default(100_000),
+    hintBytesMax: bytes.default(256 * 1024 * 1024),
+    hintWindowMs: z.coerce.number().int().min(1000).max(30 * 24 * 3600_000).default(3 * 3600_000),
+    /** Merkle anti-entropy exchange period per node; 0 disables anti-entropy. */
+    antiEntropyIntervalMs: z.coerce.number().int().min(0).max(24 * 3600_000).default(10_000),
+    /** A tombstone is purged only after this long and once every replica synced past it. */
+    tombstoneGraceMs: z.coerce.number().int().min(0).max(365 * 24 * 3600_000).default(24 * 3600_000),
+  }).prefault({}),
+
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: z.coerce.number().int().min(0).max(600_000).default(10_000),

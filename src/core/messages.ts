@@ -138,7 +138,13 @@ export type StorageOp =
    * (null = from the start), at most `limit` of them: the bounded background scan that rebuilds
    * the anti-entropy Merkle tree after a (re)start. `done` in the result = no record follows.
    */
-  | { kind: 'scan'; afterKey: string | null; limit: number };
+  | { kind: 'scan'; afterKey: string | null; limit: number }
+  /**
+   * Tombstone purge: delete the user record of `key` only if the stored bytes still equal
+   * `record` (compare-and-delete, so a write that landed since the purge decision survives).
+   * Answered `written` whether or not it deleted.
+   */
+  | { kind: 'purge'; key: string; record: Buffer };
 
 export interface StoredHint {
   owner: NodeId;

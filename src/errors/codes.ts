@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   ERR_TIMEOUT: { respPrefix: 'TIMEOUT', httpStatus: 504, retryable: true, description: 'A read timed out before enough replicas answered.' },
   ERR_OVERLOADED: { respPrefix: 'BUSY', httpStatus: 503, retryable: true, description: 'Too many requests in flight.' },
   ERR_SHUTTING_DOWN: { respPrefix: 'SHUTDOWN', httpStatus: 503, retryable: true, description: 'The node is shutting down.' },
+  ERR_TOPOLOGY_BUSY: { respPrefix: 'TRYAGAIN', httpStatus: 409, retryable: true, description: 'Another ring change is in flight; retry once it commits.' },
+  ERR_UNKNOWN_NODE: { respPrefix: 'ERR', httpStatus: 404, retryable: false, description: 'No such cluster member.' },
   ERR_CONFIG: { respPrefix: 'ERR', httpStatus: 400, retryable: false, description: 'Invalid configuration.' },
   ERR_NOT_FOUND: { respPrefix: 'ERR', httpStatus: 404, retryable: false, description: 'No such HTTP route.' },
   ERR_METHOD_NOT_ALLOWED: { respPrefix: 'ERR', httpStatus: 405, retryable: false, description: 'The HTTP route does not accept this method.' },

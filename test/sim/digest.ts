@@ -45,6 +45,7 @@ export class Digest {
           case 'hint_delete': this.str(`${e.op.owner}:${e.op.key}`); return;
           case 'hint_scan': return;
           case 'scan': this.str(`${e.op.afterKey ?? '~'}:${e.op.limit}`); return;
+          case 'purge': this.str(e.op.key); this.bytes(e.op.record); return;
           default: { const never: never = e.op; throw new TypeError(`unknown storage op ${JSON.stringify(never)}`); }
         }
       case 'reply':

@@ -125,6 +125,7 @@ export class Harness {
         case 'hint_delete': hints.delete(`${x.op.owner}|${x.op.key}`); done({ kind: 'written' }); break;
         case 'hint_scan': done({ kind: 'hints', hints: [...hints.values()] }); break;
         case 'scan': done(scanPage(disk, x.op.afterKey, x.op.limit)); break;
+        case 'purge': if (disk.get(x.op.key)?.equals(x.op.record) === true) disk.delete(x.op.key); done({ kind: 'written' }); break;
         default: { const never: never = x.op; throw new TypeError(String(never)); }
       }
       this.collect(x.node);

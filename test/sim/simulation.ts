@@ -165,6 +165,13 @@ class SimDisk {
     return { records: page.map((key) => ({ key, record: this.read(key) as Buffer })), done: page.length === keys.length };
   }
 
+  /** Compare-and-delete (tombstone purge): removes the key only while it still holds `record`; synced. */
+  purge(key: string, record: Buffer): void {
+    if (this.read(key)?.equals(record) !== true) return;
+    this.durable.delete(key);
+    this.unsynced.delete(key);
+  }
+
   write(key: string, record: Buffer, sync: boolean): void {
     if (sync) {
       this.durable.set(key, record);
@@ -687,6 +694,10 @@ class Simulation {
               break;
             case 'scan':
               this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'records', ...sn.disk.scan(ev.op.afterKey, ev.op.limit) } });
+              break;
+            case 'purge':
+              sn.disk.purge(ev.op.key, ev.op.record);
+              this.step(sn, { kind: 'storage_done', ioId: ev.ioId, result: { kind: 'written' } });
               break;
             default: {
               const never: never = ev.op;
