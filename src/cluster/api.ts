@@ -12,7 +12,10 @@
  */
 import type { Consistency, KvOp, KvResult } from '../core/messages.js';
 import type { RingState } from '../core/ring/index.js';
+import type { RingChange, TopologyProgress } from '../core/topology/types.js';
 import type { NodeId, Slot } from '../core/types.js';
+
+export type { RingChange, TopologyProgress };
 
 /** Where a node can be reached; gossiped between hosts (not part of the ring). */
 export interface NodeAddress {
@@ -45,23 +48,6 @@ export interface MemberView {
 export interface RingView {
   readonly current: RingState;
   readonly pending: RingState | null;
-}
-
-export type RingChange =
-  | { kind: 'join'; id: NodeId; weight?: number; rack?: string; zone?: string }
-  | { kind: 'decommission'; id: NodeId }
-  /** Removes a dead member without streaming from it (its replicas are rebuilt from the others). */
-  | { kind: 'remove'; id: NodeId };
-
-export interface TopologyProgress {
-  readonly change: RingChange | null;
-  /** 'idle' when no change is in flight. */
-  readonly phase: 'idle' | 'streaming' | 'committing' | 'done' | 'failed';
-  readonly slotsToMove: number;
-  readonly slotsMoved: number;
-  readonly keysStreamed: number;
-  readonly bytesStreamed: number;
-  readonly message: string;
 }
 
 /** The defaults plain GET/SET use (config cluster.*), and the ring's N. */

@@ -18,6 +18,7 @@
 import type { ErrorCode } from '../errors/codes.js';
 import type { AeMessage } from './antientropy/messages.js';
 import type { MembershipMessage } from './membership/messages.js';
+import type { RingState } from './ring/ring.js';
 import type { NodeId, RequestId } from './types.js';
 
 /** ONE, TWO, QUORUM, ALL or an explicit replica count (the same shape as the data layer's ConsistencyLevel). */
@@ -49,8 +50,14 @@ export type KvOp =
        * Absent = the node's configured default.
        */
       strict?: boolean;
+      /**
+       * Supersede every version the coordinating replica holds (its local record's context is
+       * used; `context` is ignored): a plain Redis SET/DEL. Versions that replica has not seen
+       * yet stay concurrent (siblings). Absent/false = use `context`.
+       */
+      overwrite?: boolean;
     }
-  | { kind: 'delete'; key: string; context: Buffer | null; writeQuorum?: Consistency; strict?: boolean };
+  | { kind: 'delete'; key: string; context: Buffer | null; writeQuorum?: Consistency; strict?: boolean; overwrite?: boolean };
 
 export interface ValueVersion {
   value: Buffer;
@@ -84,6 +91,7 @@ export type PeerMessage =
       context: Buffer | null;
       writeQuorum: number;
       strict: boolean;
+      overwrite?: boolean;
     }
   | { kind: 'forward_reply'; opId: OpId; result: KvResult }
   /** The coordinating replica's new record for the rest of the preference list to merge. */
@@ -177,5 +185,11 @@ export type Input =
 
 export type Effect =
   | { kind: 'send'; to: NodeId; message: PeerMessage }
+  /**
+   * The node adopted a new ring (a change it started, or one learned by gossip): the host
+   * persists it (encodeRing) so a restart resumes with it. `pending` = the target ring of a
+   * topology change in flight.
+   */
+  | { kind: 'ring_changed'; current: RingState; pending: RingState | null }
   | { kind: 'storage'; ioId: IoId; op: StorageOp }
   | { kind: 'reply'; requestId: RequestId; result: KvResult };

@@ -52,6 +52,9 @@ export class Digest {
         this.str(String(e.requestId));
         this.result(e.result);
         return;
+      case 'ring_changed':
+        this.str(`${e.current.epoch}:${e.pending?.epoch ?? '-'}`);
+        return;
       default: {
         const never: never = e;
         throw new TypeError(`unknown effect ${JSON.stringify(never)}`);

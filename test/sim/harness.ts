@@ -7,6 +7,7 @@
 import { Node, NODE_DEFAULTS, type NodeOptions, type Placement } from '../../src/core/node/node.js';
 import type { KvOp, KvResult, PeerMessage, StorageOp, StorageResult, StoredHint } from '../../src/core/messages.js';
 import { nodeId, requestId, type NodeId, type RequestId } from '../../src/core/types.js';
+import type { RingState } from '../../src/core/ring/ring.js';
 
 export interface InFlightMessage {
   from: NodeId;
@@ -37,6 +38,8 @@ export class Harness {
   messages: InFlightMessage[] = [];
   io: InFlightIo[] = [];
   readonly replies: Reply[] = [];
+  /** The last ring each node reported adopting (ring_changed effects). */
+  readonly rings = new Map<string, { current: RingState; pending: RingState | null }>();
   private rid = 0;
   nowMs = T0;
 
@@ -94,6 +97,7 @@ export class Harness {
         case 'send': this.messages.push({ from: id, to: e.to, message: e.message }); break;
         case 'storage': this.io.push({ node: id, ioId: e.ioId, op: e.op }); break;
         case 'reply': this.replies.push({ node: id, requestId: e.requestId, result: e.result }); break;
+        case 'ring_changed': this.rings.set(id, { current: e.current, pending: e.pending }); break;
         default: { const never: never = e; throw new TypeError(String(never)); }
       }
     }

@@ -593,6 +593,10 @@ class Simulation {
         if (this.tracing) this.log(`${sn.id} reply #${e.requestId} ${e.result.kind === 'error' ? e.result.code : e.result.kind}`);
         this.queue.push(this.nowMs + 1, { kind: 'client_reply', requestId: e.requestId, result: e.result });
         return;
+      case 'ring_changed':
+        // Topology changes are not simulated yet: nothing persists rings here.
+        if (this.tracing) this.log(`${sn.id} ring epoch ${e.current.epoch}${e.pending === null ? '' : ` -> ${e.pending.epoch}`}`);
+        return;
       default: {
         const never: never = e;
         throw new TypeError(`unknown effect ${JSON.stringify(never)}`);

@@ -409,3 +409,22 @@ test('coordinator: a forwarded write with a W beyond N is answered with ERR_INVA
   assert.ok(e?.kind === 'send' && e.message.kind === 'forward_reply');
   assert.equal(errorCode(e.message.result), 'ERR_INVALID_ARGUMENT');
 });
+
+test('coordinator: an overwrite (plain SET) supersedes every version its coordinating replica holds, even through a forward', () => {
+  const h = newCluster();
+  h.request('a', put('v1', 'all'));
+  h.request('b', put('v2', 'all'));
+  h.settle();
+  const w = h.request('d', { ...put('v3', 'all'), overwrite: true });
+  h.settle();
+  assert.equal(errorCode(h.reply(w)), 'written');
+  const g = h.request('c', get('all'));
+  h.settle();
+  assert.deepEqual(values(h.reply(g)), ['v3'], 'no sibling survives an overwrite at a replica that held both');
+  const blind = h.request('a', put('v4', 'all'));
+  h.settle();
+  assert.equal(errorCode(h.reply(blind)), 'written');
+  const g2 = h.request('c', get('all'));
+  h.settle();
+  assert.deepEqual(values(h.reply(g2)), ['v3', 'v4'], 'a blind write without overwrite still adds a sibling');
+});

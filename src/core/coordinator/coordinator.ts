@@ -185,10 +185,10 @@ export class Coordinator {
           this.startRead(requestId, op.key, op.readQuorum ?? 'quorum');
           return;
         case 'put':
-          this.startClientWrite(requestId, op.key, op.value, op.expiresAtMs, op.context, op.writeQuorum ?? 'quorum', op.strict ?? this.opts.strict);
+          this.startClientWrite(requestId, op.key, op.value, op.expiresAtMs, op.context, op.writeQuorum ?? 'quorum', op.strict ?? this.opts.strict, op.overwrite === true);
           return;
         case 'delete':
-          this.startClientWrite(requestId, op.key, null, 0, op.context, op.writeQuorum ?? 'quorum', op.strict ?? this.opts.strict);
+          this.startClientWrite(requestId, op.key, null, 0, op.context, op.writeQuorum ?? 'quorum', op.strict ?? this.opts.strict, op.overwrite === true);
           return;
         default: {
           const never: never = op;
@@ -203,7 +203,7 @@ export class Coordinator {
 
   private startClientWrite(
     requestId: RequestId, key: string, value: Buffer | null, expiresAtMs: number,
-    context: Buffer | null, level: Consistency, strict: boolean,
+    context: Buffer | null, level: Consistency, strict: boolean, overwrite: boolean,
   ): void {
     const { replicationFactor, preferenceList } = this.host.placement(key);
     const writeQuorum = resolveQuorum(level, replicationFactor, 'W');
@@ -211,7 +211,7 @@ export class Coordinator {
     // Validate the client's context at the edge of the cluster, before any forwarding.
     if (context !== null) this.versions.decodeContext(context);
     if (preferenceList.includes(this.opts.self)) {
-      this.startReplicaWrite({ kind: 'client', requestId }, key, value, expiresAtMs, context, writeQuorum, strict);
+      this.startReplicaWrite({ kind: 'client', requestId }, key, value, expiresAtMs, context, writeQuorum, strict, overwrite);
       return;
     }
     const target = preferenceList.find((n) => !this.host.isDown(n));
@@ -223,13 +223,13 @@ export class Coordinator {
       kind: 'forward', opId, requestId, target, finished: false,
       deadlineMs: this.host.nowMs() + 2 * this.opts.requestTimeoutMs,
     });
-    this.host.send(target, { kind: 'forward_write', opId, key, value, expiresAtMs, context, writeQuorum, strict });
+    this.host.send(target, { kind: 'forward_write', opId, key, value, expiresAtMs, context, writeQuorum, strict, ...(overwrite ? { overwrite } : {}) });
   }
 
   /** The coordinating replica's part of a write (from a client here or forwarded by a peer). */
   private startReplicaWrite(
     origin: Origin, key: string, value: Buffer | null, expiresAtMs: number, context: Buffer | null, writeQuorum: number,
-    strict: boolean,
+    strict: boolean, overwrite: boolean,
   ): void {
     const { preferenceList, replicationFactor } = this.host.placement(key);
     // A forwarded write is checked again: peers are separate processes, possibly of another version.
@@ -271,7 +271,9 @@ export class Coordinator {
         let next: Rec;
         try {
           const current = read.record === null ? this.versions.empty() : this.versions.decode(read.record);
-          next = this.versions.write(current, ctx, value, expiresAtMs, this.host.nowMs());
+          // Overwrite: the write supersedes every version this replica holds (a plain Redis SET);
+          // versions it has not seen yet stay concurrent and surface as siblings.
+          next = this.versions.write(current, overwrite ? this.versions.contextOf(current) : ctx, value, expiresAtMs, this.host.nowMs());
         } catch (e) {
           release();
           // Typed errors (too many siblings, an unreadable stored record) answer the client;
@@ -500,7 +502,7 @@ export class Coordinator {
       if (!preferenceList.includes(this.opts.self)) {
         throw new RingkvError('ERR_UNAVAILABLE', 'forwarded write reached a node that is not a replica of the key');
       }
-      this.startReplicaWrite(origin, m.key, m.value, m.expiresAtMs, m.context, m.writeQuorum, m.strict);
+      this.startReplicaWrite(origin, m.key, m.value, m.expiresAtMs, m.context, m.writeQuorum, m.strict, m.overwrite === true);
     } catch (e) {
       if (!isRingkvError(e)) throw e;
       this.answer(origin, errorResult(e.code, e.message));
