@@ -28,6 +28,16 @@ export interface ReadOptions {
   consistency?: ConsistencyLevel;
 }
 
+/**
+ * Per-connection consistency levels (RESP CONSISTENCY): a mutable object the connection owns;
+ * a store view made with `withConsistency` reads it on every call, so a change applies to the
+ * next command. Absent levels fall back to the store's defaults; a per-call option wins.
+ */
+export interface ConsistencyScope {
+  read?: ConsistencyLevel;
+  write?: ConsistencyLevel;
+}
+
 export type Expiry =
   | { kind: 'none' }
   | { kind: 'keep' }
@@ -107,4 +117,9 @@ export interface KvStore {
   randomKey(): MaybePromise<Key | undefined>;
   flush(): Promise<void>;
   stats(): KvStats;
+  /**
+   * A view of this store whose reads and writes default to `scope`'s levels (cluster mode).
+   * Absent where levels mean nothing (a single node): callers use the store itself.
+   */
+  withConsistency?(scope: ConsistencyScope): KvStore;
 }

@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   ERR_OVERLOADED: { respPrefix: 'BUSY', httpStatus: 503, retryable: true, description: 'Too many requests in flight.' },
   ERR_SHUTTING_DOWN: { respPrefix: 'SHUTDOWN', httpStatus: 503, retryable: true, description: 'The node is shutting down.' },
   ERR_TOPOLOGY_BUSY: { respPrefix: 'TRYAGAIN', httpStatus: 409, retryable: true, description: 'Another ring change is in flight; retry once it commits.' },
+  ERR_CLUSTER_DISABLED: { respPrefix: 'ERR', httpStatus: 400, retryable: false, description: 'A cluster command sent to a node running standalone (no cluster node id).' },
   ERR_UNKNOWN_NODE: { respPrefix: 'ERR', httpStatus: 404, retryable: false, description: 'No such cluster member.' },
   ERR_CONFIG: { respPrefix: 'ERR', httpStatus: 400, retryable: false, description: 'Invalid configuration.' },
   ERR_NOT_FOUND: { respPrefix: 'ERR', httpStatus: 404, retryable: false, description: 'No such HTTP route.' },

@@ -167,8 +167,12 @@ export class Connection {
     const writer = this.writer;
     const client = this.client;
     const stats = host.counters;
+    // Cluster mode: a per-connection view of the store that reads CONSISTENCY's levels.
+    const scope = {};
+    this.client.consistency = scope;
+    const store = host.store.withConsistency?.(scope) ?? host.store;
     this.ctx = {
-      store: host.store,
+      store,
       get config() {
         return host.config;
       },

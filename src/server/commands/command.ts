@@ -10,7 +10,7 @@
  * and is logged, never shown.
  */
 import type { Config } from '../../config/schema.js';
-import type { KvStore } from '../../data/kv-store.js';
+import type { ConsistencyScope, KvStore } from '../../data/kv-store.js';
 import type { ReplyWriter } from '../../protocol/resp/reply-writer.js';
 import type { MaybePromise } from '../../util/maybe-promise.js';
 
@@ -52,6 +52,8 @@ export interface ClientState {
   closeAfterReply: boolean;
   /** CLIENT REPLY: 'off' drops every reply, 'skip' drops the next command's reply. */
   replyMode?: 'on' | 'off' | 'skip';
+  /** CONSISTENCY: this connection's read/write levels (cluster mode); absent = node defaults. */
+  consistency?: ConsistencyScope;
 }
 
 /** What the server exposes to admin commands (CLIENT, INFO, CONFIG, ...). */

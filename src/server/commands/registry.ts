@@ -3,6 +3,7 @@
  * name. A name defined twice is a programming error and fails at startup, not at dispatch.
  */
 import type { CommandSpec } from './command.js';
+import { commands as clusterCommands } from './cluster/index.js';
 import { commands as connectionCommands } from './connection/index.js';
 import { commands as expireCommands } from './expire/index.js';
 import { commands as keyspaceCommands } from './keyspace/index.js';
@@ -23,5 +24,5 @@ export function buildCommandTable(...groups: readonly (readonly CommandSpec[])[]
 
 /** Every command ringkv serves over RESP. */
 export function defaultCommandTable(): Map<string, CommandSpec> {
-  return buildCommandTable(connectionCommands, stringCommands, expireCommands, keyspaceCommands);
+  return buildCommandTable(connectionCommands, stringCommands, expireCommands, keyspaceCommands, clusterCommands);
 }
