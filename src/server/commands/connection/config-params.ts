@@ -67,7 +67,7 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = [
   { name: 'save', get: () => '', set: fixed('') },
   { name: 'appendonly', get: () => 'no', set: fixed('no') },
   { name: 'databases', get: () => '1' },
-  { name: 'cluster-enabled', get: () => 'no' },
+  { name: 'cluster-enabled', get: (c) => (c.cluster.nodeId !== '' ? 'yes' : 'no') },
   { name: 'daemonize', get: () => 'no' },
   { name: 'io-threads', get: () => '1' },
 ];

@@ -54,7 +54,7 @@ function section(ctx: CommandContext, name: Section): string {
         ['redis_git_sha1', '00000000'],
         ['redis_git_dirty', 0],
         ['redis_build_id', '0'],
-        ['redis_mode', 'standalone'],
+        ['redis_mode', config.cluster.nodeId !== '' ? 'cluster' : 'standalone'],
         ['os', `${os.type()} ${os.release()} ${os.arch()}`],
         ['arch_bits', 64],
         ['monotonic_clock', 'POSIX clock_gettime'],
@@ -225,7 +225,8 @@ function section(ctx: CommandContext, name: Section): string {
       return text;
     }
     case 'cluster':
-      return '# Cluster\r\n' + lines([['cluster_enabled', 0]]);
+      // redis-py's cluster client requires cluster_enabled:1 (cluster mode = a node id is set).
+      return '# Cluster\r\n' + lines([['cluster_enabled', config.cluster.nodeId !== '' ? 1 : 0]]);
     case 'keyspace': {
       const st = ctx.store.stats();
       return '# Keyspace\r\n' + (st.keys > 0 ? `db0:keys=${st.keys},expires=${st.keysWithExpiry},avg_ttl=0\r\n` : '');
