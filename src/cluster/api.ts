@@ -100,4 +100,9 @@ export interface ClusterNode {
   topology(): TopologyProgress;
   /** Counters for INFO, /metrics and the dashboard (hints, anti-entropy, membership, transport). */
   stats(): Record<string, number>;
+  /**
+   * Optional: start an anti-entropy round with every replica peer now instead of waiting for
+   * the next period (operator `repair`). Resolves once the round is started, not finished.
+   */
+  startRepair?(): Promise<void>;
 }
