@@ -19,6 +19,8 @@ import type { ErrorCode } from '../errors/codes.js';
 import type { AeMessage } from './antientropy/messages.js';
 import type { MembershipMessage } from './membership/messages.js';
 import type { RingState } from './ring/ring.js';
+import type { TopologyMessage } from './topology/messages.js';
+import type { RingChange } from './topology/types.js';
 import type { NodeId, RequestId } from './types.js';
 
 /** ONE, TWO, QUORUM, ALL or an explicit replica count (the same shape as the data layer's ConsistencyLevel). */
@@ -122,7 +124,9 @@ export type PeerMessage =
   | { kind: 'ae_push_ack'; xferId: string; key: string }
   /** Anti-entropy transfer: asks for the receiver's record of a key (answered even when absent). */
   | { kind: 'ae_fetch'; xferId: string; key: string }
-  | { kind: 'ae_fetch_reply'; xferId: string; key: string; record: Buffer | null };
+  | { kind: 'ae_fetch_reply'; xferId: string; key: string; record: Buffer | null }
+  /** Ring change traffic (topology/messages.ts; validate with decodeTopologyMessage). */
+  | { kind: 'topology'; message: TopologyMessage };
 
 // ---------------------------------------------------------------------------------------------
 // Storage effects (the host's engine stores opaque record bytes per key)
@@ -190,6 +194,13 @@ export type Effect =
    * persists it (encodeRing) so a restart resumes with it. `pending` = the target ring of a
    * topology change in flight.
    */
-  | { kind: 'ring_changed'; current: RingState; pending: RingState | null }
+  | {
+      kind: 'ring_changed';
+      current: RingState;
+      pending: RingState | null;
+      /** The change `pending` is for and who proposed it: persist them too, so a restart ranks its state as its peers do. */
+      change?: RingChange | null;
+      origin?: NodeId | null;
+    }
   | { kind: 'storage'; ioId: IoId; op: StorageOp }
   | { kind: 'reply'; requestId: RequestId; result: KvResult };

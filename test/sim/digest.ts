@@ -116,6 +116,25 @@ export class Digest {
         this.str(`${m.xferId}:${m.key}`);
         this.bytes(m.record);
         return;
+      case 'topology': {
+        const t = m.message;
+        this.str(t.kind);
+        if (t.kind === 'pull_reply') {
+          this.str(`${t.version}:${t.id}:${t.afterKey ?? ''}:${t.status}:${t.next ?? ''}:${t.records.length}`);
+          for (const [k, r] of t.records) {
+            this.str(k);
+            this.bytes(Buffer.from(r.buffer, r.byteOffset, r.byteLength));
+          }
+        } else if (t.kind === 'push') {
+          this.str(`${t.pushId}:${t.key}`);
+          this.bytes(Buffer.from(t.record.buffer, t.record.byteOffset, t.record.byteLength));
+        } else if (t.kind === 'announce') {
+          this.bytes(Buffer.from(t.payload.buffer, t.payload.byteOffset, t.payload.byteLength));
+        } else {
+          this.str(JSON.stringify(t));
+        }
+        return;
+      }
       case 'membership':
         // Plain data (no Buffers besides an optional ring payload): its JSON is its identity.
         this.str(JSON.stringify(m.message, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)));

@@ -71,6 +71,12 @@ export interface CoordinatorHost {
   placement(key: string): { replicationFactor: number; preferenceList: readonly NodeId[] };
   /** Members outside the key's preference list, in fallback order (empty = no sloppy quorum). */
   fallbacks(key: string): readonly NodeId[];
+  /**
+   * During a ring change: the key's owners in the pending ring when they differ from the
+   * preference list (null = no change for this key). A write then also goes to them and needs
+   * W acks among them besides W among the preference list (a joint quorum). Absent = never.
+   */
+  pendingPreferenceList?(key: string): readonly NodeId[] | null;
   /** A fallback's side of a sloppy write: keep the hint durably, `ack` once it is. */
   acceptHint(owner: NodeId, key: string, record: Buffer, ack: () => void): void;
   isDown(node: NodeId): boolean;
@@ -94,6 +100,8 @@ interface WriteOp {
   preferenceList: readonly NodeId[];
   /** fallback -> the down owner it stands in for (sloppy quorum); empty when strict. */
   fallbacks: Map<NodeId, NodeId>;
+  /** The pending ring's owners during a ring change (joint quorum), else null. */
+  pendingList: readonly NodeId[] | null;
   writeQuorum: number;
   acks: Set<NodeId>;
   /** 'issued': the local store effect was emitted (it may land even if we time out). */
@@ -253,10 +261,17 @@ export class Coordinator {
         ? `only ${reachable} of ${writeQuorum} required replicas are reachable (strict quorum)`
         : `only ${reachable} replicas and ${fallbacks.size} fallbacks of ${writeQuorum} required are reachable`);
     }
+    const pendingList = this.host.pendingPreferenceList?.(key) ?? null;
+    if (pendingList !== null) {
+      const pendingReachable = pendingList.filter((n) => n === this.opts.self || !this.host.isDown(n)).length;
+      if (pendingReachable < Math.min(writeQuorum, pendingList.length)) {
+        throw new RingkvError('ERR_UNAVAILABLE', `only ${pendingReachable} of ${writeQuorum} required replicas of the pending ring are reachable`);
+      }
+    }
     const ctx = context === null ? this.versions.emptyContext() : this.versions.decodeContext(context);
     const opId = this.nextOpId();
     const op: WriteOp = {
-      kind: 'write', opId, origin, key, preferenceList, fallbacks, writeQuorum, acks: new Set(), stored: 'no',
+      kind: 'write', opId, origin, key, preferenceList, fallbacks, pendingList, writeQuorum, acks: new Set(), stored: 'no',
       deadlineMs: this.host.nowMs() + this.opts.requestTimeoutMs, finished: false,
     };
     this.ops.set(opId, op);
@@ -298,6 +313,11 @@ export class Coordinator {
             if (n !== this.opts.self) this.host.send(n, { kind: 'replicate', opId, key, record: bytes });
           }
           for (const [stand, owner] of fallbacks) this.host.send(stand, { kind: 'replicate_hint', opId, key, owner, record: bytes });
+          if (pendingList !== null) {
+            for (const n of pendingList) {
+              if (n !== this.opts.self && !preferenceList.includes(n)) this.host.send(n, { kind: 'replicate', opId, key, record: bytes });
+            }
+          }
           this.checkWrite(op);
         });
       });
@@ -308,8 +328,19 @@ export class Coordinator {
     }
   }
 
+  /** W acks among the preference list and its fallbacks, and (during a ring change) W among the pending owners. */
+  private quorumReached(op: WriteOp): boolean {
+    let current = 0;
+    for (const n of op.acks) if (op.preferenceList.includes(n) || op.fallbacks.has(n)) current++;
+    if (current < op.writeQuorum) return false;
+    if (op.pendingList === null) return true;
+    let pending = 0;
+    for (const n of op.acks) if (op.pendingList.includes(n)) pending++;
+    return pending >= Math.min(op.writeQuorum, op.pendingList.length);
+  }
+
   private checkWrite(op: WriteOp): void {
-    if (op.finished || op.acks.size < op.writeQuorum) return;
+    if (op.finished || !this.quorumReached(op)) return;
     let hintedAcks = 0;
     for (const n of op.acks) if (op.fallbacks.has(n)) hintedAcks++;
     this.finishWrite(op, hintedAcks > 0 ? { kind: 'written', hintedAcks } : { kind: 'written' });
@@ -429,7 +460,7 @@ export class Coordinator {
         return;
       case 'replicate_ack': {
         const op = this.ops.get(m.opId);
-        if (op?.kind !== 'write' || !(op.preferenceList.includes(from) || op.fallbacks.has(from))) return;
+        if (op?.kind !== 'write' || !(op.preferenceList.includes(from) || op.fallbacks.has(from) || (op.pendingList?.includes(from) ?? false))) return;
         op.acks.add(from);
         this.checkWrite(op);
         return;
@@ -473,6 +504,7 @@ export class Coordinator {
       case 'ae_push_ack':
       case 'ae_fetch':
       case 'ae_fetch_reply':
+      case 'topology':
         throw new Error(`${m.kind} is the node's to route, not the coordinator's`);
       default: {
         const never: never = m;
@@ -598,11 +630,13 @@ export class Coordinator {
       switch (op.kind) {
         case 'write':
           if ((op.stored === 'yes') !== op.acks.has(this.opts.self)) throw new Error(`write ${id}: local ack and stored state disagree`);
-          for (const n of op.acks) if (!op.preferenceList.includes(n) && !op.fallbacks.has(n)) throw new Error(`write ${id}: ack from non-replica ${n}`);
+          for (const n of op.acks) {
+            if (!op.preferenceList.includes(n) && !op.fallbacks.has(n) && !(op.pendingList?.includes(n) ?? false)) throw new Error(`write ${id}: ack from non-replica ${n}`);
+          }
           for (const [stand, owner] of op.fallbacks) {
             if (op.preferenceList.includes(stand) || !op.preferenceList.includes(owner)) throw new Error(`write ${id}: bad fallback ${stand} for ${owner}`);
           }
-          if (op.acks.size >= op.writeQuorum) throw new Error(`write ${id}: quorum reached but not answered`);
+          if (this.quorumReached(op)) throw new Error(`write ${id}: quorum reached but not answered`);
           break;
         case 'forward':
           break;

@@ -26,13 +26,20 @@
  */
 import type { ConflictMode } from '../versioning/index.js';
 import type { Effect, Input, IoId, PeerMessage, StorageOp, StorageResult } from '../messages.js';
-import type { NodeId, Random, Slot } from '../types.js';
+import type { NodeId, Random, RequestId, Slot } from '../types.js';
 import { AntiEntropyDriver, NODE_ANTI_ENTROPY_DEFAULTS, type AntiEntropyNodeStats, type NodeAntiEntropyOptions } from './anti-entropy-driver.js';
 import { Coordinator, type CoordinatorHost, type CoordinatorStats } from '../coordinator/coordinator.js';
 import { bindVersions, type Versions } from '../coordinator/versions.js';
 import { HINT_DEFAULTS, HintStore, type HintStats } from '../handoff/index.js';
 import { Membership, MEMBERSHIP_DEFAULTS, type MembershipOptions } from '../membership/index.js';
 import { KeyQueue } from './key-queue.js';
+import type { KvResult } from '../messages.js';
+import type { RingState } from '../ring/index.js';
+import { recordDigest } from '../antientropy/index.js';
+import { TopologyDriver, TOPOLOGY_DEFAULTS, type TopologyOptions, type TopologyStats } from '../topology/driver.js';
+import type { RingChange, TopologyProgress } from '../topology/types.js';
+import { encodeState, initialState, ownsKey, stateVersion, type TopologyState } from '../topology/view.js';
+import { viewPlacement } from './ring-placement.js';
 
 /** Where a key lives: the ring answers it in production; tests may hand-write it. */
 export interface Placement {
@@ -42,7 +49,24 @@ export interface Placement {
   fallbackList?(key: string): readonly NodeId[];
   /** A slot's preference list (anti-entropy needs the slots a node shares with each peer). */
   slotPreferenceList?(slot: Slot): readonly NodeId[];
+  /** During a ring change: the key's owners in the pending ring when they differ (ring-placement.ts). */
+  pendingPreferenceList?(key: string): readonly NodeId[] | null;
 }
+
+/**
+ * The ring a node starts with (what the host persisted from `ring_changed` effects). `current`
+ * null = not in any ring yet (a node started with seeds): client operations answer
+ * ERR_UNAVAILABLE until it learns a ring by gossip.
+ */
+export interface NodeRing {
+  readonly current: RingState | null;
+  readonly pending: RingState | null;
+  readonly change?: RingChange | null;
+  readonly origin?: NodeId | null;
+}
+
+/** Topology settings the host may tune; identity comes from the node, quiesce from requestTimeoutMs. */
+export type NodeTopologyOptions = Partial<Omit<TopologyOptions, 'self' | 'incarnation'>>;
 
 /** Membership settings the host chooses; identity, clock and randomness come from the node. */
 export type NodeMembershipOptions = Partial<Omit<MembershipOptions, 'self' | 'incarnation' | 'random' | 'startMs'>>;
@@ -51,7 +75,14 @@ export interface NodeOptions {
   readonly id: NodeId;
   /** Strictly increases across restarts of the same node (persisted by the host). */
   readonly incarnation: number;
-  readonly placement: Placement;
+  /** A fixed placement (tests, the simulator's static runs). Ignored when `ring` is given. */
+  readonly placement?: Placement;
+  /**
+   * Ring mode: placement follows this ring and the ring changes the node runs or learns
+   * (topology/driver.ts). Needs `membership` for gossip in a real cluster.
+   */
+  readonly ring?: NodeRing;
+  readonly topology?: NodeTopologyOptions;
   readonly mode: ConflictMode;
   readonly siblingsMax: number;
   readonly requestTimeoutMs: number;
@@ -120,7 +151,12 @@ export class Node {
   private readonly coordinator: Coordinator;
   private readonly hints: HintStore;
   private readonly membership: Membership | null;
-  private readonly ae: AntiEntropyDriver | null;
+  private ae: AntiEntropyDriver | null;
+  /** Counters of anti-entropy drivers replaced by a ring change (each change builds a new one). */
+  private aeCarry: AntiEntropyNodeStats | null = null;
+  /** Where keys live now: the fixed option, or derived from the topology state. */
+  private placement: Placement;
+  private readonly topology: TopologyDriver | null;
   readonly versions: Versions;
 
   constructor(private readonly opts: NodeOptions) {
@@ -131,12 +167,22 @@ export class Node {
     }
     this.id = opts.id;
     this.nowMs = opts.startMs;
+    let initial: TopologyState | null = null;
+    if (opts.ring !== undefined) {
+      const r = opts.ring;
+      initial = r.current === null ? null : initialState(r.current, r.pending, r.change ?? null, r.origin ?? null);
+      this.placement = initial === null ? NO_RING : viewPlacement(initial);
+    } else {
+      if (opts.placement === undefined) throw new RangeError('a node needs a placement or a ring');
+      this.placement = opts.placement;
+    }
     this.keys = new KeyQueue(opts.keyQueueMax);
     this.versions = bindVersions({ self: opts.id, mode: opts.mode, siblingsMax: opts.siblingsMax });
     const host: CoordinatorHost = {
       nowMs: () => this.nowMs,
-      placement: (key) => ({ replicationFactor: opts.placement.replicationFactor, preferenceList: opts.placement.preferenceList(key) }),
-      fallbacks: (key) => opts.placement.fallbackList?.(key) ?? [],
+      placement: (key) => ({ replicationFactor: this.placement.replicationFactor, preferenceList: this.placement.preferenceList(key) }),
+      fallbacks: (key) => this.placement.fallbackList?.(key) ?? [],
+      pendingPreferenceList: (key) => this.placement.pendingPreferenceList?.(key) ?? null,
       acceptHint: (owner, key, record, ack) => this.hints.accept(owner, key, record, ack),
       isDown: (n) => this.down.has(n),
       send: (to, message) => this.send(to, message),
@@ -154,6 +200,7 @@ export class Node {
           case 'written':
             // Every local store of a user record passes here: the Merkle tree follows storage.
             this.ae?.onStored(key, record);
+            this.topology?.noteStored(key);
             return done({ ok: true });
           case 'failed': return done({ ok: false, message: r.message });
           case 'read': case 'hints': case 'records': throw new Error('storage answered a write with a read result');
@@ -181,32 +228,139 @@ export class Node {
       withTurn: (turn, task) => this.keys.enqueue(turn, task),
     }, this.versions);
     this.hints.load();
-    if (opts.antiEntropy === null || opts.antiEntropy === undefined) {
-      this.ae = null;
-    } else {
-      const slotList = opts.placement.slotPreferenceList?.bind(opts.placement);
-      if (slotList === undefined) throw new RangeError('anti-entropy needs placement.slotPreferenceList');
-      this.ae = new AntiEntropyDriver(opts.id, opts.incarnation, { ...NODE_ANTI_ENTROPY_DEFAULTS, ...opts.antiEntropy }, {
-        nowMs: () => this.nowMs,
-        send: (to, message) => this.send(to, message),
-        read: (key, done) => this.storage({ kind: 'read', key }, (r) => done(r.kind === 'read' ? r.record : undefined)),
-        scan: (afterKey, limit, done) => this.storage({ kind: 'scan', afterKey, limit }, (r) => done(r.kind === 'records' ? r : null)),
-        merge: (key, record, then) => this.coordinator.mergeRecord(key, record, true, then),
-        isDown: (n) => this.down.has(n),
-        slotReplicas: slotList,
-        placementKey: opts.placement,
-        replicates: (key) => opts.placement.preferenceList(key).includes(opts.id),
-      }, opts.random);
-    }
+    this.ae = this.newAntiEntropy(initial);
     if (opts.membership === null) {
       this.membership = null;
     } else {
       if (opts.random === null) throw new RangeError('membership needs an injected random source');
       this.membership = new Membership({
-        ...MEMBERSHIP_DEFAULTS, ...opts.membership, self: opts.id, incarnation: opts.incarnation, random: opts.random, startMs: opts.startMs,
+        // A gossiped ring is ~50 KB at N = 3 (one byte per slot-replica): room for N up to ~20.
+        ...MEMBERSHIP_DEFAULTS, ...(opts.ring !== undefined ? { ringPayloadBytesMax: RING_PAYLOAD_BYTES_MAX } : {}), ...opts.membership,
+        self: opts.id, incarnation: opts.incarnation, random: opts.random, startMs: opts.startMs,
       });
-      this.drainMembership();
+      if (initial !== null) this.membership.setRingEpoch(stateVersion(initial), encodeState(initial));
     }
+    if (opts.ring === undefined) {
+      this.topology = null;
+    } else {
+      this.topology = new TopologyDriver({
+        ...TOPOLOGY_DEFAULTS, quiesceMs: opts.requestTimeoutMs, forwardTimeoutMs: 2 * opts.requestTimeoutMs, ...opts.topology,
+        self: opts.id, incarnation: opts.incarnation,
+      }, {
+        nowMs: () => this.nowMs,
+        send: (to, message) => this.send(to, { kind: 'topology', message }),
+        isDown: (n) => this.down.has(n),
+        knownPeers: () => this.membership?.liveMembers().filter((m) => m !== this.id) ?? [],
+        scan: (afterKey, limit, done) => this.storage({ kind: 'scan', afterKey, limit }, (r) => done(r.kind === 'records' ? r : null)),
+        merge: (key, record, then) => this.coordinator.mergeRecord(key, record, true, () => then()),
+        purge: (key, record, done) => this.purgeRecord(key, record, done),
+        reply: (requestId, result) => this.effects.push({ kind: 'reply', requestId, result }),
+        adopted: (state) => this.ringAdopted(state),
+      }, initial);
+    }
+    this.drainMembership();
+  }
+
+  /** A new anti-entropy driver over the placement in force (null when off or before a ring is known). */
+  private newAntiEntropy(state: TopologyState | null): AntiEntropyDriver | null {
+    const opts = this.opts;
+    if (opts.antiEntropy === null || opts.antiEntropy === undefined) return null;
+    if (opts.ring !== undefined && state === null) return null;
+    const placement = this.placement;
+    const slotList = placement.slotPreferenceList?.bind(placement);
+    if (slotList === undefined) throw new RangeError('anti-entropy needs placement.slotPreferenceList');
+    return new AntiEntropyDriver(opts.id, opts.incarnation, { ...NODE_ANTI_ENTROPY_DEFAULTS, ...opts.antiEntropy }, {
+      nowMs: () => this.nowMs,
+      send: (to, message) => this.send(to, message),
+      read: (key, done) => this.storage({ kind: 'read', key }, (r) => done(r.kind === 'read' ? r.record : undefined)),
+      scan: (afterKey, limit, done) => this.storage({ kind: 'scan', afterKey, limit }, (r) => done(r.kind === 'records' ? r : null)),
+      merge: (key, record, then) => this.coordinator.mergeRecord(key, record, true, then),
+      isDown: (n) => this.down.has(n),
+      slotReplicas: slotList,
+      placementKey: placement,
+      // In ring mode a node replicates a key it owns in the current or the pending ring.
+      replicates: state === null ? (key) => placement.preferenceList(key).includes(opts.id) : (key) => ownsKey(state, opts.id, key),
+    }, opts.random);
+  }
+
+  /**
+   * The topology driver adopted a state: placement follows it, anti-entropy restarts over the
+   * new replica sets (its tree is rebuilt by a scan: the shared-slot tables are per placement),
+   * the host persists it and membership gossips it.
+   */
+  private ringAdopted(state: TopologyState): void {
+    this.placement = viewPlacement(state);
+    if (this.ae !== null) {
+      const s = this.ae.stats;
+      const carry = this.aeCarry ?? { ...s };
+      if (this.aeCarry !== null) for (const k of Object.keys(carry) as (keyof AntiEntropyNodeStats)[]) carry[k] += s[k];
+      this.aeCarry = carry;
+    }
+    this.ae = this.newAntiEntropy(state);
+    this.effects.push({ kind: 'ring_changed', current: state.current, pending: state.pending, change: state.change, origin: state.origin });
+    this.membership?.setRingEpoch(stateVersion(state), encodeState(state));
+  }
+
+  /** Compare-and-delete under the key's turn, then the tree learns what storage now holds. */
+  private purgeRecord(key: string, record: Buffer, done: (ok: boolean) => void): void {
+    const queued = this.keys.enqueue(key, (release) => {
+      this.storage({ kind: 'purge', key, record }, (r) => {
+        if (r.kind !== 'written') {
+          release();
+          return done(false);
+        }
+        this.storage({ kind: 'read', key }, (after) => {
+          release();
+          if (after.kind === 'read') this.ae?.tree.update(key, after.record === null ? null : recordDigest(after.record));
+          done(true);
+        });
+      });
+    });
+    if (!queued) done(false);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Topology (ring mode)
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Starts a ring change; the answer is a `reply` effect for `requestId`: 'written' = the change
+   * started (it then streams and commits on its own; watch `topologyProgress()`), or an error:
+   * ERR_TOPOLOGY_BUSY (a change is in flight), ERR_UNKNOWN_NODE (decommission/remove of a
+   * non-member), ERR_INVALID_ARGUMENT (join of a member, removing the last one),
+   * ERR_UNAVAILABLE (not in a ring and no ring member reachable to forward to),
+   * ERR_MAYBE_APPLIED (forwarded and the member did not answer in time).
+   */
+  changeRing(requestId: RequestId, change: RingChange): void {
+    if (this.topology === null) {
+      this.effects.push({ kind: 'reply', requestId, result: { kind: 'error', code: 'ERR_INVALID_ARGUMENT', message: 'this node runs a fixed placement, not a ring' } });
+      return;
+    }
+    this.topology.changeRing(requestId, change);
+  }
+
+  /** The rings this node holds (null = not in a ring yet, or a fixed placement). */
+  ringView(): { current: RingState; pending: RingState | null } | null {
+    const s = this.topology?.state ?? null;
+    return s === null ? null : { current: s.current, pending: s.pending };
+  }
+
+  /** The whole topology state (rank id, change, origin) for hosts and the simulator. */
+  get topologyState(): TopologyState | null {
+    return this.topology?.state ?? null;
+  }
+
+  topologyProgress(): TopologyProgress {
+    return this.topology?.progress() ?? { change: null, phase: 'idle', slotsToMove: 0, slotsMoved: 0, keysStreamed: 0, bytesStreamed: 0, message: 'fixed placement' };
+  }
+
+  get topologyStats(): Readonly<TopologyStats> | null {
+    return this.topology === null ? null : { ...this.topology.stats };
+  }
+
+  /** Whether this node still holds (or must look for) records of slots it does not own. */
+  get handingOff(): boolean {
+    return this.topology?.handingOff ?? false;
   }
 
   step(input: Input): void {
@@ -221,8 +375,13 @@ export class Node {
         }
         this.hints.tick(this.nowMs);
         this.ae?.tick();
+        this.topology?.tick();
         return;
       case 'client_request':
+        if (this.topology !== null && this.topology.state === null) {
+          this.effects.push({ kind: 'reply', requestId: input.requestId, result: NOT_IN_RING });
+          return;
+        }
         this.coordinator.clientRequest(input.requestId, input.op);
         return;
       case 'peer_message':
@@ -308,6 +467,10 @@ export class Node {
         if (this.ae === null) return; // a peer runs anti-entropy and we do not: ignore it
         this.ae.message(from, m);
         return;
+      case 'topology':
+        if (this.topology === null) return; // a peer runs ring changes and we run a fixed placement
+        this.topology.onMessage(from, m.message);
+        return;
       default:
         this.coordinator.peerMessage(from, m);
     }
@@ -329,7 +492,11 @@ export class Node {
           }
           break;
         case 'ring_epoch':
-          // Ring changes are topology's business (not wired yet); membership only reports them.
+          // Membership only reports a newer ring; topology decides. Without the payload, a
+          // push-pull sync with the peer brings it.
+          if (this.topology === null) break;
+          if (e.ring !== null) this.topology.onAnnouncement(e.ring);
+          else this.membership.requestSync(e.peer);
           break;
         default: {
           const never: never = e;
@@ -345,7 +512,10 @@ export class Node {
   }
 
   get antiEntropyStats(): Readonly<AntiEntropyNodeStats> | null {
-    return this.ae === null ? null : { ...this.ae.stats };
+    if (this.ae === null && this.aeCarry === null) return null;
+    const out = { ...(this.ae?.stats ?? this.aeCarry!) };
+    if (this.ae !== null && this.aeCarry !== null) for (const k of Object.keys(out) as (keyof AntiEntropyNodeStats)[]) out[k] += this.aeCarry[k];
+    return out;
   }
 
   get clockMs(): number {
@@ -374,6 +544,7 @@ export class Node {
     this.hints.invariants(this.nowMs);
     this.membership?.invariants();
     this.ae?.invariants();
+    this.topology?.invariants();
     if (this.down.has(this.id)) throw new Error('a node holds itself down');
     if (this.io.size > this.ioSeq) throw new Error('more outstanding io than io ever issued');
     for (const id of this.io.keys()) if (id < 1 || id > this.ioSeq) throw new Error(`outstanding io ${id} was never issued`);
@@ -391,3 +562,11 @@ export class Node {
     this.effects.push({ kind: 'storage', ioId, op });
   }
 }
+
+/** The placement of a node that knows no ring yet: it replicates nothing (client ops are refused before). */
+const NO_RING: Placement = { replicationFactor: 1, preferenceList: () => [], slotPreferenceList: () => [] };
+
+const NOT_IN_RING: KvResult = { kind: 'error', code: 'ERR_UNAVAILABLE', message: 'this node has not joined a ring yet' };
+
+/** Room for a gossiped ring (view.ts payload) unless the host set its own bound. */
+const RING_PAYLOAD_BYTES_MAX = 1024 * 1024;
