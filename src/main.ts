@@ -5,12 +5,20 @@
  *                                                                -> HTTP /healthz /metrics
  *                                           active-expiry timer (config.hz) -> engine
  *
+ * Cluster mode (config.cluster.nodeId set) composes instead:
+ *
+ *   config -> storage engine -> node metadata (id check, incarnation) -> NodeHost (core + peer
+ *   transport) -> ClusterKvStore -> command registry -> RespServer; HTTP adds /admin, /cluster
+ *
  * startNode() opens everything in dependency order and, when a step fails, closes what was
  * already opened (so the rocksdb lock is released) and throws a StartupError whose message is
  * one line fit for a terminal. NodeHandle.close() is the graceful shutdown: health turns 503,
  * listeners stop accepting, in-flight commands finish (bounded by shutdownTimeoutMs), then the
  * engine closes (flush/sync). runNode() adds the process concerns: signals, exit codes.
  */
+import { clusterRoutes } from './cluster/host/admin-http.js';
+import { NodeHost, prepareMeta, type NodeMeta } from './cluster/host/node-host.js';
+import { ClusterKvStore } from './cluster/kv/cluster-kv-store.js';
 import type { Config } from './config/schema.js';
 import { LocalKvStore } from './data/local-kv-store.js';
 import { HttpServer } from './server/http.js';
@@ -42,6 +50,9 @@ export interface NodeHandle {
   readonly respPort: number;
   /** The bound HTTP port; undefined when the HTTP listener is disabled (httpPort 0). */
   readonly httpPort: number | undefined;
+  /** Cluster mode: the bound peer port and the node host. */
+  readonly peerPort?: number;
+  readonly cluster?: NodeHost;
   readonly metrics: NodeMetrics;
   /** Graceful shutdown; idempotent (later calls return the same promise). */
   close(): Promise<void>;
@@ -112,6 +123,7 @@ function startActiveExpiry(engine: StorageEngine, config: Config, now: () => num
 }
 
 export async function startNode(config: Config, options: StartNodeOptions = {}): Promise<NodeHandle> {
+  if (config.cluster.nodeId !== '') return startClusterNode(config, options);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const now = options.now ?? Date.now;
   const log = logger.child({ component: 'node' });
@@ -206,6 +218,118 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
   };
 
   return { config, respPort, httpPort, metrics, close };
+}
+
+async function openEngine(config: Config, now: () => number): Promise<StorageEngine> {
+  const engine = createEngine(config, { now });
+  try {
+    await engine.open();
+  } catch (e) {
+    await engine.close().catch(() => undefined);
+    const where = config.engine === 'rocksdb' ? `data directory ${config.dataDir}` : `${config.engine} engine`;
+    const reason = rootReason(e);
+    const hint = /LOCK|LEVEL_LOCKED/.test(reason) ? ' (is another ringkv using it?)' : '';
+    throw new StartupError(`cannot open ${where}: ${reason}${hint}`, { cause: e });
+  }
+  return engine;
+}
+
+/**
+ * Cluster mode: the node's metadata is read and its new incarnation made durable before the
+ * core exists (a durable engine that does not sync every write is closed and reopened: close
+ * syncs the WAL), then the peer port, the RESP and HTTP listeners, and last the node host, which
+ * resolves once the node holds a ring (a joining node waits for a seed to add it).
+ */
+async function startClusterNode(config: Config, options: StartNodeOptions): Promise<NodeHandle> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const now = options.now ?? Date.now;
+  const log = logger.child({ component: 'node' });
+
+  let engine = await openEngine(config, now);
+  let meta: NodeMeta;
+  try {
+    meta = await prepareMeta(engine, config, now);
+    if (engine.capabilities.durable && config.durability !== 'fsync') {
+      await engine.close();
+      engine = await openEngine(config, now);
+    }
+  } catch (e) {
+    await engine.close().catch(() => undefined);
+    if (e instanceof StartupError) throw e;
+    throw new StartupError(firstLine(e), { cause: e });
+  }
+
+  const host = new NodeHost({ config, engine, meta, logger: logger.child({ component: 'cluster' }), now });
+  let peerPort: number;
+  try {
+    peerPort = await host.listenPeer();
+  } catch (e) {
+    await host.close(0).catch(() => undefined);
+    throw listenError('peer', config.host, config.peer.port, e);
+  }
+
+  const store = new ClusterKvStore(host, config, { now });
+  const commands = defaultCommandTable();
+  const knownCommands = [...commands.values()].flatMap((spec) => [spec.name, ...(spec.subcommands ?? []).map((sub) => sub.name)]);
+  const metrics = new NodeMetrics({ knownCommands });
+  let serving = true;
+  const resp = new RespServer({ config, store, commands, logger: logger.child({ component: 'resp' }), now, metrics });
+  let respPort: number;
+  try {
+    respPort = (await resp.listen()).port;
+  } catch (e) {
+    await resp.close(0).catch(() => undefined);
+    await host.close(0).catch(() => undefined);
+    throw listenError('resp', config.host, config.respPort, e);
+  }
+  metrics.setSources({ kvStats: () => store.stats(), connectedClients: () => resp.connectedClients() });
+  const http = new HttpServer({ metrics, logger: logger.child({ component: 'http' }), isServing: () => serving, extraRoutes: clusterRoutes(host) });
+  let httpPort: number | undefined;
+  try {
+    if (config.httpPort !== 0) httpPort = (await http.listen(config.httpPort, config.host)).port;
+  } catch (e) {
+    await resp.close(0).catch(() => undefined);
+    await host.close(0).catch(() => undefined);
+    throw listenError('http', config.host, config.httpPort, e);
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      serving = false;
+      const started = Date.now();
+      const hold = setInterval(() => undefined, 60_000);
+      try {
+        log.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, finishing in-flight commands');
+        await Promise.all([resp.close(config.shutdownTimeoutMs), http.close(Math.min(1000, config.shutdownTimeoutMs))]);
+        // The host answers what is in flight, closes the transport, persists and closes the engine.
+        await host.close(config.shutdownTimeoutMs);
+      } finally {
+        clearInterval(hold);
+      }
+      log.info({ elapsedMs: Date.now() - started }, 'shutdown complete');
+    })();
+    return closing;
+  };
+
+  try {
+    log.info({ nodeId: meta.nodeId, incarnation: meta.incarnation, peerPort, seeds: config.cluster.seeds }, 'cluster node starting');
+    await host.start({ respPort, httpPort: httpPort ?? 0 });
+  } catch (e) {
+    await close().catch(() => undefined);
+    throw new StartupError(`cluster start failed: ${firstLine(e)}`, { cause: e });
+  }
+
+  const respAt = `${config.host}:${respPort}`;
+  const httpAt = httpPort !== undefined ? `${config.host}:${httpPort}` : 'off';
+  const peerAt = `${config.host}:${peerPort}`;
+  log.info(
+    { resp: respAt, http: httpAt, peer: peerAt, nodeId: meta.nodeId, incarnation: meta.incarnation, engine: config.engine, dataDir: config.dataDir,
+      durability: config.durability, ringEpoch: host.ring().current.epoch },
+    `ringkv listening resp=${respAt} http=${httpAt} peer=${peerAt} node=${meta.nodeId} engine=${config.engine}`
+      + (config.engine === 'rocksdb' ? ` data=${config.dataDir}` : ''),
+  );
+  return { config, respPort, httpPort, peerPort, cluster: host, metrics, close };
 }
 
 export interface RunNodeOptions extends StartNodeOptions {

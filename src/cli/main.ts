@@ -3,6 +3,10 @@
  * The `ringkv` command.
  *
  *   ringkv start [--config file] [--resp-port n] [--engine rocksdb|memory] ...   run a node
+ *     cluster mode: --node-id ID --peer-port P --seeds host:peerport,...  (aliases of the
+ *     --cluster-node-id / --peer-port / --cluster-seeds config flags)
+ *   ringkv cluster --nodes N [--engine e] [--base-port p] [--data-dir d]   a local cluster of N processes
+ *   ringkv admin join|decommission|remove ID [--host h] [--http-port p]    ring changes, with progress
  *   ringkv help [command] | ringkv --help | ringkv --version
  *
  * Every schema key is a flag of `start` (derived from the schema, see config/load.ts). Exit
@@ -138,6 +142,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     byAttribute.set(opt.attributeName(), key);
     start.addOption(opt);
   }
+  // Short cluster aliases of config flags (--peer-port is a config flag already).
+  start.addOption(new Option('--node-id <id>', 'alias of --cluster-node-id: run in cluster mode as this node'));
+  start.addOption(new Option('--seeds <list>', 'alias of --cluster-seeds: host:peerPort,... to join through'));
+  const ALIASES: Record<string, string> = { nodeId: 'cluster-node-id', seeds: 'cluster-seeds' };
   start.addHelpText('after', '\nSizes accept units: 64mb, 1gb, 10k. Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.');
 
   start.action(async (opts: Record<string, unknown>, cmd: Command) => {
@@ -146,6 +154,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     for (const [attr, key] of byAttribute) {
       const v = opts[attr];
       if (cmd.getOptionValueSource(attr) === 'cli' && typeof v === 'string') flags.push({ name: key.flag, value: v });
+    }
+    for (const [attr, flag] of Object.entries(ALIASES)) {
+      const v = opts[attr];
+      if (cmd.getOptionValueSource(attr) === 'cli' && typeof v === 'string') flags.push({ name: flag, value: v });
     }
     flags.push(...leftoverFlags(cmd.args, usageProblems));
     const configPath = typeof opts['config'] === 'string' ? opts['config'] : undefined;
@@ -177,6 +189,70 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       exitCode = EXIT_FAILURE;
     }
   });
+
+  program
+    .command('cluster')
+    .description('run a local cluster of N ringkv processes on 127.0.0.1 (Ctrl-C stops them all)')
+    .option('--nodes <n>', 'number of nodes', '3')
+    .option('--engine <name>', 'storage engine of every node [rocksdb, memory]', 'rocksdb')
+    .option('--base-port <n>', 'RESP base+i, HTTP base+100+i, peer base+200+i (0 = free ports)', '7000')
+    .option('--data-dir <dir>', 'data of node i goes to <dir>/node-<i>', './data')
+    .option('--host <host>', 'address every node listens on', '127.0.0.1')
+    .option('--ready-timeout-ms <ms>', 'how long each node may take to start', '60000')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (opts: Record<string, string>, cmd: Command) => {
+      const nodes = Number(opts['nodes']);
+      const basePort = Number(opts['basePort']);
+      const readyTimeoutMs = Number(opts['readyTimeoutMs']);
+      const engine = opts['engine'] ?? 'rocksdb';
+      const problems: string[] = [];
+      if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) problems.push('--nodes must be an integer in 1..64');
+      if (!Number.isInteger(basePort) || basePort < 0 || basePort + 264 > 65535) problems.push('--base-port must be 0 or leave room for base+264');
+      if (!Number.isInteger(readyTimeoutMs) || readyTimeoutMs < 1000) problems.push('--ready-timeout-ms must be at least 1000');
+      if (engine !== 'rocksdb' && engine !== 'memory') problems.push('--engine must be rocksdb or memory');
+      if (problems.length > 0) {
+        io.stderr(`ringkv cluster: invalid arguments:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+        exitCode = EXIT_USAGE;
+        return;
+      }
+      const { runLocalCluster } = await import('./local-cluster.js');
+      exitCode = await runLocalCluster({
+        nodes, basePort, engine, readyTimeoutMs, dataDir: opts['dataDir'] ?? './data', host: opts['host'] ?? '127.0.0.1',
+        extraArgs: cmd.args, entry: fileURLToPath(import.meta.url), execArgv: process.execArgv, out: io.stdout, err: io.stderr,
+      });
+    });
+
+  program
+    .command('admin')
+    .description('ring changes through a node\'s HTTP admin API, printing progress until done')
+    .argument('<action>', 'join | decommission | remove')
+    .argument('<id>', 'the node id to change')
+    .option('--host <host>', 'a node\'s HTTP host', '127.0.0.1')
+    .option('--http-port <port>', 'that node\'s HTTP port', '7379')
+    .option('--weight <w>', 'join: capacity weight of the new member')
+    .option('--timeout-ms <ms>', 'give up waiting after this long', '600000')
+    .action(async (action: string, id: string, opts: Record<string, string | undefined>) => {
+      const httpPort = Number(opts['httpPort']);
+      const timeoutMs = Number(opts['timeoutMs']);
+      const weight = opts['weight'] === undefined ? undefined : Number(opts['weight']);
+      const problems: string[] = [];
+      if (action !== 'join' && action !== 'decommission' && action !== 'remove') problems.push(`unknown action ${JSON.stringify(action)} (join, decommission, remove)`);
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) problems.push('id: 1-64 characters of A-Z a-z 0-9 . _ -');
+      if (!Number.isInteger(httpPort) || httpPort < 1 || httpPort > 65535) problems.push('--http-port must be a port number');
+      if (!Number.isInteger(timeoutMs) || timeoutMs < 1) problems.push('--timeout-ms must be a positive integer');
+      if (weight !== undefined && !(weight > 0 && weight <= 1000)) problems.push('--weight must be in (0, 1000]');
+      if (problems.length > 0) {
+        io.stderr(`ringkv admin: invalid arguments:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+        exitCode = EXIT_USAGE;
+        return;
+      }
+      const { runAdmin } = await import('./admin.js');
+      exitCode = await runAdmin({
+        action: action as 'join' | 'decommission' | 'remove', id, host: opts['host'] ?? '127.0.0.1', httpPort, timeoutMs,
+        ...(weight === undefined ? {} : { weight }), out: io.stdout, err: io.stderr,
+      });
+    });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -19,12 +19,17 @@ export interface HttpAppOptions {
   logger: Logger;
   /** False once the node is shutting down (health turns 503 so balancers drain it). */
   isServing(): boolean;
+  /**
+   * Extra routes (cluster mode: /admin/*, /cluster/*): called first with the path; returns
+   * true when it handled (answered, or will answer) the request.
+   */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 }
 
 /** Concurrent HTTP connections accepted; this port serves probes and scrapes, not traffic. */
 const HTTP_CONNECTIONS_MAX = 256;
 
-function sendJson(res: ServerResponse, status: number, body: unknown, head: boolean): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, head: boolean): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -52,6 +57,7 @@ export function createHttpHandler(options: HttpAppOptions): (req: IncomingMessag
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     const head = method === 'HEAD';
+    if (options.extraRoutes?.(req, res, path) === true) return;
     if (!ROUTES.has(path)) {
       sendError(res, new RingkvError('ERR_NOT_FOUND', `no route ${path}`), head);
       return;

@@ -39,6 +39,8 @@ const REJECT_REASONS: readonly RejectReason[] = ['duplicate', 'cluster', 'versio
 export interface Reject {
   reason: RejectReason;
   message: string;
+  /** The refusing node's id (sent with `duplicate`, so a dialer by address learns who it is). */
+  nodeId?: string;
 }
 
 export interface ErrorReply {
@@ -67,7 +69,9 @@ export function decodeReject(bytes: Buffer): Reject {
   if (!isRecord(v) || typeof v.message !== 'string' || !REJECT_REASONS.includes(v.reason as RejectReason)) {
     throw new PeerProtocolError('payload', 'malformed reject');
   }
-  return { reason: v.reason as RejectReason, message: v.message };
+  const out: Reject = { reason: v.reason as RejectReason, message: v.message };
+  if (typeof v.nodeId === 'string' && v.nodeId.length > 0 && v.nodeId.length <= 255) out.nodeId = v.nodeId;
+  return out;
 }
 
 /** Unknown codes (a newer peer's) become ERR_INTERNAL rather than failing the connection. */

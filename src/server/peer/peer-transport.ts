@@ -29,6 +29,11 @@
  * - Protocol errors (garbage, oversize, bad checksum, wrong version) close only the offending
  *   connection and are counted; the node keeps serving everyone else.
  *
+ * - Discovery: connectAddress(host, port) dials an address whose node id is not known yet (a
+ *   seed); the id comes from the peer's helloAck (or from a `duplicate` reject, which names the
+ *   refusing node), and the connection then serves that peer like any other. `onPeerConnected`
+ *   tells the owner each time a peer's connection opens (it may exchange addresses then).
+ *
  * Lifecycle: construct, listen(), setPeers(); close(timeoutMs) sends goaway everywhere, lets
  * requests in both directions finish, then ends sockets (destroying what is left at the
  * deadline); destroy() drops everything at once.
@@ -59,6 +64,8 @@ export interface PeerTransportOptions {
   /** Messages are unvalidated wire data: the receiver checks their shape. */
   onMessage: (from: NodeId, msg: unknown) => void;
   onRequest: (from: NodeId, msg: unknown) => Promise<unknown>;
+  /** Called each time a peer's connection opens (after the handshake). */
+  onPeerConnected?: (peer: NodeId) => void;
   /** The minor this node announces (tests simulate older and newer nodes with it). */
   protocolMinor?: number;
   /** Monotonic-enough wall clock, ms. */
@@ -104,6 +111,14 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+/** A dial by address whose node id is learned in the handshake. */
+interface Discovery {
+  address: PeerAddress;
+  resolve: (id: NodeId) => void;
+  reject: (err: RingkvError) => void;
+  timer: NodeJS.Timeout;
+}
+
 interface PeerSlot {
   id: string;
   address: PeerAddress | undefined;
@@ -131,6 +146,8 @@ export class PeerTransport {
   private readonly random: () => number;
   private readonly onMessageFn: (from: NodeId, msg: unknown) => void;
   private readonly onRequestFn: (from: NodeId, msg: unknown) => Promise<unknown>;
+  private readonly onPeerConnectedFn: ((peer: NodeId) => void) | undefined;
+  private readonly discoveries = new Map<PeerConnection, Discovery>();
   private readonly server: net.Server;
   private readonly slots = new Map<string, PeerSlot>();
   private readonly connections = new Set<PeerConnection>();
@@ -162,6 +179,7 @@ export class PeerTransport {
     this.random = opts.random ?? Math.random;
     this.onMessageFn = opts.onMessage;
     this.onRequestFn = opts.onRequest;
+    this.onPeerConnectedFn = opts.onPeerConnected;
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => this.logger.error({ err }, 'peer listener error'));
     this.livenessTimer = setInterval(() => this.checkLiveness(), Math.max(10, Math.floor(this.cfg.pingIntervalMs / 2)));
@@ -322,6 +340,47 @@ export class PeerTransport {
     });
   }
 
+  /**
+   * Dials `address` without knowing who listens there and resolves with the peer's node id once
+   * the handshake completes; the connection is then the peer's active one and the address is
+   * kept for redials. Rejects ERR_UNAVAILABLE when the dial, the handshake or the peer refuses
+   * (the message says why: wrong cluster name, version, this node's own address, ...).
+   */
+  connectAddress(address: PeerAddress): Promise<NodeId> {
+    if (this.closing) return Promise.reject(new RingkvError('ERR_SHUTTING_DOWN', 'this node is shutting down'));
+    return new Promise<NodeId>((resolve, reject) => {
+      this.counters.connectionsDialed++;
+      const socket = net.connect({ host: address.host, port: address.port, allowHalfOpen: true, noDelay: true });
+      const conn = this.newConnection(socket, 'outbound');
+      const where = `${address.host}:${address.port}`;
+      const d: Discovery = {
+        address: { host: address.host, port: address.port },
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          if (this.discoveries.get(conn) === d) {
+            this.discoveries.delete(conn);
+            reject(new RingkvError('ERR_UNAVAILABLE', `no peer handshake from ${where} within ${this.cfg.connectTimeoutMs} ms`));
+            conn.destroy();
+          }
+        }, this.cfg.connectTimeoutMs),
+      };
+      this.discoveries.set(conn, d);
+      socket.once('connect', () => {
+        const hello: Hello = { nodeId: this.nodeId, clusterName: this.cfg.clusterName, major: PEER_PROTOCOL_MAJOR, minor: this.minor };
+        conn.writeFrame(FrameKind.hello, 0, packPayload(hello));
+        conn.helloSent = true;
+      });
+      socket.once('close', () => {
+        if (this.discoveries.get(conn) === d) {
+          this.discoveries.delete(conn);
+          clearTimeout(d.timer);
+          reject(new RingkvError('ERR_UNAVAILABLE', `peer at ${where} closed the connection before the handshake completed`));
+        }
+      });
+    });
+  }
+
   stats(): PeerTransportStats & { connections: number; peers: Record<string, PeerStats> } {
     const peers: Record<string, PeerStats> = {};
     let connected = 0;
@@ -461,6 +520,11 @@ export class PeerTransport {
       this.onHello(conn, decodeHello(frame.payload));
       return;
     }
+    const discovery = this.discoveries.get(conn);
+    if (discovery !== undefined) {
+      this.onDiscoveryFrame(conn, discovery, frame);
+      return;
+    }
     const slot = this.slots.get(conn.remoteId as string);
     if (frame.kind === FrameKind.reject) {
       const r = decodeReject(frame.payload);
@@ -503,6 +567,45 @@ export class PeerTransport {
     this.activate(slot, conn, hello.minor);
   }
 
+  /** The answer to a connectAddress dial: adopt the connection for the id the peer announced. */
+  private onDiscoveryFrame(conn: PeerConnection, d: Discovery, frame: Frame): void {
+    this.discoveries.delete(conn);
+    clearTimeout(d.timer);
+    const where = `${d.address.host}:${d.address.port}`;
+    if (frame.kind === FrameKind.reject) {
+      const r = decodeReject(frame.payload);
+      conn.destroy();
+      if (r.reason === 'duplicate' && r.nodeId !== undefined && r.nodeId !== this.nodeId) {
+        // The peer already holds a connection to us (its own dial won): that is its id.
+        this.counters.duplicatesResolved++;
+        const slot = this.slot(r.nodeId);
+        slot.address ??= d.address;
+        d.resolve(r.nodeId as NodeId);
+        return;
+      }
+      this.counters.handshakesRejected++;
+      d.reject(new RingkvError('ERR_UNAVAILABLE', `peer at ${where} refused the handshake (${r.reason}): ${r.message}`));
+      return;
+    }
+    if (frame.kind !== FrameKind.helloAck) throw new HandshakeViolation(frame.kind);
+    const hello = decodeHello(frame.payload);
+    const problem = this.checkHello(hello);
+    if (problem !== undefined) {
+      this.counters.handshakesRejected++;
+      conn.destroy();
+      d.reject(new RingkvError('ERR_UNAVAILABLE', `refusing peer at ${where}: ${problem.message}`));
+      return;
+    }
+    const slot = this.slot(hello.nodeId);
+    slot.address ??= d.address;
+    conn.remoteId = hello.nodeId;
+    // The peer accepted this connection as ours and dropped any other it held from us.
+    if (slot.dialing !== undefined) this.cancelDial(slot);
+    if (slot.active !== undefined) this.replaceActive(slot);
+    this.activate(slot, conn, hello.minor);
+    d.resolve(hello.nodeId as NodeId);
+  }
+
   private onHello(conn: PeerConnection, hello: Hello): void {
     const problem = this.checkHello(hello);
     if (problem !== undefined) {
@@ -523,7 +626,7 @@ export class PeerTransport {
     if (existing !== undefined && existing.direction === 'outbound' && this.nodeId < hello.nodeId) {
       // Our dial wins: the lower id's outbound connection is the one both sides keep.
       this.counters.duplicatesResolved++;
-      this.rejectHandshake(conn, 'duplicate', 'the connection dialed by the lower node id is kept');
+      this.rejectHandshake(conn, 'duplicate', 'the connection dialed by the lower node id is kept', this.nodeId);
       return;
     }
     if (slot.dialing !== undefined) {
@@ -547,9 +650,9 @@ export class PeerTransport {
     return undefined;
   }
 
-  private rejectHandshake(conn: PeerConnection, reason: RejectReason, message: string): void {
+  private rejectHandshake(conn: PeerConnection, reason: RejectReason, message: string, nodeId?: string): void {
     this.counters.handshakesRejected++;
-    conn.writeFrame(FrameKind.reject, 0, packPayload({ reason, message }));
+    conn.writeFrame(FrameKind.reject, 0, packPayload(nodeId === undefined ? { reason, message } : { reason, message, nodeId }));
     conn.drain(false);
   }
 
@@ -564,6 +667,13 @@ export class PeerTransport {
     }
     this.logger.info({ peer: slot.id, direction: conn.direction }, 'peer connected');
     this.pump(conn);
+    if (this.onPeerConnectedFn !== undefined) {
+      try {
+        this.onPeerConnectedFn(slot.id as NodeId);
+      } catch (err) {
+        this.logger.error({ err, peer: slot.id }, 'peer connected handler threw');
+      }
+    }
   }
 
   /** The active connection of `slot` is superseded by a new one from the same peer. */
