@@ -7,7 +7,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
+import { createCluster } from 'redis';
 import { ClusterKvStore } from '../../src/cluster/kv/cluster-kv-store.js';
 import { defaultConfig } from '../../src/config/load.js';
 import { keySlot } from '../../src/core/ring/index.js';
@@ -211,6 +214,42 @@ describe('cluster over RESP: clients', () => {
     } finally {
       cl.disconnect();
     }
+  });
+});
+
+describe('cluster over RESP: node-redis and redis-py cluster clients', () => {
+  it('node-redis createCluster (RESP2) writes then reads back a workload and a hash-tagged MSET/MGET', async () => {
+    const nr = createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${ports.get('b') ?? 0}` }], RESP: 2 });
+    nr.on('error', () => undefined);
+    await nr.connect();
+    try {
+      for (let i = 0; i < 30; i++) await nr.set(`nr:${i}`, `v${i}`);
+      for (let i = 0; i < 30; i++) assert.equal(await nr.get(`nr:${i}`), `v${i}`);
+      assert.equal(await nr.mSet([['{nr}a', '1'], ['{nr}b', '2']]), 'OK');
+      assert.deepEqual(await nr.mGet(['{nr}a', '{nr}b', '{nr}none']), ['1', '2', null]);
+    } finally {
+      await nr.close();
+    }
+  });
+
+  it('redis-py RedisCluster (Debian python3-redis) writes then reads back a workload and a hash-tagged MSET/MGET', async () => {
+    const script = [
+      'import json, sys',
+      'from redis.cluster import RedisCluster',
+      'rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]), decode_responses=True)',
+      'for i in range(30): rc.set("py:%d" % i, "v%d" % i)',
+      'out = {"get": [rc.get("py:%d" % i) for i in range(30)]}',
+      'out["mset"] = rc.mset_nonatomic({"{py}a": "1", "{py}b": "2"})',
+      'out["mget"] = rc.mget_nonatomic(["{py}a", "{py}b", "{py}none"])',
+      'out["incr"] = rc.incrby("py:n", 7)',
+      'print(json.dumps(out))',
+    ].join('\n');
+    // The Debian package installs for the system interpreter, which may not be first on PATH.
+    const r = await promisify(execFile)('/usr/bin/python3', ['-c', script, String(ports.get('c') ?? 0)], { timeout: 60_000 });
+    const out = JSON.parse(r.stdout) as { get: string[]; mset: unknown; mget: unknown; incr: unknown };
+    assert.deepEqual(out.get, Array.from({ length: 30 }, (_, i) => `v${i}`));
+    assert.deepEqual(out.mget, ['1', '2', null]);
+    assert.equal(out.incr, 7);
   });
 });
 
