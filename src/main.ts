@@ -2,13 +2,14 @@
  * The composition root: the only place that builds a node from its parts.
  *
  *   config -> storage engine -> LocalKvStore -> command registry -> RespServer (+ metrics hook)
- *                                                                -> HTTP /healthz /metrics
+ *                                                                -> HTTP /healthz /metrics, /v1 API (src/http)
  *                                           active-expiry timer (config.hz) -> engine
  *
  * Cluster mode (config.cluster.nodeId set) composes instead:
  *
  *   config -> storage engine -> node metadata (id check, incarnation) -> NodeHost (core + peer
- *   transport) -> ClusterKvStore -> command registry -> RespServer; HTTP adds /admin, /cluster
+ *   transport) -> ClusterKvStore -> command registry -> RespServer; HTTP adds /admin, /cluster,
+ *   and the /v1 API runs over the node host (siblings and contexts)
  *
  * startNode() opens everything in dependency order and, when a step fails, closes what was
  * already opened (so the rocksdb lock is released) and throws a StartupError whose message is
@@ -21,6 +22,7 @@ import { NodeHost, prepareMeta, type NodeMeta } from './cluster/host/node-host.j
 import { ClusterKvStore } from './cluster/kv/cluster-kv-store.js';
 import type { Config } from './config/schema.js';
 import { LocalKvStore } from './data/local-kv-store.js';
+import { createHttpApi } from './http/app.js';
 import { HttpServer } from './server/http.js';
 import { createLogger, type Logger } from './server/logger.js';
 import { NodeMetrics } from './server/metrics.js';
@@ -156,7 +158,11 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
   }
   metrics.setSources({ kvStats: () => store.stats(), connectedClients: () => resp.connectedClients() });
 
-  const http = new HttpServer({ metrics, logger: logger.child({ component: 'http' }), isServing: () => serving });
+  const api = createHttpApi({
+    logger: logger.child({ component: 'http-api' }), metrics, isServing: () => serving, store, now,
+    maxKeyBytes: config.maxKeyBytes, valueBytesMax: Math.min(config.maxValueBytes, 64 * 1024 * 1024),
+  });
+  const http = new HttpServer({ metrics, logger: logger.child({ component: 'http' }), isServing: () => serving, extraRoutes: api.tryHandle });
   let httpPort: number | undefined;
   try {
     if (config.httpPort !== 0) httpPort = (await http.listen(config.httpPort, config.host)).port;
@@ -283,7 +289,15 @@ async function startClusterNode(config: Config, options: StartNodeOptions): Prom
     throw listenError('resp', config.host, config.respPort, e);
   }
   metrics.setSources({ kvStats: () => store.stats(), connectedClients: () => resp.connectedClients() });
-  const http = new HttpServer({ metrics, logger: logger.child({ component: 'http' }), isServing: () => serving, extraRoutes: clusterRoutes(host) });
+  const adminRoutes = clusterRoutes(host);
+  const api = createHttpApi({
+    logger: logger.child({ component: 'http-api' }), metrics, isServing: () => serving, cluster: host, now,
+    maxKeyBytes: config.maxKeyBytes, valueBytesMax: Math.min(config.maxValueBytes, 64 * 1024 * 1024),
+  });
+  const http = new HttpServer({
+    metrics, logger: logger.child({ component: 'http' }), isServing: () => serving,
+    extraRoutes: (req, res, path) => adminRoutes(req, res, path) || api.tryHandle(req, res),
+  });
   let httpPort: number | undefined;
   try {
     if (config.httpPort !== 0) httpPort = (await http.listen(config.httpPort, config.host)).port;

@@ -19,6 +19,7 @@
  * X-Ringkv-Coordinator (the node that coordinated it) and X-Ringkv-Ring-Epoch (clients refresh
  * their ring when it grows).
  */
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { ClusterNode, MemberView, NodeAddress } from '../cluster/api.js';
@@ -262,6 +263,16 @@ function statsMatching(node: ClusterNode, re: RegExp): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(node.stats())) if (re.test(k)) out[k] = v;
   return out;
+}
+
+function packageVersion(): string {
+  try {
+    // Same relative path from src/http (tsx) and dist/http (built).
+    const v = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version;
+    return typeof v === 'string' ? v : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
 }
 
 export interface HttpApi {
@@ -718,7 +729,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   }
 
   let doc: Json | undefined;
-  const openapi = (): Json => (doc ??= buildOpenApi(routes, options.version ?? '0.0.0'));
+  const openapi = (): Json => (doc ??= buildOpenApi(routes, options.version ?? packageVersion()));
   const router = new Router(routes);
 
   /** Serves the request if a route matches its path (any method); false = not ours, untouched. */
