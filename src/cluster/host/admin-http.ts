@@ -7,6 +7,7 @@
  *   GET  /admin/topology      the progress of the current (or last) ring change
  *   GET  /cluster/members     every member this node knows, with state and address
  *   GET  /cluster/ring        ring epoch, N, members with their replica and primary counts
+ *   GET  /cluster/stats       the node's cluster counters (ClusterNode.stats())
  *
  * The POST routes stream progress as NDJSON (one TopologyProgress per line, first when the
  * change starts, then every PROGRESS_INTERVAL_MS until the phase is done, failed or idle), so a
@@ -138,6 +139,10 @@ export function clusterRoutes(node: ClusterNode): (req: IncomingMessage, res: Se
       case '/cluster/ring':
         if (!get) return wrongMethod('GET, HEAD');
         sendJson(res, 200, ringBody(node), method === 'HEAD');
+        return true;
+      case '/cluster/stats':
+        if (!get) return wrongMethod('GET, HEAD');
+        sendJson(res, 200, { self: node.id, stats: node.stats() }, method === 'HEAD');
         return true;
       default:
         return false;
