@@ -201,6 +201,8 @@ export type Effect =
       /** The change `pending` is for and who proposed it: persist them too, so a restart ranks its state as its peers do. */
       change?: RingChange | null;
       origin?: NodeId | null;
+      /** The proposal id ranking this state among same-version ones (topology/view.ts). */
+      id?: string;
     }
   | { kind: 'storage'; ioId: IoId; op: StorageOp }
   | { kind: 'reply'; requestId: RequestId; result: KvResult };

@@ -132,6 +132,31 @@ export interface History {
   /** Set when the run used sloppy quorum, after the final phase. */
   handoff?: HandoffFacts;
   antiEntropy?: AntiEntropyFacts;
+  topology?: TopologyFacts;
+}
+
+/** What a run with a ring change (join, decommission, remove) recorded for checkers/topology.ts. */
+export interface TopologyFacts {
+  readonly change: string;
+  /** Simulated ms when a node first held the change pending, and when a node first committed it. */
+  readonly startedAtMs: number | null;
+  readonly committedAtMs: number | null;
+  /** Every live node holds the same committed state at the end (names the ones that do not). */
+  readonly disagreeing: string[];
+  /** Distinct (gainer, key) pairs the stream carried, and the ideal: per key on any disk at commit, its slot's new owners. */
+  readonly movedKeys: number;
+  readonly idealMovedKeys: number;
+  /** keys x moved slot-replicas / all slot-replicas (the expected value of the ideal). */
+  readonly expectedMovedKeys: number;
+  /** Record copies carried by pulls (a gainer pulls a key from every current owner) and their bytes. */
+  readonly transfers: number;
+  readonly bytesStreamed: number;
+  /** Streamed (gainer, key) pairs outside the gainer's gained slots: must be none. */
+  readonly streamedOutsideGained: string[];
+  /** Records handed off and purged by nodes that lost their slots. */
+  readonly handedOff: number;
+  /** At the end: records a live node holds for a slot it does not own. */
+  readonly strayRecords: string[];
 }
 
 /** A checker's verdict; `violations` holds human-readable lines naming op ids and values. */

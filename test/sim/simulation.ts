@@ -21,7 +21,10 @@
  * Failure detection is the nodes' own SWIM membership (its messages share the simulated network,
  * so partitions and loss hit it too); there is no stand-in detector any more.
  */
-import { Node, type Placement } from '../../src/core/node/node.js';
+import { Node, type NodeRing, type Placement } from '../../src/core/node/node.js';
+import { initialRing, keySlot, SLOT_COUNT, movedReplicas, type RingState } from '../../src/core/ring/index.js';
+import type { RingChange } from '../../src/core/topology/types.js';
+import { gainedSlots, stateVersion, type TopologyState } from '../../src/core/topology/view.js';
 import type { Consistency, Effect, Input, KvOp, KvResult, PeerMessage, StorageOp, StoredHint } from '../../src/core/messages.js';
 import { decodeHintEntry, type HintStats } from '../../src/core/handoff/index.js';
 import { digestsEqual, recordDigest } from '../../src/core/antientropy/index.js';
@@ -30,7 +33,7 @@ import { resolveQuorum } from '../../src/core/coordinator/quorum.js';
 import { nodeId, requestId, type NodeId, type RequestId } from '../../src/core/types.js';
 import { Digest } from './digest.js';
 import { EventQueue } from './event-queue.js';
-import { completeOp, invokeOp, newHistory, type AntiEntropyFacts, type HandoffFacts, type History, type HistoryOp } from './history.js';
+import { completeOp, invokeOp, newHistory, type AntiEntropyFacts, type HandoffFacts, type History, type HistoryOp, type TopologyFacts } from './history.js';
 import { Prng } from './prng.js';
 
 export interface SimOptions {
@@ -57,7 +60,16 @@ export interface SimOptions {
   routeAroundSuspects: boolean;
   /** Merkle anti-entropy between replicas (the post-heal convergence check needs it). */
   antiEntropy: boolean;
+  /**
+   * A ring change during the fault phase (nodes then run in ring mode, placement from their
+   * ring): 'join' adds node n(nodes+1) (a membership member outside the ring, which asks to
+   * join itself), 'decommission' retires a live member, 'remove' drops a member crashed for good.
+   * Absent or null = a fixed ring (placement option), as before.
+   */
+  topology?: TopologyScenario | null;
 }
+
+export type TopologyScenario = 'join' | 'decommission' | 'remove';
 
 export type FaultKind =
   | 'partition_halves' | 'partition_isolate' | 'partition_bridge' | 'heal' | 'crash' | 'restart'
@@ -134,6 +146,9 @@ type SimEvent =
   | { kind: 'heal_all' }
   /** After the heal: final reads once membership settled and hints drained (or the bound passed). */
   | { kind: 'drain_check' }
+  /** Topology scenario: crash the member a 'remove' drops (for good), and (re)issue the change. */
+  | { kind: 'topology_victim' }
+  | { kind: 'topology_start' }
   | { kind: 'final_reads' }
   /** The next (or a retried) final read; they run one at a time so they never overload a node. */
   | { kind: 'final_read'; key: string };
@@ -207,6 +222,10 @@ interface SimNode {
   lastIncarnationSeen: number;
   /** Anti-entropy counters of finished incarnations. */
   readonly aeTotals: AntiEntropyNodeStats;
+  /** Ring mode: the rings this node persisted from its `ring_changed` effects. */
+  ring: NodeRing;
+  /** Crashed for good (the member a 'remove' drops): never restarted. */
+  removed: boolean;
 }
 
 const storageKey = (op: StorageOp): string => (op.kind === 'hint_scan' ? '(hints)' : op.kind === 'scan' ? `(records after ${op.afterKey ?? '-'})`
@@ -292,12 +311,35 @@ class Simulation {
   private bridge: NodeId | null = null;
   private lossP = 0;
   private dupP = 0;
+  /** Topology scenario state (null = a fixed ring). */
+  private readonly topo: {
+    readonly scenario: TopologyScenario;
+    readonly initial: RingState;
+    change: RingChange | null;
+    startedAtMs: number | null;
+    committedAtMs: number | null;
+    /** The committed state, once a node committed (final owners come from it). */
+    committed: TopologyState | null;
+    pendingState: TopologyState | null;
+    moved: Set<string>;
+    outside: string[];
+    transfers: number;
+    bytes: number;
+    idealMovedKeys: number;
+    expectedMovedKeys: number;
+  } | null;
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new Prng(opts.seed);
     this.diskRng = new Prng((opts.seed ^ 0x5d15c) >>> 0);
-    this.ids = Array.from({ length: opts.nodes }, (_, i) => nodeId(`n${i + 1}`));
-    this.placement = opts.placement(this.ids, opts.replicationFactor);
+    const topology = opts.topology ?? null;
+    this.ids = Array.from({ length: opts.nodes + (topology === 'join' ? 1 : 0) }, (_, i) => nodeId(`n${i + 1}`));
+    const ringIds = this.ids.slice(0, opts.nodes);
+    this.placement = opts.placement(ringIds, opts.replicationFactor);
+    this.topo = topology === null ? null : {
+      scenario: topology, initial: simInitialRing(ringIds, opts.replicationFactor), change: null, startedAtMs: null, committedAtMs: null,
+      committed: null, pendingState: null, moved: new Set(), outside: [], transfers: 0, bytes: 0, idealMovedKeys: 0, expectedMovedKeys: 0,
+    };
     this.history = newHistory({
       seed: opts.seed, nodes: opts.nodes, replicationFactor: opts.replicationFactor, mode: opts.mode, siblingsMax: opts.siblingsMax,
       sloppy: opts.sloppy,
@@ -314,9 +356,11 @@ class Simulation {
       for (const id of this.ids) {
         const skewMs = this.opts.faults ? this.rng.between(-SKEW_MAX_MS, SKEW_MAX_MS) : 0;
         if (skewMs !== 0) this.faults.clock_skew++;
+        const inRing = this.topo === null || this.topo.initial.members.some((m) => m.id === id);
         const sn: SimNode = {
           id, node: null, incarnation: 0, lastIncarnationSeen: 0, skewMs, disk: new SimDisk(), pendingIo: new Map(),
           hintTotals: { written: 0, delivered: 0, expired: 0, refused: 0, deliveriesSent: 0, reloaded: 0 }, aeTotals: emptyAeStats(),
+          ring: { current: inRing && this.topo !== null ? this.topo.initial : null, pending: null }, removed: false,
         };
         this.nodes.set(id, sn);
         this.start(sn);
@@ -326,6 +370,10 @@ class Simulation {
         this.queue.push(this.rng.between(0, 20), { kind: 'client_next', client: c });
       }
       if (this.opts.faults) this.queue.push(this.rng.between(50, 300), { kind: 'fault' });
+      if (this.topo !== null) {
+        if (this.topo.scenario === 'remove') this.queue.push(this.rng.between(200, 800), { kind: 'topology_victim' });
+        else this.queue.push(this.rng.between(500, 1500), { kind: 'topology_start' });
+      }
       let steps = 0;
       for (;;) {
         const item = this.queue.pop();
@@ -345,6 +393,7 @@ class Simulation {
       }
       if (this.opts.sloppy) this.history.handoff = this.handoffFacts();
       if (this.opts.antiEntropy) this.history.antiEntropy = this.antiEntropyFacts();
+      if (this.topo !== null) this.history.topology = this.topologyFacts();
     } catch (e) {
       error = e instanceof Error ? (e.stack ?? e.message) : String(e);
     }
@@ -378,6 +427,7 @@ class Simulation {
       replicaSync: true, repairSync: false, startMs: this.clockOf(sn), strict: !this.opts.sloppy, routeAroundSuspects: this.opts.routeAroundSuspects, ...SIM_HINTS,
       membership: { ...SIM_MEMBERSHIP, members: this.ids, seeds: this.ids }, random: this.rng.fork(),
       antiEntropy: this.opts.antiEntropy ? SIM_ANTI_ENTROPY : null,
+      ...(this.topo === null ? {} : { ring: sn.ring, topology: SIM_TOPOLOGY }),
     });
     // The constructor emitted effects (the hint reload scan, membership's first messages).
     for (const e of sn.node.takeEffects()) this.execute(sn, e);
@@ -412,7 +462,7 @@ class Simulation {
     for (const sn of this.nodes.values()) for (const k of sn.disk.keys()) keys.add(k);
     const out: string[] = [];
     for (const key of [...keys].sort()) {
-      const owners = this.placement.preferenceList(key);
+      const owners = this.ownersOf(key);
       const recs = owners.map((o) => this.mustNode(o).disk.read(key));
       const first = recs[0] ?? null;
       if (recs.some((r) => (r === null || first === null ? r !== first : !r.equals(first)))) out.push(`${key} on ${owners.join(',')}`);
@@ -476,18 +526,25 @@ class Simulation {
     const hintedKeys = new Set<string>();
     for (const h of this.ackedHints) {
       hintedKeys.add(h.key);
-      const bytes = this.mustNode(h.owner).disk.read(h.key);
-      const held = bytes === null ? v.empty() : v.decode(bytes);
+      // An owner the ring no longer has for the key (it left, or was removed) handed its data
+      // to the new owners: the hinted record must then be in their merge.
+      const owners = this.ownersOf(h.key);
+      const from = owners.includes(h.owner) ? [h.owner] : owners;
+      let held = v.empty();
+      for (const o of from) {
+        const bytes = this.mustNode(o).disk.read(h.key);
+        if (bytes !== null) held = v.merge(held, v.decode(bytes));
+      }
       if (!v.equal(v.merge(held, v.decode(h.record)), held)) missingAtOwner.push(`${h.holder}'s hint for ${h.owner} on ${h.key}`);
     }
     const hintedKeysDiverged: string[] = [];
     for (const key of [...hintedKeys].sort()) {
-      const recs = this.placement.preferenceList(key).map((o) => {
+      const recs = this.ownersOf(key).map((o) => {
         const b = this.mustNode(o).disk.read(key);
         return b === null ? v.empty() : v.decode(b);
       });
       const first = recs[0];
-      if (first !== undefined && recs.some((r) => !v.equal(r, first))) hintedKeysDiverged.push(`${key} on ${this.placement.preferenceList(key).join(',')}`);
+      if (first !== undefined && recs.some((r) => !v.equal(r, first))) hintedKeysDiverged.push(`${key} on ${this.ownersOf(key).join(',')}`);
     }
     return {
       ...totals, acked: this.ackedHints.length, drainMs: this.drainMs, heldAfterDrain: this.heldAfterDrain, missingAtOwner,
@@ -594,8 +651,10 @@ class Simulation {
         this.queue.push(this.nowMs + 1, { kind: 'client_reply', requestId: e.requestId, result: e.result });
         return;
       case 'ring_changed':
-        // Topology changes are not simulated yet: nothing persists rings here.
+        // The host persists the rings at once (a restart resumes with them).
         if (this.tracing) this.log(`${sn.id} ring epoch ${e.current.epoch}${e.pending === null ? '' : ` -> ${e.pending.epoch}`}`);
+        sn.ring = { current: e.current, pending: e.pending, change: e.change ?? null, origin: e.origin ?? null, ...(e.id !== undefined ? { id: e.id } : {}) };
+        this.noteRingChanged(sn);
         return;
       default: {
         const never: never = e;
@@ -666,6 +725,7 @@ class Simulation {
         }
         if (ev.message.kind === 'replicate') this.replicatesReceived.set(`${ev.to}|${ev.from}|${ev.message.opId}`, ev.message.record);
         this.noteHintDeliver(sn, ev.from, ev.message);
+        if (ev.message.kind === 'topology') this.noteStreamed(sn, ev.message);
         this.step(sn, { kind: 'peer_message', from: ev.from, message: ev.message });
         return;
       }
@@ -741,7 +801,7 @@ class Simulation {
         return;
       case 'restart': {
         const sn = this.mustNode(ev.node);
-        if (sn.node !== null) return;
+        if (sn.node !== null || sn.removed) return;
         this.faults.restart++;
         sn.skewMs = this.opts.faults ? this.rng.between(-SKEW_MAX_MS, SKEW_MAX_MS) : 0;
         if (this.tracing) this.log(`restart ${sn.id} (skew ${sn.skewMs} ms)`);
@@ -753,13 +813,15 @@ class Simulation {
         this.side = null;
         this.bridge = null;
         this.lossP = 0;
-        for (const sn of this.nodes.values()) if (sn.node === null) this.handle({ kind: 'restart', node: sn.id });
+        for (const sn of this.nodes.values()) if (sn.node === null && !sn.removed) this.handle({ kind: 'restart', node: sn.id });
         this.healMs = this.nowMs;
         this.hintsHeldAtHeal = this.hintsHeld().length > 0;
         if (this.opts.antiEntropy) this.aeAtHeal = this.aeSum();
         return;
       case 'drain_check': {
-        const settled = [...this.nodes.values()].every((sn) => sn.node !== null && sn.node.downMembers.length === 0);
+        const settled = [...this.nodes.values()].every((sn) => sn.removed
+          || (sn.node !== null && sn.node.downMembers.every((d) => this.mustNode(d).removed)))
+          && this.topologySettled();
         const held = this.hintsHeld();
         const healMs = this.healMs ?? this.nowMs;
         // Anti-entropy convergence is judged here, BEFORE the final reads (whose read repair
@@ -796,6 +858,22 @@ class Simulation {
         return;
       case 'final_read':
         this.finalRead(ev.key);
+        return;
+      case 'topology_victim': {
+        // A member crashes for good: the 'remove' scenario drops it from the ring.
+        const topo = this.topo;
+        if (topo === null) return;
+        const up = topo.initial.members.map((m) => this.mustNode(m.id)).filter((sn) => sn.node !== null);
+        if (up.length === 0) return this.queue.push(this.nowMs + 100, { kind: 'topology_victim' });
+        const victim = this.rng.pick(up);
+        this.crash(victim);
+        victim.removed = true;
+        if (this.tracing) this.log(`${victim.id} crashed for good (to be removed)`);
+        this.queue.push(this.nowMs + this.rng.between(500, 1500), { kind: 'topology_start' });
+        return;
+      }
+      case 'topology_start':
+        this.topologyStart();
         return;
       default: {
         const never: never = ev;
@@ -1004,11 +1082,136 @@ class Simulation {
     const attempts = (this.finalAttempts.get(key) ?? 0) + 1;
     this.finalAttempts.set(key, attempts);
     if (attempts > 5) throw new Error(`final read of ${key} failed ${attempts - 1} times after healing`);
-    const sn = this.mustNode(this.ids[attempts % this.ids.length] as NodeId);
+    const live = this.ids.filter((id) => !this.mustNode(id).removed);
+    const sn = this.mustNode(live[attempts % live.length] as NodeId);
     const rid = requestId(++this.requestSeq);
     this.pending.set(rid, { client: -1, op: null, finalKey: key });
     this.queue.push(this.nowMs + CLIENT_TIMEOUT_MS, { kind: 'client_timeout', requestId: rid });
     this.step(sn, { kind: 'client_request', requestId: rid, op: { kind: 'get', key, readQuorum: 'all' } });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Topology scenario
+  // -------------------------------------------------------------------------------------------
+
+  /** A key's owners at the end: the committed ring in a topology run, else the fixed placement. */
+  private ownersOf(key: string): readonly NodeId[] {
+    const t = this.topo;
+    if (t === null) return this.placement.preferenceList(key);
+    return (t.committed?.current ?? t.initial).owners[keySlot(key)]!;
+  }
+
+  /** Issues the scenario's change at a live node, again every second until some node holds it. */
+  private topologyStart(): void {
+    const t = this.topo;
+    if (t === null || t.startedAtMs !== null) return;
+    const members = t.initial.members.map((m) => m.id);
+    if (t.change === null) {
+      switch (t.scenario) {
+        case 'join': t.change = { kind: 'join', id: this.ids[this.ids.length - 1] as NodeId }; break;
+        case 'decommission': t.change = { kind: 'decommission', id: this.rng.pick(members) }; break;
+        case 'remove': {
+          const victim = members.find((id) => this.mustNode(id).removed);
+          if (victim === undefined) throw new Error('remove scenario without a victim');
+          t.change = { kind: 'remove', id: victim };
+          break;
+        }
+        default: {
+          const never: never = t.scenario;
+          throw new TypeError(`unknown scenario ${String(never)}`);
+        }
+      }
+    }
+    this.queue.push(this.nowMs + 1000, { kind: 'topology_start' });
+    // A joiner asks to join itself (it forwards to a ring member); other changes go to a member.
+    const issuer = t.scenario === 'join' ? this.mustNode(t.change.id) : this.mustNode(this.rng.pick(members));
+    if (issuer.node === null) return;
+    const rid = requestId(++this.requestSeq);
+    if (this.tracing) this.log(`ring change ${t.change.kind} ${t.change.id} asked at ${issuer.id} #${rid}`);
+    // The answer comes as a reply effect nobody waits for: the retry above covers a lost one.
+    issuer.node.changeRing(rid, t.change);
+    issuer.node.invariants();
+    for (const e of issuer.node.takeEffects()) this.execute(issuer, e);
+  }
+
+  private noteRingChanged(sn: SimNode): void {
+    const t = this.topo;
+    const s = sn.node?.topologyState ?? null;
+    if (t === null || s === null) return;
+    if (s.pending !== null) {
+      if (t.startedAtMs === null) t.startedAtMs = this.nowMs;
+      t.pendingState ??= s;
+      return;
+    }
+    if (s.id !== '' && t.committed === null) {
+      t.committed = s;
+      t.committedAtMs = this.nowMs;
+      const p = t.pendingState;
+      if (p !== null && p.pending !== null) {
+        const keys = new Set<string>();
+        for (const n of this.nodes.values()) for (const k of n.disk.keys()) keys.add(k);
+        let ideal = 0;
+        for (const k of keys) {
+          const slot = keySlot(k);
+          const from = p.current.owners[slot]!;
+          for (const o of p.pending.owners[slot]!) if (!from.includes(o)) ideal++;
+        }
+        t.idealMovedKeys = ideal;
+        const listLength = Math.min(p.current.replicationFactor, p.current.members.length);
+        t.expectedMovedKeys = keys.size * movedReplicas(p.current, p.pending) / (SLOT_COUNT * listLength);
+      }
+    }
+  }
+
+  /** Counts what pulls carried, per gainer and key (the moved-keys figure). */
+  private noteStreamed(sn: SimNode, m: Extract<PeerMessage, { kind: 'topology' }>): void {
+    const t = this.topo;
+    const r = m.message;
+    if (t === null || r.kind !== 'pull_reply' || r.status !== 'ok') return;
+    const s = sn.node?.topologyState ?? null;
+    const gained = s === null || s.pending === null ? null : gainedSlotSet(s, sn.id);
+    for (const [key, record] of r.records) {
+      t.transfers++;
+      t.bytes += record.byteLength;
+      t.moved.add(`${sn.id}|${key}`);
+      if (gained !== null && !gained.has(keySlot(key))) t.outside.push(`${sn.id} got ${key}`);
+    }
+  }
+
+  /** Every live node holds the same committed state and none is handing records off. */
+  private topologySettled(): boolean {
+    const t = this.topo;
+    if (t === null) return true;
+    if (t.committed === null) return false;
+    for (const sn of this.nodes.values()) {
+      if (sn.removed) continue;
+      const s = sn.node?.topologyState ?? null;
+      if (s === null || s.pending !== null || stateVersion(s) !== stateVersion(t.committed) || s.id !== t.committed.id) return false;
+      if (sn.node?.handingOff === true) return false;
+    }
+    return true;
+  }
+
+  private topologyFacts(): TopologyFacts {
+    const t = this.topo;
+    if (t === null) throw new Error('no topology scenario');
+    const disagreeing: string[] = [];
+    const stray: string[] = [];
+    for (const sn of this.nodes.values()) {
+      if (sn.removed) continue;
+      const s = sn.node?.topologyState ?? null;
+      if (t.committed === null || s === null || s.pending !== null || stateVersion(s) !== stateVersion(t.committed) || s.id !== t.committed.id) {
+        disagreeing.push(`${sn.id} holds ${s === null ? 'no ring' : `${stateVersion(s)} ${s.id}${s.pending !== null ? ' (pending)' : ''}`}`);
+      }
+      for (const k of sn.disk.keys()) if (!this.ownersOf(k).includes(sn.id)) stray.push(`${sn.id} holds ${k}`);
+    }
+    let handedOff = 0;
+    for (const sn of this.nodes.values()) handedOff += sn.node?.topologyStats?.keysHandedOff ?? 0;
+    return {
+      change: t.change === null ? 'none' : `${t.change.kind} ${t.change.id}`, startedAtMs: t.startedAtMs, committedAtMs: t.committedAtMs, disagreeing,
+      movedKeys: t.moved.size, idealMovedKeys: t.idealMovedKeys, expectedMovedKeys: t.expectedMovedKeys, transfers: t.transfers, bytesStreamed: t.bytes,
+      streamedOutsideGained: t.outside, handedOff, strayRecords: stray,
+    };
   }
 
   /** Siblings (tombstones included) of the merge of every replica's stored record. */
@@ -1026,4 +1229,36 @@ class Simulation {
     if (merged !== null) count = any.versions.siblingCount(merged);
     return count;
   }
+}
+
+/** Ring changes in simulated runs: retries scaled to the short runs, small pages so paging is exercised. */
+const SIM_TOPOLOGY = { retryMs: 200, pullPageMax: 16 } as const;
+
+const initialRings = new Map<string, RingState>();
+
+/** Rings are deterministic and immutable: one per member set is shared across seeds. */
+function simInitialRing(ids: readonly NodeId[], replicationFactor: number): RingState {
+  const k = `${replicationFactor}|${ids.join(',')}`;
+  let r = initialRings.get(k);
+  if (r === undefined) {
+    r = initialRing(ids.map((id) => ({ id, weight: 1 })), replicationFactor);
+    initialRings.set(k, r);
+  }
+  return r;
+}
+
+const gainedCache = new WeakMap<TopologyState, Map<NodeId, Set<number>>>();
+
+function gainedSlotSet(s: TopologyState, id: NodeId): Set<number> {
+  let byNode = gainedCache.get(s);
+  if (byNode === undefined) {
+    byNode = new Map();
+    gainedCache.set(s, byNode);
+  }
+  let set = byNode.get(id);
+  if (set === undefined) {
+    set = new Set(gainedSlots(s, id));
+    byNode.set(id, set);
+  }
+  return set;
 }

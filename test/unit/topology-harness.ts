@@ -107,7 +107,7 @@ export class TopoCluster {
           this.replies.set(e.requestId, e.result);
           break;
         case 'ring_changed':
-          m.ring = { current: e.current, pending: e.pending, change: e.change ?? null, origin: e.origin ?? null };
+          m.ring = { current: e.current, pending: e.pending, change: e.change ?? null, origin: e.origin ?? null, ...(e.id !== undefined ? { id: e.id } : {}) };
           m.rings.push(e);
           break;
         case 'storage':

@@ -63,6 +63,7 @@ export interface NodeRing {
   readonly pending: RingState | null;
   readonly change?: RingChange | null;
   readonly origin?: NodeId | null;
+  readonly id?: string;
 }
 
 /** Topology settings the host may tune; identity comes from the node, quiesce from requestTimeoutMs. */
@@ -170,14 +171,19 @@ export class Node {
     let initial: TopologyState | null = null;
     if (opts.ring !== undefined) {
       const r = opts.ring;
-      initial = r.current === null ? null : initialState(r.current, r.pending, r.change ?? null, r.origin ?? null);
+      initial = r.current === null ? null : initialState(r.current, r.pending, r.change ?? null, r.origin ?? null, r.id);
       this.placement = initial === null ? NO_RING : viewPlacement(initial);
     } else {
       if (opts.placement === undefined) throw new RangeError('a node needs a placement or a ring');
       this.placement = opts.placement;
     }
     this.keys = new KeyQueue(opts.keyQueueMax);
-    this.versions = bindVersions({ self: opts.id, mode: opts.mode, siblingsMax: opts.siblingsMax });
+    this.versions = bindVersions({
+      self: opts.id, mode: opts.mode, siblingsMax: opts.siblingsMax,
+      // Purged keys lose their dot counters: new dots must not reuse ones other records still cover.
+      counterFloorOnAbsent: opts.antiEntropy !== null && opts.antiEntropy !== undefined
+        && (opts.antiEntropy.tombstoneGraceMs === undefined ? NODE_ANTI_ENTROPY_DEFAULTS.tombstoneGraceMs : opts.antiEntropy.tombstoneGraceMs) !== null,
+    });
     const host: CoordinatorHost = {
       nowMs: () => this.nowMs,
       placement: (key) => ({ replicationFactor: this.placement.replicationFactor, preferenceList: this.placement.preferenceList(key) }),
@@ -269,7 +275,14 @@ export class Node {
     const placement = this.placement;
     const slotList = placement.slotPreferenceList?.bind(placement);
     if (slotList === undefined) throw new RangeError('anti-entropy needs placement.slotPreferenceList');
-    return new AntiEntropyDriver(opts.id, opts.incarnation, { ...NODE_ANTI_ENTROPY_DEFAULTS, ...opts.antiEntropy }, {
+    const aeOpts = { ...NODE_ANTI_ENTROPY_DEFAULTS, ...opts.antiEntropy };
+    // A tombstone must outlive every older version still in flight: hints (hintWindowMs) and
+    // replicates or read repairs (request timeouts) — else a late one revives a purged key.
+    const graceMin = opts.hintWindowMs + 2 * opts.requestTimeoutMs;
+    if (aeOpts.tombstoneGraceMs !== null && aeOpts.tombstoneGraceMs < graceMin) {
+      throw new RangeError(`antiEntropy.tombstoneGraceMs must be at least hintWindowMs + 2 x requestTimeoutMs (${graceMin}), got ${aeOpts.tombstoneGraceMs}`);
+    }
+    return new AntiEntropyDriver(opts.id, opts.incarnation, aeOpts, {
       nowMs: () => this.nowMs,
       send: (to, message) => this.send(to, message),
       read: (key, done) => this.storage({ kind: 'read', key }, (r) => done(r.kind === 'read' ? r.record : undefined)),
@@ -278,6 +291,9 @@ export class Node {
       isDown: (n) => this.down.has(n),
       slotReplicas: slotList,
       placementKey: placement,
+      purge: (key, record, done) => this.purgeRecord(key, record, done),
+      // Replica sets move during a ring change: tombstones are purged only on a settled ring.
+      purgeAllowed: state === null || state.pending === null,
       // In ring mode a node replicates a key it owns in the current or the pending ring.
       replicates: state === null ? (key) => placement.preferenceList(key).includes(opts.id) : (key) => ownsKey(state, opts.id, key),
     }, opts.random);
@@ -297,7 +313,7 @@ export class Node {
       this.aeCarry = carry;
     }
     this.ae = this.newAntiEntropy(state);
-    this.effects.push({ kind: 'ring_changed', current: state.current, pending: state.pending, change: state.change, origin: state.origin });
+    this.effects.push({ kind: 'ring_changed', current: state.current, pending: state.pending, change: state.change, origin: state.origin, id: state.id });
     this.membership?.setRingEpoch(stateVersion(state), encodeState(state));
   }
 

@@ -32,8 +32,22 @@ function union(a: readonly NodeId[], b: readonly NodeId[]): readonly NodeId[] {
   return extra.length === 0 ? a : [...a, ...extra];
 }
 
-/** Placement for a topology state: the ring's placement, plus the pending ring's during a change. */
+const placements = new WeakMap<Pick<TopologyState, 'current' | 'pending'>, Placement>();
+
+/**
+ * Placement for a topology state: the ring's placement, plus the pending ring's during a change.
+ * One object per state (memoised): anti-entropy shares its slot tables per placement object.
+ */
 export function viewPlacement(state: Pick<TopologyState, 'current' | 'pending'>): Placement {
+  let p = placements.get(state);
+  if (p === undefined) {
+    p = buildViewPlacement(state);
+    placements.set(state, p);
+  }
+  return p;
+}
+
+function buildViewPlacement(state: Pick<TopologyState, 'current' | 'pending'>): Placement {
   const { current, pending } = state;
   if (pending === null) return ringPlacement(current);
   const unions = new Map<Slot, readonly NodeId[]>();

@@ -39,9 +39,12 @@ export interface TopologyState {
 
 export const stateVersion = (s: TopologyState): number => s.pending?.epoch ?? s.current.epoch;
 
-export function initialState(current: RingState, pending: RingState | null = null, change: RingChange | null = null, origin: NodeId | null = null): TopologyState {
+/** A state from persisted parts (`id` as persisted; derived from the change when absent). */
+export function initialState(
+  current: RingState, pending: RingState | null = null, change: RingChange | null = null, origin: NodeId | null = null, id?: string,
+): TopologyState {
   const derived = pending === null ? null : (change ?? deriveChange(current, pending));
-  return Object.freeze({ current, pending, change: derived, origin, id: derived === null ? '' : proposalId(derived, origin) });
+  return Object.freeze({ current, pending, change: derived, origin, id: id ?? (derived === null ? '' : proposalId(derived, origin)) });
 }
 
 /** A canonical name of a change and its proposer (deterministic field order). */
@@ -102,11 +105,24 @@ export function propose(state: TopologyState, change: RingChange, origin: NodeId
   return Object.freeze({ current: state.current, pending, change, origin, id: proposalId(change, origin) });
 }
 
+/*
+ * Memos. States are immutable and these functions pure, so results are cached per state object
+ * (and decoded payloads per content): nodes of one process that learn the same state share one
+ * set of rings, placements and slot tables instead of recomputing 16384-slot walks each.
+ */
+const commits = new WeakMap<TopologyState, TopologyState>();
+const gainerMemo = new WeakMap<TopologyState, NodeId[]>();
+
 /** The committed state: current = pending's placement at the next epoch; same id (same proposal). */
 export function commit(state: TopologyState): TopologyState {
   if (state.pending === null) throw new Error('commit without a pending ring');
-  const current: RingState = Object.freeze({ ...state.pending, epoch: state.pending.epoch + 1 });
-  return Object.freeze({ current, pending: null, change: null, origin: state.origin, id: state.id });
+  let out = commits.get(state);
+  if (out === undefined) {
+    const current: RingState = Object.freeze({ ...state.pending, epoch: state.pending.epoch + 1 });
+    out = Object.freeze({ current, pending: null, change: null, origin: state.origin, id: state.id });
+    commits.set(state, out);
+  }
+  return out;
 }
 
 /** Slots where `node` holds a replica in pending but not in current. */
@@ -122,6 +138,8 @@ export function gainedSlots(state: TopologyState, node: NodeId): Slot[] {
 
 /** Every node gaining at least one slot-replica in the change in flight, sorted. */
 export function gainers(state: TopologyState): NodeId[] {
+  const memo = gainerMemo.get(state);
+  if (memo !== undefined) return [...memo];
   const out = new Set<NodeId>();
   if (state.pending === null) return [];
   for (let s = 0; s < SLOT_COUNT; s++) {
@@ -130,7 +148,9 @@ export function gainers(state: TopologyState): NodeId[] {
     if (from === to) continue;
     for (const n of to) if (!from.includes(n)) out.add(n);
   }
-  return [...out].sort();
+  const list = [...out].sort();
+  gainerMemo.set(state, list);
+  return [...list];
 }
 
 /** Whether `node` replicates `key` in current or pending. */
@@ -159,12 +179,38 @@ interface Envelope {
   current: unknown;
 }
 
+const encoded = new WeakMap<TopologyState, Uint8Array>();
+
 /** The payload membership gossips: current ring + the change in flight (the pending ring is recomputed). */
 export function encodeState(state: TopologyState): Uint8Array {
-  const env: Envelope = { f: 1, version: stateVersion(state), id: state.id, origin: state.origin, change: state.change, current: encodeRing(state.current) };
-  const b = packr.pack(env);
-  // A plain Uint8Array view (not a Buffer): hosts and digests treat it as opaque bytes.
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  let out = encoded.get(state);
+  if (out === undefined) {
+    const env: Envelope = { f: 1, version: stateVersion(state), id: state.id, origin: state.origin, change: state.change, current: encodeRing(state.current) };
+    const b = packr.pack(env);
+    // A plain Uint8Array copy (not a Buffer view of a shared pool): opaque bytes for hosts and digests.
+    out = Uint8Array.from(b);
+    encoded.set(state, out);
+  }
+  return out;
+}
+
+/** Decoded payloads by content (bounded): every node that hears one payload gets one state object. */
+const decoded = new Map<string, TopologyState>();
+const DECODED_MAX = 16;
+
+function contentKey(bytes: Uint8Array): string {
+  // FNV-1a 32 over the bytes, plus the length: a memo key, verified by comparing bytes on a hit.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return `${bytes.length}:${(h >>> 0).toString(16)}`;
+}
+
+const bytesOf = new WeakMap<TopologyState, Uint8Array>();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -203,6 +249,17 @@ export function decodeChange(x: unknown): RingChange | null {
 
 /** Decodes and validates a payload from a peer; ERR_PROTOCOL when malformed or inconsistent. */
 export function decodeState(bytes: Uint8Array): TopologyState {
+  const key = contentKey(bytes);
+  const hit = decoded.get(key);
+  if (hit !== undefined && sameBytes(bytesOf.get(hit)!, bytes)) return hit;
+  const state = decodeFresh(bytes);
+  bytesOf.set(state, Uint8Array.from(bytes));
+  decoded.set(key, state);
+  while (decoded.size > DECODED_MAX) decoded.delete(decoded.keys().next().value!);
+  return state;
+}
+
+function decodeFresh(bytes: Uint8Array): TopologyState {
   let env: unknown;
   try {
     env = packr.unpack(bytes);
