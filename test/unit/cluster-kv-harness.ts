@@ -136,7 +136,7 @@ export class InProcessCluster {
       request: (to, req) => cluster.serveLocal(self, to, req),
       changeRing: () => Promise.reject(new RingkvError('ERR_TOPOLOGY_BUSY', 'TRYAGAIN ring changes are not simulated here')),
       topology: (): TopologyProgress => ({ change: null, phase: 'idle', slotsToMove: 0, slotsMoved: 0, keysStreamed: 0, bytesStreamed: 0, message: '' }),
-      stats: () => ({ peerMessagesSent: cluster.delivered }),
+      stats: () => ({ peer_messagesSent: cluster.delivered, peer_messagesReceived: cluster.delivered }),
     };
   }
 

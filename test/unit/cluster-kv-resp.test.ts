@@ -106,6 +106,7 @@ describe('cluster over RESP: topology commands answer from the ring', () => {
     assert.match(info, /cluster_slots_assigned:16384\r\n/);
     assert.match(info, /cluster_slots_ok:16384\r\n/);
     assert.match(info, /cluster_known_nodes:3\r\n/);
+    assert.match(info, /cluster_stats_messages_sent:[1-9]/, 'peer traffic counters come from the node stats');
     assert.equal(await r.call('CLUSTER', 'KEYSLOT', 'foo'), 12182);
     assert.equal(await r.call('CLUSTER', 'KEYSLOT', '{user1}:a'), keySlot('user1'));
     assert.match(String(await r.call('INFO', 'cluster')), /cluster_enabled:1/);

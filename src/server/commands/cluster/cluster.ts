@@ -138,8 +138,8 @@ export function clusterInfoText(node: ClusterNode): string {
     ['cluster_size', masters.size],
     ['cluster_current_epoch', map.epoch],
     ['cluster_my_epoch', map.epoch],
-    ['cluster_stats_messages_sent', Math.floor(stats['peerMessagesSent'] ?? 0)],
-    ['cluster_stats_messages_received', Math.floor(stats['peerMessagesReceived'] ?? 0)],
+    ['cluster_stats_messages_sent', Math.floor(stats['peer_messagesSent'] ?? 0)],
+    ['cluster_stats_messages_received', Math.floor(stats['peer_messagesReceived'] ?? 0)],
     ['total_cluster_links_buffer_limit_exceeded', 0],
   ];
   return lines.map(([k, v]) => `${k}:${v}\r\n`).join('');
