@@ -185,6 +185,8 @@ export interface LoadSpec {
   pipeline: number;
   /** One redis-benchmark test per run (set, get, ...): CPU then belongs to one figure. */
   test: string;
+  /** --cluster: redis-benchmark reads CLUSTER NODES and sends each key to its slot's master. */
+  cluster?: boolean;
 }
 
 export function benchmarkArgs(host: string, port: number, load: LoadSpec): string[] {
@@ -192,6 +194,7 @@ export function benchmarkArgs(host: string, port: number, load: LoadSpec): strin
     '-h', host, '-p', String(port),
     '-c', String(load.clients), '-n', String(load.requests), '-r', String(load.keyspace),
     '-d', String(load.valueBytes), '-P', String(load.pipeline), '-t', load.test, '--csv',
+    ...(load.cluster === true ? ['--cluster'] : []),
   ];
 }
 

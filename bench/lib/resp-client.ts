@@ -3,13 +3,18 @@
  * bulk loader for the memory scenario, which needs exactly N distinct keys (redis-benchmark's
  * random keys only cover a keyspace after many times N requests).
  *
- * Only simple strings, errors, integers and bulk strings are read: that is every reply the
- * harness asks for. Replies are counted, never buffered whole, so a loader of a million keys
+ * Only RESP2 is read (simple strings, errors, integers, bulk strings, arrays): the harness never
+ * sends HELLO 3. Replies are counted, never buffered whole, so a loader of a million keys
  * holds one batch in memory.
  */
 import { createConnection, type Socket } from 'node:net';
 
-export type SimpleReply = { kind: 'status' | 'error'; text: string } | { kind: 'integer'; value: number } | { kind: 'bulk'; text: string | null };
+export type SimpleReply =
+  | { kind: 'status' | 'error'; text: string }
+  | { kind: 'integer'; value: number }
+  | { kind: 'bulk'; text: string | null }
+  /** Arrays (CLUSTER SLOTS, CLUSTER NODES callers); null = a nil array. */
+  | { kind: 'array'; items: SimpleReply[] | null };
 
 export function encodeCommand(args: readonly (string | Buffer)[]): Buffer {
   const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
@@ -37,6 +42,19 @@ export function readReply(buf: Buffer, pos: number): [SimpleReply, number] | und
       const start = lineEnd + 2;
       if (start + n + 2 > buf.length) return undefined;
       return [{ kind: 'bulk', text: buf.toString('utf8', start, start + n) }, start + n + 2];
+    }
+    case '*': {
+      const n = Number(line);
+      if (n < 0) return [{ kind: 'array', items: null }, lineEnd + 2];
+      const items: SimpleReply[] = [];
+      let p = lineEnd + 2;
+      for (let i = 0; i < n; i++) {
+        const r = readReply(buf, p);
+        if (!r) return undefined;
+        items.push(r[0]);
+        p = r[1];
+      }
+      return [{ kind: 'array', items }, p];
     }
     default:
       throw new Error(`unsupported reply type ${JSON.stringify(type)}`);
@@ -106,7 +124,12 @@ export interface LoadResult {
  * commands per write, with at most `window` batches unanswered (enough to keep the server busy,
  * bounded so neither side buffers the whole load).
  */
-export async function loadKeys(host: string, port: number, opts: { count: number; valueBytes: number; batch: number; window?: number }): Promise<LoadResult> {
+export async function loadKeys(host: string, port: number, opts: {
+  count: number; valueBytes: number; batch: number; window?: number;
+  /** The i-th key sent (default loaderKey(i)); must be as long as loaderKey's keys. */
+  keyAt?: (i: number) => string;
+}): Promise<LoadResult> {
+  const keyAt = opts.keyAt ?? loaderKey;
   const s = await connect(host, port);
   s.setNoDelay(true);
   const window = opts.window ?? 4;
@@ -156,7 +179,9 @@ export async function loadKeys(host: string, port: number, opts: { count: number
       let p = 0;
       for (let j = 0; j < n; j++) {
         p += head.copy(out, p);
-        p += out.write(loaderKey(i + j), p, 'latin1');
+        const key = keyAt(i + j);
+        if (key.length !== loaderKey(0).length) throw new RangeError(`loader keys must be ${loaderKey(0).length} bytes: ${key}`);
+        p += out.write(key, p, 'latin1');
         p += tail.copy(out, p);
       }
       s.write(out);
@@ -170,4 +195,47 @@ export async function loadKeys(host: string, port: number, opts: { count: number
     s.destroy();
   }
   return { okReplies: ok, errorReplies: errors, firstError, wallSec: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+/**
+ * GETs keys 0..count-1 (keyAt) over one connection, `batch` per pipelined write, and counts the
+ * replies that are not `expected` (missing keys, other values, errors).
+ */
+export async function countMismatches(host: string, port: number, opts: { count: number; expected: string; batch: number; keyAt?: (i: number) => string }): Promise<number> {
+  const keyAt = opts.keyAt ?? loaderKey;
+  const s = await connect(host, port);
+  s.setNoDelay(true);
+  let mismatches = 0;
+  let got = 0;
+  let pending: Buffer = Buffer.alloc(0);
+  let waiter: (() => void) | undefined;
+  let failure: Error | undefined;
+  s.on('data', (d: Buffer) => {
+    pending = pending.length === 0 ? d : Buffer.concat([pending, d]);
+    let pos = 0;
+    for (;;) {
+      const r = readReply(pending, pos);
+      if (!r) break;
+      pos = r[1];
+      got++;
+      if (r[0].kind !== 'bulk' || r[0].text !== opts.expected) mismatches++;
+    }
+    pending = pending.subarray(pos);
+    waiter?.();
+  });
+  s.on('error', (err) => { failure = err; waiter?.(); });
+  s.on('close', () => { failure ??= new Error('connection closed'); waiter?.(); });
+  try {
+    for (let i = 0; i < opts.count; i += opts.batch) {
+      const n = Math.min(opts.batch, opts.count - i);
+      s.write(Buffer.concat(Array.from({ length: n }, (_v, j) => encodeCommand(['GET', keyAt(i + j)]))));
+      const until = i + n;
+      while (got < until && failure === undefined) await new Promise<void>((resolve) => { waiter = resolve; });
+      waiter = undefined;
+      if (failure !== undefined && got < until) throw failure;
+    }
+  } finally {
+    s.destroy();
+  }
+  return mismatches;
 }
