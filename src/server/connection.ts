@@ -72,6 +72,34 @@ export interface ConnectionHost {
   busyChanged(delta: 1 | -1): void;
 }
 
+/**
+ * Single-key commands that may run concurrently with earlier commands of the same connection
+ * when the store answers asynchronously (rocksdb, cluster): each writes its reply apart and
+ * replies still leave in request order. They only touch the store for their one key (args[1]),
+ * and the store serialises operations per key, so a connection never has two of them on one
+ * key in flight (a later one on the same key waits). Any other command waits until everything
+ * before it has answered, as before.
+ */
+const OVERLAP_COMMANDS = new Set([
+  'get', 'set', 'setnx', 'setex', 'psetex', 'getset', 'getdel', 'getex', 'incr', 'decr', 'incrby', 'decrby',
+  'incrbyfloat', 'append', 'strlen', 'getrange', 'substr', 'setrange', 'ttl', 'pttl', 'expire', 'pexpire',
+  'expireat', 'pexpireat', 'expiretime', 'pexpiretime', 'persist', 'type',
+]);
+/** These overlap only with one key (DEL k, EXISTS k ...); with several they are barriers. */
+const OVERLAP_SINGLE_KEY = new Set(['del', 'unlink', 'exists', 'touch']);
+/** Commands of one connection running at once; more wait. */
+const OVERLAP_WINDOW_MAX = 128;
+/** A pipelined reply is usually small: its own writer starts with a small slab. */
+const OVERLAP_SLAB_BYTES = 512;
+
+interface Overlapped {
+  readonly spec: CommandSpec;
+  readonly t0: number;
+  readonly key: string;
+  readonly writer: RespWriter;
+  done: boolean;
+}
+
 /** Commands that run at once inside MULTI instead of being queued (Redis's list). */
 const TX_IMMEDIATE = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
 /** Bound on commands queued in one transaction. */
@@ -106,8 +134,19 @@ export class Connection {
   private readonly writer: RespWriter;
   private readonly ctx: CommandContext;
 
-  /** A handler's promise is pending. */
+  /**
+   * No command may start now: a (non-overlapping) handler's promise is pending, or `stalled`
+   * waits for overlapping commands to answer.
+   */
   private busy = false;
+  /** Overlapping commands in flight, oldest first; their replies leave in this order. */
+  private window: Overlapped[] = [];
+  /** Keys of `window` (a second command on one of them waits). */
+  private readonly windowKeys = new Map<string, number>();
+  /** The next command, parsed but waiting for the window (it may not overlap). */
+  private stalled: Buffer[] | undefined;
+  /** The store answered a command asynchronously: from now on eligible commands overlap. */
+  private overlapMode = false;
   /** Waiting for another connection's EXEC to finish before running anything. */
   private parked = false;
   /** MULTI is open: commands queue here instead of running. */
@@ -229,7 +268,7 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     this.updateReading();
-    if (!this.busy) this.finish();
+    if (!this.busy && this.window.length === 0) this.finish();
   }
 
   /** Immediate close (CLIENT KILL, shutdown timeout). */
@@ -284,7 +323,7 @@ export class Connection {
 
   private readonly onTimeout = (): void => {
     // Redis's `timeout`: close idle clients. A client waiting on us is not idle.
-    if (this.busy) return;
+    if (this.busy || this.window.length > 0) return;
     this.host.logger?.debug({ client: this.client.id }, 'closing idle client');
     this.destroy();
   };
@@ -333,7 +372,11 @@ export class Connection {
         break;
       }
       let args: Buffer[] | undefined;
-      if (this.queueHead < this.queue.length) {
+      if (this.stalled !== undefined) {
+        if (this.closing) break;
+        args = this.stalled;
+        this.stalled = undefined;
+      } else if (this.queueHead < this.queue.length) {
         if (this.closing) break;
         const item = this.queue[this.queueHead] as Queued;
         this.queueHead++;
@@ -359,6 +402,13 @@ export class Connection {
         }
         if (args === undefined) break;
       }
+      if (this.window.length > 0 && !this.mayOverlap(args)) {
+        // Wait for the commands in flight; what earlier ones answered can go out meanwhile.
+        this.stalled = args;
+        this.busy = true;
+        this.flush();
+        return;
+      }
       this.execute(args);
       if (this.client.closeAfterReply && !this.busy) {
         this.finish();
@@ -382,7 +432,7 @@ export class Connection {
       this.updateReading();
     }
     this.flush();
-    if (this.closing || (this.peerEnded && !this.pausedOutput)) this.finish();
+    if (this.window.length === 0 && (this.closing || (this.peerEnded && !this.pausedOutput))) this.finish();
   }
 
   private execute(args: Buffer[]): void {
@@ -412,6 +462,14 @@ export class Connection {
     }
     // In a batch, one command's end time is the next one's start: one clock read per command.
     const t0 = this.clockMs;
+    if (this.overlapMode && !suppress) {
+      const key = this.overlapKey(spec, args);
+      if (key !== undefined) {
+        writer.endReply(); // the reply is written apart (nothing was written for it here)
+        this.executeOverlapped(spec, args, key, t0);
+        return;
+      }
+    }
     let result;
     this.currentArgs = args;
     try {
@@ -425,6 +483,7 @@ export class Connection {
     }
     this.currentArgs = undefined;
     if (isPromise(result)) {
+      if (this.overlapKey(spec, args) !== undefined) this.overlapMode = true;
       this.busy = true;
       this.host.busyChanged(1);
       result.then(
@@ -437,6 +496,95 @@ export class Connection {
     }
     this.endReply(suppress);
     this.account(spec, t0, true);
+  }
+
+  /** The command's key when it may run alongside earlier ones (see OVERLAP_COMMANDS). */
+  private overlapKey(spec: CommandSpec, args: Buffer[]): string | undefined {
+    if (this.txArgs !== undefined || this.skipNext || (this.client.replyMode ?? 'on') !== 'on' || args.length < 2) return undefined;
+    if (!OVERLAP_COMMANDS.has(spec.name) && !(args.length === 2 && OVERLAP_SINGLE_KEY.has(spec.name))) return undefined;
+    return (args[1] as Buffer).toString('latin1');
+  }
+
+  /** Whether `args` may start while the window is not empty. */
+  private mayOverlap(args: Buffer[]): boolean {
+    if (!this.overlapMode || this.window.length >= OVERLAP_WINDOW_MAX || this.authRequired()) return false;
+    const spec = this.host.lookup(args[0] as Buffer);
+    if (spec === undefined || spec.subcommands !== undefined) return false;
+    const arity = spec.arity;
+    if ((arity > 0 && args.length !== arity) || args.length < -arity) return false;
+    const key = this.overlapKey(spec, args);
+    return key !== undefined && !this.windowKeys.has(key);
+  }
+
+  /** Runs a command with its own reply writer; its reply joins the output in request order. */
+  private executeOverlapped(spec: CommandSpec, args: Buffer[], key: string, t0: number): void {
+    const writer = new RespWriter(this.client, OVERLAP_SLAB_BYTES);
+    writer.onErrorReply = this.writer.onErrorReply;
+    const ctx: CommandContext = Object.create(this.ctx, { reply: { value: writer } }) as CommandContext;
+    const entry: Overlapped = { spec, t0, key, writer, done: false };
+    this.window.push(entry);
+    this.windowKeys.set(key, (this.windowKeys.get(key) ?? 0) + 1);
+    writer.beginReply();
+    let result;
+    this.currentArgs = args;
+    try {
+      result = spec.handler(ctx, args);
+    } catch (e) {
+      this.currentArgs = undefined;
+      this.overlapDone(entry, e, true);
+      return;
+    }
+    this.currentArgs = undefined;
+    if (!isPromise(result)) {
+      this.overlapDone(entry, undefined, false);
+      return;
+    }
+    this.host.busyChanged(1);
+    result.then(
+      () => this.guard(() => this.overlapSettled(entry, undefined, false)),
+      (e: unknown) => this.guard(() => this.overlapSettled(entry, e, true)),
+    );
+  }
+
+  /** Finishes an overlapped command's reply and moves every finished reply at the window's head out. */
+  private overlapDone(entry: Overlapped, err: unknown, failed: boolean): void {
+    if (failed) this.handlerFailed(entry.spec, err, entry.writer);
+    entry.writer.endReply();
+    entry.done = true;
+    this.account(entry.spec, entry.t0, !failed);
+    let n = 0;
+    while (n < this.window.length && (this.window[n] as Overlapped).done) {
+      const head = this.window[n] as Overlapped;
+      this.writer.appendFrom(head.writer);
+      const left = (this.windowKeys.get(head.key) ?? 1) - 1;
+      if (left === 0) this.windowKeys.delete(head.key);
+      else this.windowKeys.set(head.key, left);
+      n++;
+    }
+    if (n > 0) this.window.splice(0, n);
+  }
+
+  private overlapSettled(entry: Overlapped, err: unknown, failed: boolean): void {
+    this.host.busyChanged(-1);
+    this.overlapDone(entry, err, failed);
+    if (this.closed) return;
+    if (this.busy && this.stalled !== undefined && (this.window.length === 0 || this.mayOverlap(this.stalled))) {
+      this.busy = false;
+      if (!this.pausedOutput) {
+        this.run();
+        return;
+      }
+    }
+    if (this.window.length > 0 || this.busy) {
+      this.flush();
+      return;
+    }
+    if (this.pausedOutput) {
+      this.flush();
+      return;
+    }
+    // Nothing is pending: carry on as a settled command does (more input, shutdown, half-close).
+    this.run();
   }
 
   /** INFO commandstats and the optional metrics hook. */
@@ -633,14 +781,14 @@ export class Connection {
     return undefined;
   }
 
-  private handlerFailed(spec: CommandSpec, e: unknown): void {
-    this.writer.rollback();
+  private handlerFailed(spec: CommandSpec, e: unknown, writer: RespWriter = this.writer): void {
+    writer.rollback();
     if (isRingkvError(e)) {
-      this.writer.error(e);
+      writer.error(e);
       return;
     }
     this.host.logger?.error({ err: e, command: spec.name, client: this.client.id }, 'command handler failed');
-    this.writer.error(INTERNAL_ERROR);
+    writer.error(INTERNAL_ERROR);
   }
 
   private protocolError(e: RespProtocolError): void {

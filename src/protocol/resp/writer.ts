@@ -37,9 +37,12 @@ export interface ProtocolHolder {
 
 export class RespWriter implements ReplyWriter {
   private readonly holder: ProtocolHolder;
+  private readonly slabBytes: number;
 
-  constructor(holder: ProtocolHolder = { protocol: 2 }) {
+  /** `slabBytes`: smaller for a writer that holds one pipelined reply (see appendFrom). */
+  constructor(holder: ProtocolHolder = { protocol: 2 }, slabBytes = SLAB_BYTES) {
     this.holder = holder;
+    this.slabBytes = slabBytes;
   }
 
   get protocol(): 2 | 3 {
@@ -158,6 +161,23 @@ export class RespWriter implements ReplyWriter {
       this.flushed = this.pos;
     }
     return n;
+  }
+
+  /**
+   * Moves every finished reply of `other` to the end of this writer, in order: a command that
+   * ran concurrently with others of its connection wrote its reply apart, and it joins the
+   * connection's output once every earlier reply has. Must not be called inside an open reply.
+   */
+  appendFrom(other: RespWriter): void {
+    if (this.depth > 0) throw new RangeError('appendFrom inside an open reply');
+    other.drain((b) => {
+      if (b.length >= BIG_BULK_BYTES) {
+        this.cut();
+        this.chunks.push(b);
+      } else {
+        this.raw(b);
+      }
+    });
   }
 
   // ---- ReplyWriter ------------------------------------------------------------------------
@@ -361,7 +381,7 @@ export class RespWriter implements ReplyWriter {
     if (this.slab.length - this.pos >= n) return;
     this.cut();
     // A fresh slab: the old one's drained regions may still be queued in the socket.
-    this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, n));
+    this.slab = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, n));
     this.pos = 0;
     this.flushed = 0;
   }
