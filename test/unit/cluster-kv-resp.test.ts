@@ -154,6 +154,9 @@ describe('cluster over RESP: consistency and siblings', () => {
     await assert.rejects(r.call('CONSISTENCY', 'READ'), /syntax error/);
     assert.equal(await r.call('CONSISTENCY', 'READ', 'DEFAULT', 'WRITE', 'DEFAULT'), 'OK');
     assert.deepEqual(await r.call('CONSISTENCY'), ['read', 'quorum', 'write', 'quorum']);
+    assert.equal(await r.call('CONSISTENCY', 'READ', 'ALL'), 'OK');
+    assert.equal(await r.call('RESET'), 'RESET');
+    assert.deepEqual(await r.call('CONSISTENCY'), ['read', 'quorum', 'write', 'quorum'], 'RESET restores the defaults');
     // Another connection was never affected.
     assert.deepEqual(await client('a').call('CONSISTENCY'), ['read', 'quorum', 'write', 'quorum']);
   });

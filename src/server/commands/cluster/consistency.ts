@@ -4,7 +4,7 @@
  * configured default). With no argument it shows the levels in effect, as a map
  * {read, write}. The levels apply to every later command of the connection: plain GET/SET,
  * read-modify-writes (INCR & co. read at the read level and write at the write level),
- * multi-key commands, GETCTX/SETCTX/DELCTX. They are not reset by RESET.
+ * multi-key commands, GETCTX/SETCTX/DELCTX. RESET returns them to the defaults.
  */
 import type { ConsistencyLevel, ConsistencyScope } from '../../../data/kv-store.js';
 import type { CommandContext, CommandSpec } from '../command.js';

@@ -1,6 +1,7 @@
 /**
  * RESET: back to a fresh connection's state (no transaction, RESP2, no name, db 0, CLIENT
- * REPLY ON, and unauthenticated when a password is set), replying +RESET as Redis does.
+ * REPLY ON, node-default CONSISTENCY levels, and unauthenticated when a password is set),
+ * replying +RESET as Redis does.
  */
 import type { CommandSpec } from '../command.js';
 
@@ -20,6 +21,11 @@ export const reset: CommandSpec = {
     c.name = '';
     c.db = 0;
     c.replyMode = 'on';
+    // Cleared in place: the connection's store view holds this object.
+    if (c.consistency !== undefined) {
+      delete c.consistency.read;
+      delete c.consistency.write;
+    }
     c.authenticated = ctx.config.requirepass === '';
     ctx.reply.simple('RESET');
   },
