@@ -53,7 +53,7 @@ export class NodeSet {
   }
 
   private slot(index: number): Slot {
-    const s = this.slots[index - 1];
+    const s = this.slots.find((x) => x.host.index === index);
     if (s === undefined) throw new RangeError(`no host ${index}`);
     return s;
   }
