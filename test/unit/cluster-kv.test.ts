@@ -10,6 +10,8 @@ import { ClusterKvStore, ClusterScanCursors, pick } from '../../src/cluster/kv/c
 import { defaultConfig } from '../../src/config/load.js';
 import { keySlot } from '../../src/core/ring/index.js';
 import { RingkvError } from '../../src/errors/index.js';
+import { buildSlotMap, masterSlotsOf } from '../../src/cluster/kv/slot-map.js';
+import { clusterInfoText, clusterNodesText } from '../../src/server/commands/cluster/cluster.js';
 import { InProcessCluster } from './cluster-kv-harness.js';
 
 const config = defaultConfig({ cluster: { nodeId: 'a' } });
@@ -288,5 +290,67 @@ describe('cluster kv: errors and consistency levels', () => {
     const s = new ClusterKvStore(c.clusterNode('a'), small);
     await rejectsWith(Promise.resolve().then(() => s.put('toolong', Buffer.from('v'))), 'ERR_KEY_TOO_LARGE');
     await rejectsWith(Promise.resolve().then(() => s.put('k', Buffer.from('toolong'))), 'ERR_VALUE_TOO_LARGE');
+  });
+});
+
+describe('cluster kv: the slot map Redis Cluster clients see', () => {
+  it('with every node up each range lists its preference list in order and the ranges tile 0..16383', () => {
+    const c = new InProcessCluster();
+    after(() => c.close());
+    const map = buildSlotMap(c.clusterNode('b'));
+    let next = 0;
+    for (const r of map.ranges) {
+      assert.equal(r.start, next);
+      next = r.end + 1;
+      for (let s = r.start; s <= r.end; s++) assert.deepEqual(r.nodes.map((n) => n.id), c.ring.owners[s]);
+    }
+    assert.equal(next, 16384);
+    assert.equal(map.slotsFailed, 0);
+    // CLUSTER NODES slot lists: every slot has exactly one master.
+    let mastered = 0;
+    for (const id of ['a', 'b', 'c']) {
+      for (const span of masterSlotsOf(map, id as never)) {
+        const [lo, hi] = span.split('-').map(Number);
+        mastered += (hi ?? lo ?? 0) - (lo ?? 0) + 1;
+      }
+    }
+    assert.equal(mastered, 16384);
+  });
+
+  it('a node this one routes around moves to the end of each list, is flagged fail in CLUSTER NODES and counted as pfail in CLUSTER INFO', () => {
+    const c = new InProcessCluster();
+    after(() => c.close());
+    c.stop('a');
+    const view = c.clusterNode('b');
+    const map = buildSlotMap(view);
+    let firstWasA = 0;
+    for (const r of map.ranges) {
+      for (let s = r.start; s <= r.end; s++) if (c.ring.owners[s]?.[0] === 'a') firstWasA++;
+      assert.notEqual(r.nodes[0]?.id, 'a', 'a down node is never shown as master');
+      assert.equal(r.nodes[r.nodes.length - 1]?.id, 'a');
+      assert.equal(r.nodes[r.nodes.length - 1]?.down, true);
+    }
+    assert.ok(firstWasA > 0);
+    assert.equal(map.slotsDegraded, firstWasA);
+    const nodes = clusterNodesText(view, 1000).trim().split('\n');
+    const aLine = nodes.find((l) => l.includes(':17000@'));
+    assert.match(aLine ?? '', / master,fail - 0 0 \d+ disconnected$/, 'no slots for a failed node');
+    assert.match(clusterInfoText(view), new RegExp(`cluster_slots_pfail:${firstWasA}\r\n`));
+    assert.match(clusterInfoText(view), /cluster_state:ok/);
+  });
+
+  it('with every owner of a slot down the cluster state is fail', () => {
+    const c = new InProcessCluster();
+    after(() => c.close());
+    c.stop('a');
+    c.stop('c');
+    // b is up and in every list (N=3 of 3 nodes), so nothing has failed from b's view.
+    assert.match(clusterInfoText(c.clusterNode('b')), /cluster_state:ok/);
+    const two = new InProcessCluster({ ids: ['a', 'b', 'c'], replicationFactor: 1 });
+    after(() => two.close());
+    two.stop('a');
+    const info = clusterInfoText(two.clusterNode('b'));
+    assert.match(info, /cluster_state:fail/);
+    assert.match(info, /cluster_slots_fail:[1-9]/);
   });
 });
