@@ -7,6 +7,8 @@
  *     --cluster-node-id / --peer-port / --cluster-seeds config flags)
  *   ringkv cluster --nodes N [--engine e] [--base-port p] [--data-dir d]   a local cluster of N processes
  *   ringkv admin join|decommission|remove ID [--host h] [--http-port p]    ring changes, with progress
+ *   ringkv status | ring | get | put | del | join | decommission | remove | repair  [--host h:p] [--json]
+ *     operator commands over any node's HTTP API (src/cli/commands/, one file each)
  *   ringkv help [command] | ringkv --help | ringkv --version
  *
  * Every schema key is a flag of `start` (derived from the schema, see config/load.ts). Exit
@@ -19,6 +21,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { CONFIG_KEYS, ConfigError, loadConfig, type ConfigKey, type FlagValue } from '../config/load.js';
+import { registerOpsCommands } from './commands/index.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -111,12 +114,15 @@ export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   env: Readonly<Record<string, string | undefined>>;
+  /** stdout is a terminal (progress bars redraw in place). */
+  isTty?: boolean;
 }
 
 const processIo: CliIo = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   env: process.env,
+  isTty: process.stdout.isTTY === true,
 };
 
 /** Runs the CLI; resolves with the exit code (the node's, for `start`). */
@@ -253,6 +259,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         ...(weight === undefined ? {} : { weight }), out: io.stdout, err: io.stderr,
       });
     });
+
+  // Operator commands (status, ring, get, put, del, join, decommission, remove, repair).
+  registerOpsCommands(program, { io: { ...io, isTty: io.isTty ?? false }, setExit: (code) => { exitCode = code; } });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -259,7 +259,8 @@ export class RingkvClient {
         last = e;
       }
     }
-    throw new RingkvClientError(CLIENT_CODES.noSeeds, `no node answered the ring request (${candidates.join(', ')})`, {
+    const why = last instanceof Error ? `: ${last.message}` : '';
+    throw new RingkvClientError(CLIENT_CODES.noSeeds, `no node answered the ring request (${candidates.join(', ')})${why}`, {
       retryable: true, cause: last,
     });
   }

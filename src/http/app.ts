@@ -4,7 +4,7 @@
  *
  *   /v1/kv/{key}          GET (200 value | 300 siblings | 404), PUT, DELETE
  *   /v1/batch/get, /v1/batch/put, /v1/keys, /v1/hotkeys
- *   /v1/cluster/*         members, ring, ownership, hints, antientropy, topology, stats (cluster mode)
+ *   /v1/cluster/*         members, ring, ownership, load, hints, antientropy, topology, stats (cluster mode)
  *   /v1/admin/*           join, decommission, remove, repair (cluster mode)
  *   /healthz /readyz /metrics /openapi.json
  *
@@ -582,6 +582,24 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
           return { id: m.id, replicas: o.replicas, primaries: o.primaries, percent: total === 0 ? 0 : Math.round((o.replicas / total) * 10_000) / 100 };
         });
         sendJson(ctx.res, 200, { epoch: ring.epoch, nodes }, ctx.head, clusterHeaders());
+      },
+    },
+    {
+      method: 'GET', path: '/v1/cluster/load', tag: 'cluster',
+      summary: 'Live records held by each ring member (asked in parallel; null for a member that did not answer).',
+      responses: { 200: { description: 'Records per member.', schema: S.loadSchema }, ...clusterOnly },
+      handle: async (ctx) => {
+        const c = needCluster();
+        const ids = c.ring().current.members.map((m) => m.id);
+        const nodes = await Promise.all(ids.map(async (id) => {
+          try {
+            const r = await c.request(id, { kind: 'local_count' });
+            return { id, keys: r.kind === 'local_count' ? r.count : null };
+          } catch {
+            return { id, keys: null };
+          }
+        }));
+        sendJson(ctx.res, 200, { nodes }, ctx.head, clusterHeaders());
       },
     },
     {

@@ -167,6 +167,13 @@ export const statsSectionSchema = z.strictObject({
   stats: z.record(z.string(), z.number()),
 });
 
+export const loadSchema = z.strictObject({
+  nodes: z.array(z.strictObject({
+    id: z.string(),
+    keys: z.number().int().nullable().describe('Live records the node holds (every replica), null when it did not answer.'),
+  })),
+});
+
 export const hotKeysSchema = z.strictObject({
   node: z.string(),
   since_ms: z.number().int(),

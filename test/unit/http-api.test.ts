@@ -319,7 +319,7 @@ describe('http api: cluster mode (in-process fake cluster)', () => {
   });
 
   it('http cluster: members, ring, ownership, hints, anti-entropy, stats and topology match the OpenAPI document', async () => {
-    for (const p of ['/v1/cluster/members', '/v1/cluster/ring', '/v1/cluster/ownership', '/v1/cluster/hints', '/v1/cluster/antientropy', '/v1/cluster/stats', '/v1/cluster/topology']) {
+    for (const p of ['/v1/cluster/members', '/v1/cluster/ring', '/v1/cluster/ownership', '/v1/cluster/load', '/v1/cluster/hints', '/v1/cluster/antientropy', '/v1/cluster/stats', '/v1/cluster/topology']) {
       const r = await call(base, 'GET', p);
       assert.equal(r.status, 200, p);
       oa.check('GET', p, 200, r.json());

@@ -1,0 +1,20 @@
+/** `ringkv remove ID [--no-wait]`: drop a dead member from the ring; its replicas are rebuilt from the others. */
+import type { Command } from 'commander';
+import { action, addCommonOptions, commonOptions, newClient, UsageError, type OpsContext } from './common.js';
+import { addWaitOptions, NODE_ID_RE, waitOptions } from './join.js';
+import { runRingChange } from './ring-change.js';
+
+export function registerRemove(program: Command, ctx: OpsContext): void {
+  const cmd = program.command('remove').description('drop a dead member from the ring; its replicas are rebuilt from the others').argument('<id>', 'node id');
+  addWaitOptions(addCommonOptions(cmd, ctx.io))
+    .action(action(ctx, 'remove', async (id: string, opts: Record<string, unknown>) => {
+      const o = commonOptions(opts);
+      if (!NODE_ID_RE.test(id)) throw new UsageError('id: 1-64 characters of A-Z a-z 0-9 . _ -');
+      const client = newClient(o);
+      try {
+        return await runRingChange(client, o, ctx.io, { kind: 'remove', body: { id }, ...waitOptions(opts) });
+      } finally {
+        client.close();
+      }
+    }));
+}
