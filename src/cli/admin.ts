@@ -17,6 +17,9 @@ export interface AdminOptions {
 }
 
 interface Progress {
+  result?: unknown;
+  members?: unknown;
+  epoch?: unknown;
   phase?: unknown;
   slotsToMove?: unknown;
   slotsMoved?: unknown;
@@ -54,7 +57,7 @@ export function runAdmin(o: AdminOptions): Promise<number> {
           } catch {
             continue;
           }
-          if (last.error === undefined) o.out(line(last));
+          if (last.error === undefined && last.result === undefined) o.out(line(last));
         }
       });
       res.on('end', () => {
@@ -71,11 +74,12 @@ export function runAdmin(o: AdminOptions): Promise<number> {
         } else if (res.statusCode !== 200) {
           o.err(`ringkv admin ${o.action}: HTTP ${res.statusCode ?? '?'}\n`);
           resolve(1);
-        } else if (last?.phase === 'done' || last?.phase === 'idle') {
-          o.out(`${o.action} ${o.id}: done\n`);
+        } else if (last?.result === 'done') {
+          const members = Array.isArray(last.members) ? last.members.join(', ') : '?';
+          o.out(`${o.action} ${o.id}: done (ring epoch ${String(last.epoch)}: ${members})\n`);
           resolve(0);
         } else {
-          o.err(`ringkv admin ${o.action}: ended in phase ${String(last?.phase)}\n`);
+          o.err(`ringkv admin ${o.action}: ${String(last?.result ?? 'no result')}${typeof last?.message === 'string' && last.message !== '' ? `: ${last.message}` : ''}\n`);
           resolve(1);
         }
       });

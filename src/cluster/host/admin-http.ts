@@ -9,9 +9,11 @@
  *   GET  /cluster/ring        ring epoch, N, members with their replica and primary counts
  *   GET  /cluster/stats       the node's cluster counters (ClusterNode.stats())
  *
- * The POST routes stream progress as NDJSON (one TopologyProgress per line, first when the
- * change starts, then every PROGRESS_INTERVAL_MS until the phase is done, failed or idle), so a
- * terminal shows it live; a refused change is a plain JSON error with the registry's status.
+ * The POST routes stream progress as NDJSON: one TopologyProgress line when the change starts
+ * and whenever it changes (polled every PROGRESS_INTERVAL_MS), then a last line {result: done |
+ * failed | timeout, epoch, members} once this node's ring reflects the change (no change in
+ * flight), so a terminal shows it live; a refused change is a plain JSON error with the
+ * registry's status (ERR_TOPOLOGY_BUSY while another change runs).
  * Bodies are bounded (BODY_BYTES_MAX) and validated; errors never carry stack traces.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -82,20 +84,40 @@ function sendError(res: ServerResponse, e: unknown): void {
   sendJson(res, err.httpStatus, errorBody(err.code, err.message), false);
 }
 
-const finished = (p: TopologyProgress): boolean => p.phase === 'done' || p.phase === 'failed' || p.phase === 'idle';
+const sameChange = (a: RingChange | null, b: RingChange): boolean => a !== null && a.kind === b.kind && a.id === b.id;
+
+/** The ring this node holds reflects the change and no change is in flight. */
+function applied(node: ClusterNode, change: RingChange): boolean {
+  const v = node.ring();
+  if (v.pending !== null) return false;
+  const member = v.current.members.some((m) => m.id === change.id);
+  return change.kind === 'join' ? member : !member;
+}
 
 async function runChange(node: ClusterNode, kind: RingChange['kind'], req: IncomingMessage, res: ServerResponse): Promise<void> {
   const change = changeOf(kind, await readBody(req));
   await node.changeRing(change);
   res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' });
   const started = Date.now();
+  let result: 'done' | 'failed' | 'timeout' = 'timeout';
+  let last: TopologyProgress | undefined;
   for (;;) {
     const p = node.topology();
-    res.write(`${JSON.stringify(p)}\n`);
-    if (finished(p) || Date.now() - started > FOLLOW_MS_MAX || res.destroyed) break;
+    if (last === undefined || JSON.stringify(p) !== JSON.stringify(last)) res.write(`${JSON.stringify(p)}\n`);
+    last = p;
+    if (applied(node, change)) {
+      result = 'done';
+      break;
+    }
+    if (p.phase === 'failed' && sameChange(p.change, change)) {
+      result = 'failed';
+      break;
+    }
+    if (Date.now() - started > FOLLOW_MS_MAX || res.destroyed) break;
     await new Promise((r) => setTimeout(r, PROGRESS_INTERVAL_MS));
   }
-  res.end();
+  const v = node.ring().current;
+  res.end(`${JSON.stringify({ result, epoch: v.epoch, members: v.members.map((m) => m.id), message: last?.message ?? '' })}\n`);
 }
 
 function ringBody(node: ClusterNode): unknown {

@@ -3,20 +3,14 @@
  * travels on the same connections; host kinds start with `host_` or `local_`, core kinds never
  * do). Every value from a peer is checked here by hand before use; null = malformed.
  *
- *   message host_addresses  the sender's address book (itself first) and ring epoch: sent on
- *                           connect and periodically, bounded to ADDRESSES_PER_MESSAGE_MAX
- *   message host_ring       a ring the sender adopted (pushed after a change)
- *   request host_join       ask a ring member to add the sender to the ring -> { ring }
- *   request host_ring_get   ask for the receiver's ring -> { ring }
+ *   message host_addresses  the sender's address book (itself first), sent on connect and
+ *                           periodically, at most ADDRESSES_PER_MESSAGE_MAX entries
  *   request local_*         LocalRequest (api.ts) -> LocalReply
- *
- * Rings travel as msgpack bytes of encodeRing; decodeRing (core) validates them fully.
  */
-import { Packr } from 'msgpackr';
-import { decodeRing, encodeRing, SLOT_COUNT, type RingState } from '../../core/ring/index.js';
+import { SLOT_COUNT } from '../../core/ring/index.js';
 import type { NodeId, Slot } from '../../core/types.js';
 import type { LocalReply, LocalRequest, NodeAddress } from '../api.js';
-import { isBin, isId, isObj, isStr, isUint, toBuffer } from './peer-guard.js';
+import { isId, isObj, isStr, isUint } from './peer-guard.js';
 
 /** Addresses in one host_addresses message (the book rotates through the rest). */
 export const ADDRESSES_PER_MESSAGE_MAX = 64;
@@ -34,35 +28,9 @@ export interface JoinMember {
   zone?: string;
 }
 
-export type HostMessage =
-  | { kind: 'host_addresses'; ringEpoch: number; addresses: NodeAddress[] }
-  | { kind: 'host_ring'; ring: Buffer };
+export type HostMessage = { kind: 'host_addresses'; addresses: NodeAddress[] };
 
-export type HostRequest =
-  | { kind: 'host_join'; member: JoinMember }
-  | { kind: 'host_ring_get' }
-  | LocalRequest;
-
-export interface RingReply {
-  ring: Buffer;
-}
-
-const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: false, bundleStrings: false });
-
-export function packRing(ring: RingState): Buffer {
-  return packr.pack(encodeRing(ring));
-}
-
-/** Throws RingkvError ERR_PROTOCOL on anything that is not a valid ring. */
-export function unpackRing(bytes: Buffer): RingState {
-  let v: unknown;
-  try {
-    v = packr.unpack(bytes);
-  } catch {
-    v = undefined;
-  }
-  return decodeRing(v);
-}
+export type HostRequest = LocalRequest;
 
 export const isHostKind = (kind: unknown): boolean =>
   typeof kind === 'string' && (kind.startsWith('host_') || kind.startsWith('local_'));
@@ -75,23 +43,15 @@ export function nodeAddress(v: unknown): NodeAddress | null {
 }
 
 export function hostMessage(v: unknown): HostMessage | null {
-  if (!isObj(v)) return null;
-  switch (v.kind) {
-    case 'host_addresses': {
-      if (!isUint(v.ringEpoch) || !Array.isArray(v.addresses) || v.addresses.length > ADDRESSES_PER_MESSAGE_MAX) return null;
-      const addresses: NodeAddress[] = [];
-      for (const a of v.addresses as unknown[]) {
-        const x = nodeAddress(a);
-        if (x === null) return null;
-        addresses.push(x);
-      }
-      return { kind: 'host_addresses', ringEpoch: v.ringEpoch, addresses };
-    }
-    case 'host_ring':
-      return isBin(v.ring) ? { kind: 'host_ring', ring: toBuffer(v.ring) } : null;
-    default:
-      return null;
+  if (!isObj(v) || v.kind !== 'host_addresses') return null;
+  if (!Array.isArray(v.addresses) || v.addresses.length > ADDRESSES_PER_MESSAGE_MAX) return null;
+  const addresses: NodeAddress[] = [];
+  for (const a of v.addresses as unknown[]) {
+    const x = nodeAddress(a);
+    if (x === null) return null;
+    addresses.push(x);
   }
+  return { kind: 'host_addresses', addresses };
 }
 
 function slots(v: unknown): Slot[] | null {
@@ -103,23 +63,6 @@ function slots(v: unknown): Slot[] | null {
 export function hostRequest(v: unknown): HostRequest | null {
   if (!isObj(v)) return null;
   switch (v.kind) {
-    case 'host_join': {
-      const m = v.member;
-      if (!isObj(m) || !isId(m.id) || !/^[A-Za-z0-9._-]{1,64}$/.test(m.id)) return null;
-      if (typeof m.weight !== 'number' || !(m.weight > 0) || m.weight > 1000) return null;
-      const member: JoinMember = { id: m.id as NodeId, weight: m.weight };
-      if (m.rack !== undefined) {
-        if (!isStr(m.rack, 255)) return null;
-        member.rack = m.rack;
-      }
-      if (m.zone !== undefined) {
-        if (!isStr(m.zone, 255)) return null;
-        member.zone = m.zone;
-      }
-      return { kind: 'host_join', member };
-    }
-    case 'host_ring_get':
-      return { kind: 'host_ring_get' };
     case 'local_keys': {
       if (v.after !== null && !isStr(v.after, 1 << 20)) return null;
       if (!isUint(v.limit, LOCAL_KEYS_LIMIT_MAX) || v.limit < 1) return null;
@@ -145,10 +88,6 @@ export function hostRequest(v: unknown): HostRequest | null {
     default:
       return null;
   }
-}
-
-export function ringReply(v: unknown): RingReply | null {
-  return isObj(v) && isBin(v.ring) ? { ring: toBuffer(v.ring) } : null;
 }
 
 /** A peer's answer to a LocalRequest of kind `kind`, checked. */

@@ -20,18 +20,14 @@
  * the core is built; later raises by membership (refutations) are persisted from the tick.
  * The ring and the address book are persisted too, so a restarted node resumes with both.
  *
- * Ring (host-managed, temporary until the core runs topology changes itself): the ring lives
- * here and the core is built over a placement of it. A node with no stored ring and no seeds
- * forms a one-node ring; a node with seeds and no stored ring asks a ring member to add it
- * (host_join, retried with backoff) and adopts the ring it gets back. Changes (join,
- * decommission, remove) are computed by the node that receives them, which adopts the new ring
- * (epoch + 1) and pushes it; others learn newer epochs from the address gossip and fetch the
- * ring. Adopting a ring rebuilds the core at a higher incarnation (the core's placement and
- * anti-entropy tables are fixed per instance); requests in flight at that moment are answered
- * ERR_UNAVAILABLE (reads) or ERR_MAYBE_APPLIED (writes). No data is streamed: new replicas are
- * filled by read repair and Merkle anti-entropy. Concurrent changes made at two nodes are
- * resolved by epoch, then a deterministic tie-break, so every node ends on the same ring, but
- * one of the two changes is lost: make changes through one node at a time.
+ * Ring. The core runs ring changes (topology/driver.ts): the host builds it in ring mode with
+ * the persisted topology state, persists every `ring_changed` (meta 'ring', the core's state
+ * payload), and only decides when to ask for a join: a node with no stored state and no seeds
+ * forms a one-node ring; a node with seeds and no stored state learns the seeds' ids first (the
+ * core's membership and topology need them), starts not in a ring, and once its membership
+ * knows a live member it asks to join (node.changeRing {join}), retrying with backoff until the
+ * ring (current or pending) holds it. start() resolves then. A node that was in a ring and left
+ * it (decommissioned) does not join again by itself.
  *
  * Addresses. Seeds are host:peerPort; the transport learns their ids in the handshake. Hosts
  * send each other their address book (self first, at most ADDRESSES_PER_MESSAGE_MAX per
@@ -43,12 +39,12 @@ import { Packr } from 'msgpackr';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Effect, Input, IoId, KvOp, KvResult, StorageResult } from '../../core/messages.js';
-import { Node, NODE_DEFAULTS } from '../../core/node/node.js';
-import { ringPlacement } from '../../core/node/ring-placement.js';
-import { initialRing, keySlot, movedReplicas, withMemberAdded, withMemberRemoved, type RingState } from '../../core/ring/index.js';
+import { Node, NODE_DEFAULTS, type NodeRing } from '../../core/node/node.js';
+import { initialRing, keySlot, type RingState } from '../../core/ring/index.js';
+import { decodeState, encodeState, initialState } from '../../core/topology/view.js';
 import { nodeId, requestId, type NodeId, type Random, type RequestId } from '../../core/types.js';
 import { globMatch, isMatchAll } from '../../data/glob-match.js';
-import { RingkvError } from '../../errors/index.js';
+import { ERROR_CODES, RingkvError, type ErrorCode } from '../../errors/index.js';
 import { PeerTransport } from '../../server/peer/index.js';
 import type { StorageEngine } from '../../storage/engine.js';
 import { isPromise } from '../../util/maybe-promise.js';
@@ -56,8 +52,7 @@ import type {
   ClusterDefaults, ClusterNode, LocalReply, LocalRequest, MemberState, MemberView, NodeAddress, RingChange, RingView, TopologyProgress,
 } from '../api.js';
 import {
-  ADDRESSES_PER_MESSAGE_MAX, hostMessage, hostRequest, isHostKind, localReply, nodeAddress, packRing, ringReply, unpackRing,
-  type HostMessage, type HostRequest, type JoinMember,
+  ADDRESSES_PER_MESSAGE_MAX, hostMessage, hostRequest, isHostKind, localReply, nodeAddress, type HostMessage, type JoinMember,
 } from './host-messages.js';
 import { HostStorage, META } from './host-storage.js';
 import { isObj, peerMessage, type GuardLimits } from './peer-guard.js';
@@ -81,7 +76,8 @@ export interface NodeMeta {
   readonly nodeId: NodeId;
   /** This life's incarnation (already persisted). */
   readonly incarnation: number;
-  readonly ring: RingState | null;
+  /** The persisted topology state (null = never in a ring). */
+  readonly ring: NodeRing | null;
   readonly addresses: readonly NodeAddress[];
 }
 
@@ -101,8 +97,7 @@ export interface NodeHostStats {
   peerMessagesFailed: number;
   hostMessages: number;
   storageFailures: number;
-  ringAdoptions: number;
-  nodeRebuilds: number;
+  ringPersists: number;
   joinAttempts: number;
   localRequestsServed: number;
 }
@@ -113,7 +108,6 @@ interface Pending {
 }
 
 interface Completion {
-  gen: number;
   ioId: IoId;
   result: StorageResult;
 }
@@ -151,11 +145,14 @@ export async function prepareMeta(engine: StorageEngine, config: Config, now: ()
   // Engines that forget everything on restart (memory) still need a rising incarnation.
   const floor = engine.capabilities.durable ? 0 : Math.floor(now() / 1000);
   const incarnation = Math.max(previous + 1, floor);
-  let ring: RingState | null = null;
+  let ring: NodeRing | null = null;
   const ringBytes = await storage.readMeta(META.ring);
-  if (ringBytes !== undefined) ring = unpackRing(ringBytes);
-  if (ring !== null && ring.replicationFactor !== config.cluster.replicationFactor) {
-    throw new RingkvError('ERR_CONFIG', `stored ring has replication factor ${ring.replicationFactor}, config says ${config.cluster.replicationFactor}`);
+  if (ringBytes !== undefined) {
+    const st = decodeState(ringBytes);
+    ring = { current: st.current, pending: st.pending, change: st.change, origin: st.origin, id: st.id };
+    if (st.current.replicationFactor !== config.cluster.replicationFactor) {
+      throw new RingkvError('ERR_CONFIG', `stored ring has replication factor ${st.current.replicationFactor}, config says ${config.cluster.replicationFactor}`);
+    }
   }
   const addresses: NodeAddress[] = [];
   const addrBytes = await storage.readMeta(META.addresses);
@@ -182,28 +179,25 @@ function incarnationBytes(n: number): Buffer {
   return b;
 }
 
+const seedKey = (s: { host: string; port: number }): string => `${s.host}:${s.port}`;
+
+/** A code from a peer's answer, mapped to the registry (a newer peer's unknown code is internal). */
+function knownCode(code: string): ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code) ? (code as ErrorCode) : 'ERR_INTERNAL';
+}
+
 /** Parses "host:port" seeds (the schema checked the shape). */
 function parseSeed(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
   return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
 }
 
-/** Deterministic order of two rings at the same epoch: every node picks the same winner. */
-function ringWins(candidate: RingState, current: RingState | null): boolean {
-  if (current === null) return true;
-  if (candidate.epoch !== current.epoch) return candidate.epoch > current.epoch;
-  const a = candidate.members.map((m) => m.id).join(',');
-  const b = current.members.map((m) => m.id).join(',');
-  if (candidate.members.length !== current.members.length) return candidate.members.length > current.members.length;
-  return a > b;
-}
-
 export class NodeHost implements ClusterNode {
   readonly id: NodeId;
   readonly defaults: ClusterDefaults;
   readonly hostStats: NodeHostStats = {
-    peerMessagesInvalid: 0, peerRequestsInvalid: 0, peerMessagesFailed: 0, hostMessages: 0, storageFailures: 0, ringAdoptions: 0,
-    nodeRebuilds: 0, joinAttempts: 0, localRequestsServed: 0,
+    peerMessagesInvalid: 0, peerRequestsInvalid: 0, peerMessagesFailed: 0, hostMessages: 0, storageFailures: 0, ringPersists: 0,
+    joinAttempts: 0, localRequestsServed: 0,
   };
 
   private readonly config: Config;
@@ -214,11 +208,10 @@ export class NodeHost implements ClusterNode {
   private readonly limits: GuardLimits;
 
   private node: Node | null = null;
-  /** Generation of `node`: completions of a previous core instance are dropped. */
-  private gen = 0;
-  private incarnation: number;
+  private readonly incarnation: number;
   private persistedIncarnation: number;
-  private ringState: RingState | null;
+  /** The topology state the node starts with (persisted); null = never in a ring. */
+  private readonly storedRing: NodeRing | null;
   private placeholder: RingState | undefined;
   private readonly book = new Map<NodeId, NodeAddress>();
   private bookDirty = false;
@@ -236,9 +229,7 @@ export class NodeHost implements ClusterNode {
   private joinTimer: NodeJS.Timeout | undefined;
   private started = false;
   private closing = false;
-  private ringFetching = false;
-  private changeInFlight = false;
-  private progress: TopologyProgress = { change: null, phase: 'idle', slotsToMove: 0, slotsMoved: 0, keysStreamed: 0, bytesStreamed: 0, message: '' };
+  /** Resolvers of start() while this node waits to be in a ring. */
   private ringWaiters: (() => void)[] = [];
   private invalidLogged = 0;
   private invalidLogWindowMs = 0;
@@ -252,7 +243,7 @@ export class NodeHost implements ClusterNode {
     this.storage = new HostStorage(opts.engine);
     this.incarnation = opts.meta.incarnation;
     this.persistedIncarnation = opts.meta.incarnation;
-    this.ringState = opts.meta.ring;
+    this.storedRing = opts.meta.ring;
     this.limits = { keyBytesMax: c.maxKeyBytes };
     this.defaults = {
       replicationFactor: c.cluster.replicationFactor, readConsistency: c.cluster.readConsistency, writeConsistency: c.cluster.writeConsistency,
@@ -282,32 +273,48 @@ export class NodeHost implements ClusterNode {
   }
 
   /**
-   * Starts the node: learns the seeds' ids, gets a ring (stored, a new one-node ring, or by
-   * joining through a seed), builds the core and starts the clock. Resolves once the node has a
-   * ring; a joining node retries until a seed answers (or close() is called).
+   * Starts the node: builds the core (with its stored ring, a new one-node ring, or none for a
+   * node joining through seeds, whose ids are learned first) and starts the clock. Resolves once
+   * the node is in a ring (current or pending); a joining node retries until it is, or until
+   * close() is called (then it rejects with ERR_SHUTTING_DOWN).
    */
   async start(ports: { respPort: number; httpPort: number }): Promise<void> {
     if (this.started) throw new TypeError('node host already started');
     this.started = true;
     this.selfAddress = { ...this.selfAddress, respPort: ports.respPort, httpPort: ports.httpPort };
     this.transport.setPeers(this.peerBook());
-    this.tickTimer = setInterval(() => this.tick(), this.config.cluster.tickMs);
     this.gossipTimer = setInterval(() => this.gossip(), ADDRESS_GOSSIP_MS);
-    const seeds = this.config.cluster.seeds.map(parseSeed);
-    if (this.ringState === null && seeds.length === 0) {
-      this.adoptRing(initialRing([this.selfMember()], this.config.cluster.replicationFactor), 'formed a one-node ring');
-    } else if (this.ringState !== null) {
-      this.buildNode();
+    const seeds = this.config.cluster.seeds.map(parseSeed).filter((s) => !this.isSelf(s));
+    let ring = this.storedRing;
+    if (ring === null && seeds.length === 0) {
+      const state = initialState(initialRing([this.selfMember()], this.config.cluster.replicationFactor));
+      ring = { current: state.current, pending: null, change: null, origin: null, id: state.id };
+      await this.storage.writeMeta(META.ring, Buffer.from(encodeState(state)));
+      this.log.info({ epoch: state.current.epoch }, 'formed a one-node ring');
     }
-    if (seeds.length > 0) void this.discoverSeeds(seeds);
-    if (this.ringState === null) {
-      if (!this.config.cluster.autoJoin) {
-        throw new RingkvError('ERR_CONFIG', 'this node has no ring and cluster.autoJoin is off: start it with autoJoin or without seeds');
-      }
+    if (ring === null) {
+      // The core's membership and topology take their seeds as node ids: learn them first.
+      await this.discoverSeeds(seeds, 1);
+      if (this.closing) throw new RingkvError('ERR_SHUTTING_DOWN', 'closed while reaching the seeds');
+      void this.discoverSeeds(seeds.filter((s) => !this.seedReached.has(seedKey(s))), seeds.length);
+    } else if (seeds.length > 0) {
+      void this.discoverSeeds(seeds, seeds.length);
+    }
+    this.buildNode(ring ?? { current: null, pending: null });
+    this.tickTimer = setInterval(() => this.tick(), this.config.cluster.tickMs);
+    if (this.inRing()) return;
+    if (ring !== null) {
+      // It was in a ring and is not any more (decommissioned or removed): it stays out.
+      this.log.warn('this node is not in its ring; it coordinates requests but holds no data (join it with ringkv admin join)');
+      return;
+    }
+    if (!this.config.cluster.autoJoin) {
+      this.log.warn('cluster.autoJoin is off: waiting for an operator to add this node (ringkv admin join)');
+    } else {
       this.scheduleJoin(0, 0);
-      await new Promise<void>((resolve) => this.ringWaiters.push(resolve));
-      if (this.closing) throw new RingkvError('ERR_SHUTTING_DOWN', 'closed while joining the cluster');
     }
+    await new Promise<void>((resolve) => this.ringWaiters.push(resolve));
+    if (this.closing) throw new RingkvError('ERR_SHUTTING_DOWN', 'closed while joining the cluster');
   }
 
   /** Graceful: stop the clock, answer what is pending, close the transport, persist, close the engine. */
@@ -330,33 +337,23 @@ export class NodeHost implements ClusterNode {
   // ---- ClusterNode ----------------------------------------------------------------------
 
   execute(op: KvOp): Promise<KvResult> {
-    const node = this.node;
-    if (this.closing) return Promise.resolve(errorResult('ERR_SHUTTING_DOWN', 'the node is shutting down'));
-    if (node === null) return Promise.resolve(errorResult('ERR_UNAVAILABLE', 'this node has not joined a ring yet'));
-    const id = requestId(this.nextRequestId);
-    this.nextRequestId = this.nextRequestId >= Number.MAX_SAFE_INTEGER ? 1 : this.nextRequestId + 1;
-    return new Promise<KvResult>((resolve) => {
-      this.pending.set(id, { resolve, write: op.kind !== 'get' });
-      try {
-        node.step({ kind: 'client_request', requestId: id, op });
-      } catch (err) {
-        this.pending.delete(id);
-        this.log.error({ err }, 'core refused a client request');
-        resolve(errorResult('ERR_INTERNAL', 'internal error'));
-        return;
-      }
-      this.drain();
-    });
+    return this.submit(op.kind !== 'get', (node, id) => node.step({ kind: 'client_request', requestId: id, op }));
   }
 
   ring(): RingView {
-    return { current: this.ringState ?? this.placeholderRing(), pending: null };
+    const v = this.node?.ringView() ?? null;
+    return v ?? { current: this.placeholderRing(), pending: null };
   }
 
   members(): MemberView[] {
     const ids = new Set<NodeId>([this.id]);
-    const ring = this.ringState;
-    if (ring !== null) for (const m of ring.members) ids.add(m.id);
+    const view = this.node?.ringView() ?? null;
+    const inRing = new Set<NodeId>();
+    if (view !== null) {
+      for (const m of view.current.members) inRing.add(m.id);
+      for (const m of view.pending?.members ?? []) inRing.add(m.id);
+    }
+    for (const id of inRing) ids.add(id);
     for (const id of this.book.keys()) ids.add(id);
     const membership = this.node?.members ?? null;
     if (membership !== null) for (const s of membership.snapshot()) ids.add(s.id);
@@ -366,9 +363,9 @@ export class NodeHost implements ClusterNode {
       out.push({
         id,
         state: status,
-        incarnation: id === this.id ? (this.node?.incarnationToPersist ?? this.incarnation) : (membership?.incarnationOf(id) ?? 0),
+        incarnation: id === this.id ? this.currentIncarnation : (membership?.incarnationOf(id) ?? 0),
         address: id === this.id ? this.selfAddress : this.book.get(id),
-        inRing: ring?.members.some((m) => m.id === id) ?? false,
+        inRing: inRing.has(id),
       });
     }
     return out;
@@ -390,61 +387,24 @@ export class NodeHost implements ClusterNode {
     return reply;
   }
 
+  /** Starts a ring change in the core; resolves once it started (watch topology() for progress). */
   async changeRing(change: RingChange): Promise<void> {
-    const ring = this.ringState;
-    if (ring === null) throw new RingkvError('ERR_UNAVAILABLE', 'this node has no ring yet');
-    if (this.changeInFlight) throw new RingkvError('ERR_TOPOLOGY_BUSY', 'a ring change is in flight on this node');
-    this.changeInFlight = true;
-    try {
-      let next: RingState;
-      switch (change.kind) {
-        case 'join': {
-          if (ring.members.some((m) => m.id === change.id)) return;
-          if (change.id !== this.id && !this.book.has(change.id)) {
-            throw new RingkvError('ERR_UNKNOWN_NODE', `node ${change.id} is not known to this node (start it with this cluster's seeds first)`);
-          }
-          const member: JoinMember = { id: change.id, weight: change.weight ?? 1 };
-          if (change.rack !== undefined) member.rack = change.rack;
-          if (change.zone !== undefined) member.zone = change.zone;
-          next = withMemberAdded(ring, member);
-          break;
-        }
-        case 'decommission':
-        case 'remove': {
-          if (!ring.members.some((m) => m.id === change.id)) throw new RingkvError('ERR_UNKNOWN_NODE', `node ${change.id} is not in the ring`);
-          if (ring.members.length === 1) throw new RingkvError('ERR_INVALID_ARGUMENT', 'cannot remove the last member of the ring');
-          next = withMemberRemoved(ring, change.id);
-          if (change.kind === 'remove') this.forget(change.id);
-          break;
-        }
-        default: {
-          const never: never = change;
-          throw new TypeError(`unknown ring change ${JSON.stringify(never)}`);
-        }
-      }
-      const moved = movedReplicas(ring, next);
-      this.progress = { change, phase: 'committing', slotsToMove: moved, slotsMoved: 0, keysStreamed: 0, bytesStreamed: 0, message: `epoch ${next.epoch}` };
-      this.adoptRing(next, `ring change ${change.kind} ${change.id}`);
-      this.pushRing();
-      this.progress = {
-        change, phase: 'done', slotsToMove: moved, slotsMoved: moved, keysStreamed: 0, bytesStreamed: 0,
-        message: `ring epoch ${next.epoch} adopted; new replicas are filled by read repair and anti-entropy`,
-      };
-    } finally {
-      this.changeInFlight = false;
-    }
+    const r = await this.submit(true, (node, id) => node.changeRing(id, change));
+    if (r.kind === 'error') throw new RingkvError(knownCode(r.code), r.message);
   }
 
   topology(): TopologyProgress {
-    return this.progress;
+    return this.node?.topologyProgress() ?? { change: null, phase: 'idle', slotsToMove: 0, slotsMoved: 0, keysStreamed: 0, bytesStreamed: 0, message: 'not started' };
   }
 
   stats(): Record<string, number> {
     const out: Record<string, number> = { ...this.hostStats };
     const node = this.node;
-    out.incarnation = node?.incarnationToPersist ?? this.incarnation;
-    out.ringEpoch = this.ringState?.epoch ?? 0;
-    out.ringMembers = this.ringState?.members.length ?? 0;
+    const view = node?.ringView() ?? null;
+    out.incarnation = this.currentIncarnation;
+    out.ringEpoch = view?.current.epoch ?? 0;
+    out.ringMembers = view?.current.members.length ?? 0;
+    out.ringPending = view?.pending === null || view === null ? 0 : 1;
     out.pendingRequests = this.pending.size;
     if (node !== null) {
       for (const [k, v] of Object.entries(node.stats)) if (typeof v === 'number') out[`core_${k}`] = v;
@@ -453,13 +413,15 @@ export class NodeHost implements ClusterNode {
       if (ae !== null) for (const [k, v] of Object.entries(ae)) out[`ae_${k}`] = v;
       const ms = node.members;
       if (ms !== null) for (const [k, v] of Object.entries(ms.stats)) if (typeof v === 'number') out[`membership_${k}`] = v;
+      const ts = node.topologyStats;
+      if (ts !== null) for (const [k, v] of Object.entries(ts)) if (typeof v === 'number') out[`topology_${k}`] = v;
     }
     const t = this.transport.stats();
     for (const [k, v] of Object.entries(t)) if (typeof v === 'number') out[`peer_${k}`] = v;
     return out;
   }
 
-  /** Incarnation of the running core (rises on restarts and on every ring adoption). */
+  /** Incarnation of the running core (rises on every restart and with membership refutations). */
   get currentIncarnation(): number {
     return this.node?.incarnationToPersist ?? this.incarnation;
   }
@@ -470,6 +432,27 @@ export class NodeHost implements ClusterNode {
 
   // ---- the core loop --------------------------------------------------------------------
 
+  /** Registers a reply-bearing request, steps the core with it and drains; never rejects. */
+  private submit(write: boolean, stepWith: (node: Node, id: RequestId) => void): Promise<KvResult> {
+    const node = this.node;
+    if (this.closing) return Promise.resolve(errorResult('ERR_SHUTTING_DOWN', 'the node is shutting down'));
+    if (node === null) return Promise.resolve(errorResult('ERR_UNAVAILABLE', 'this node has not started yet'));
+    const id = requestId(this.nextRequestId);
+    this.nextRequestId = this.nextRequestId >= Number.MAX_SAFE_INTEGER ? 1 : this.nextRequestId + 1;
+    return new Promise<KvResult>((resolve) => {
+      this.pending.set(id, { resolve, write });
+      try {
+        stepWith(node, id);
+      } catch (err) {
+        this.pending.delete(id);
+        this.log.error({ err }, 'core refused a request');
+        resolve(errorResult('ERR_INTERNAL', 'internal error'));
+        return;
+      }
+      this.drain();
+    });
+  }
+
   private tick(): void {
     const node = this.node;
     if (node === null) return;
@@ -479,6 +462,10 @@ export class NodeHost implements ClusterNode {
     if (inc > this.persistedIncarnation) {
       this.persistedIncarnation = inc;
       void this.storage.writeMeta(META.incarnation, incarnationBytes(inc)).catch((err: unknown) => this.log.error({ err }, 'cannot persist incarnation'));
+    }
+    if (this.ringWaiters.length > 0 && this.inRing()) {
+      this.log.info({ epoch: this.ring().current.epoch }, 'this node is in the ring');
+      for (const w of this.ringWaiters.splice(0)) w();
     }
   }
 
@@ -495,7 +482,6 @@ export class NodeHost implements ClusterNode {
         if (effects.length > 0) continue;
         const c = this.completions.shift();
         if (c === undefined) break;
-        if (c.gen !== this.gen) continue;
         node.step({ kind: 'storage_done', ioId: c.ioId, result: c.result });
       }
     } finally {
@@ -509,17 +495,16 @@ export class NodeHost implements ClusterNode {
         this.transport.send(e.to, e.message);
         return;
       case 'storage': {
-        const gen = this.gen;
         const r = this.storage.execute(e.op);
         if (isPromise(r)) {
           void r.then((result) => {
             if (result.kind === 'failed') this.storageFailed(result.message);
-            this.completions.push({ gen, ioId: e.ioId, result });
+            this.completions.push({ ioId: e.ioId, result });
             this.drain();
           });
         } else {
           if (r.kind === 'failed') this.storageFailed(r.message);
-          this.completions.push({ gen, ioId: e.ioId, result: r });
+          this.completions.push({ ioId: e.ioId, result: r });
         }
         return;
       }
@@ -530,11 +515,15 @@ export class NodeHost implements ClusterNode {
         p.resolve(e.result);
         return;
       }
-      case 'ring_changed':
-        // The core adopted a ring (topology changes run in the core): persist and publish it.
-        this.ringState = e.current;
-        void this.storage.writeMeta(META.ring, packRing(e.current)).catch((err: unknown) => this.log.error({ err }, 'cannot persist ring'));
+      case 'ring_changed': {
+        // Persist the whole state (rank id, change, origin) so a restart ranks it as peers do.
+        const st = this.node?.topologyState ?? null;
+        const state = st ?? initialState(e.current, e.pending, e.change ?? null, e.origin ?? null, e.id);
+        this.hostStats.ringPersists++;
+        this.log.info({ epoch: e.current.epoch, pendingEpoch: e.pending?.epoch ?? null, change: e.change ?? null, members: e.current.members.map((m) => m.id) }, 'ring changed');
+        void this.storage.writeMeta(META.ring, Buffer.from(encodeState(state))).catch((err: unknown) => this.log.error({ err }, 'cannot persist ring'));
         return;
+      }
       default: {
         const never: never = e;
         throw new TypeError(`unknown effect ${JSON.stringify(never)}`);
@@ -547,7 +536,7 @@ export class NodeHost implements ClusterNode {
     if (this.hostStats.storageFailures <= 10) this.log.error({ message }, 'storage operation failed');
   }
 
-  private failPending(code: 'ERR_SHUTTING_DOWN' | 'ERR_UNAVAILABLE', message: string): void {
+  private failPending(code: 'ERR_SHUTTING_DOWN', message: string): void {
     for (const [id, p] of [...this.pending]) {
       this.pending.delete(id);
       // A write handed to the core may have reached replicas: it may have happened.
@@ -555,30 +544,17 @@ export class NodeHost implements ClusterNode {
     }
   }
 
-  /** Builds a new core over the current ring, at a fresh incarnation. */
-  private buildNode(): void {
-    const ring = this.ringState;
-    if (ring === null) throw new Error('buildNode without a ring');
+  private buildNode(ring: NodeRing): void {
     const c = this.config.cluster;
-    if (this.node !== null) {
-      this.incarnation = Math.max(this.incarnation, this.node.incarnationToPersist) + 1;
-      this.failPending('ERR_UNAVAILABLE', 'the ring changed while the request was in flight');
-      this.hostStats.nodeRebuilds++;
-      // Engines here apply the put synchronously; it is synced with the engine's durability.
-      this.persistedIncarnation = this.incarnation;
-      void this.storage.writeMeta(META.incarnation, incarnationBytes(this.incarnation)).catch((err: unknown) => this.log.error({ err }, 'cannot persist incarnation'));
-    }
-    this.gen++;
-    this.completions.length = 0;
-    const others = ring.members.map((m) => m.id).filter((id) => id !== this.id);
+    const others = [...(ring.current?.members ?? []), ...(ring.pending?.members ?? [])].map((m) => m.id).filter((id) => id !== this.id);
     const known = [...new Set([...others, ...this.book.keys()])].filter((id) => id !== this.id).slice(0, ADDRESS_BOOK_MAX - 1);
     const seeds = [...new Set([...this.seedIds, ...others])];
-    const placement = ringPlacement(ring);
     this.node = new Node({
       ...NODE_DEFAULTS,
       id: this.id,
       incarnation: this.incarnation,
-      placement,
+      ring,
+      topology: { seeds: this.seedIds },
       mode: c.conflictMode,
       siblingsMax: c.siblingsMax,
       requestTimeoutMs: c.requestTimeoutMs,
@@ -587,15 +563,28 @@ export class NodeHost implements ClusterNode {
       hintBytesMax: c.hintBytesMax,
       hintWindowMs: c.hintWindowMs,
       startMs: this.now(),
-      membership: { seeds, members: known, probeIntervalMs: c.probeIntervalMs, probeTimeoutMs: c.probeTimeoutMs, ringEpoch: ring.epoch },
+      membership: { seeds, members: known, probeIntervalMs: c.probeIntervalMs, probeTimeoutMs: c.probeTimeoutMs },
       random: cryptoRandom,
-      antiEntropy: c.antiEntropyIntervalMs > 0 ? { intervalMs: c.antiEntropyIntervalMs } : null,
+      antiEntropy: c.antiEntropyIntervalMs > 0 ? this.antiEntropyOptions() : null,
     });
-    this.log.info({ incarnation: this.incarnation, ringEpoch: ring.epoch, members: ring.members.length }, 'core started');
+    this.log.info({ incarnation: this.incarnation, ringEpoch: ring.current?.epoch ?? 0, seeds }, 'core started');
     this.drain();
   }
 
+  /** Anti-entropy settings from config; the tombstone grace is raised to the core's minimum. */
+  private antiEntropyOptions(): { intervalMs: number; tombstoneGraceMs: number } {
+    const c = this.config.cluster;
+    const graceMin = c.hintWindowMs + 2 * c.requestTimeoutMs;
+    return { intervalMs: c.antiEntropyIntervalMs, tombstoneGraceMs: Math.max(c.tombstoneGraceMs, graceMin) };
+  }
+
   // ---- ring -----------------------------------------------------------------------------
+
+  private inRing(): boolean {
+    const v = this.node?.ringView() ?? null;
+    if (v === null) return false;
+    return v.current.members.some((m) => m.id === this.id) || (v.pending?.members.some((m) => m.id === this.id) ?? false);
+  }
 
   private selfMember(): JoinMember {
     const c = this.config.cluster;
@@ -605,65 +594,44 @@ export class NodeHost implements ClusterNode {
     return m;
   }
 
-  /** A stand-in before the node has a ring (itself only); never persisted or sent. */
+  /** A stand-in before the node knows a ring (itself only); never persisted or sent. */
   private placeholderRing(): RingState {
     this.placeholder ??= initialRing([this.selfMember()], this.config.cluster.replicationFactor);
     return this.placeholder;
   }
 
-  /** Takes `ring` if it wins over the current one; rebuilds the core over it. */
-  private adoptRing(ring: RingState, why: string): boolean {
-    if (!ringWins(ring, this.ringState)) return false;
-    if (ring.replicationFactor !== this.config.cluster.replicationFactor) {
-      this.log.error({ theirs: ring.replicationFactor, ours: this.config.cluster.replicationFactor }, 'ignoring a ring with another replication factor');
-      return false;
-    }
-    const previous = this.ringState;
-    this.ringState = ring;
-    this.hostStats.ringAdoptions++;
-    this.log.info({ epoch: ring.epoch, previousEpoch: previous?.epoch ?? 0, members: ring.members.map((m) => m.id), why }, 'ring adopted');
-    void this.storage.writeMeta(META.ring, packRing(ring)).catch((err: unknown) => this.log.error({ err }, 'cannot persist ring'));
-    if (this.started) this.buildNode();
-    // start() waits until this node is IN the ring, not merely holding one.
-    if (ring.members.some((m) => m.id === this.id)) for (const w of this.ringWaiters.splice(0)) w();
-    return true;
+  private isSelf(s: { host: string; port: number }): boolean {
+    return s.port === this.selfAddress.peerPort && (s.host === this.selfAddress.host || s.host === this.config.host);
   }
 
-  private pushRing(): void {
-    const ring = this.ringState;
-    if (ring === null) return;
-    const msg: HostMessage = { kind: 'host_ring', ring: packRing(ring) };
-    for (const peer of this.transport.connectedPeers()) this.transport.send(peer, msg);
-  }
+  private readonly seedReached = new Set<string>();
 
-  private forget(id: NodeId): void {
-    if (id === this.id) return;
-    this.book.delete(id);
-    this.bookDirty = true;
-    this.transport.setPeers(this.peerBook());
-  }
-
-  private async discoverSeeds(seeds: readonly { host: string; port: number }[]): Promise<void> {
+  /**
+   * Dials seeds by address until `want` of them answered (or close()), with backoff; their ids
+   * become membership and topology seeds and their addresses enter the book.
+   */
+  private async discoverSeeds(seeds: readonly { host: string; port: number }[], want: number): Promise<void> {
     let attempt = 0;
-    const pendingSeeds = [...seeds];
-    while (!this.closing && pendingSeeds.length > 0) {
-      for (const s of [...pendingSeeds]) {
-        if (s.port === this.selfAddress.peerPort && (s.host === this.selfAddress.host || s.host === this.config.host)) {
-          pendingSeeds.splice(pendingSeeds.indexOf(s), 1); // a seed list may name this node itself
-          continue;
-        }
+    const todo = seeds.filter((s) => !this.seedReached.has(seedKey(s)));
+    let reached = 0;
+    while (!this.closing && todo.length > 0 && reached < want) {
+      for (const s of [...todo]) {
         try {
           const id = await this.transport.connectAddress(s);
           if (!this.seedIds.includes(id) && id !== this.id) this.seedIds.push(id);
-          pendingSeeds.splice(pendingSeeds.indexOf(s), 1);
-          this.log.info({ seed: `${s.host}:${s.port}`, id }, 'seed reached');
+          this.seedReached.add(seedKey(s));
+          todo.splice(todo.indexOf(s), 1);
+          reached++;
+          this.log.info({ seed: seedKey(s), id }, 'seed reached');
+          if (reached >= want) return;
         } catch (err) {
-          if (attempt % 10 === 0) this.log.warn({ seed: `${s.host}:${s.port}`, reason: err instanceof Error ? err.message : String(err) }, 'seed not reachable yet');
+          if (attempt % 10 === 0) this.log.warn({ seed: seedKey(s), reason: err instanceof Error ? err.message : String(err) }, 'seed not reachable yet');
         }
       }
-      if (pendingSeeds.length === 0 || this.closing) return;
       attempt++;
-      await new Promise((r) => setTimeout(r, Math.min(JOIN_BACKOFF_MAX_MS, JOIN_BACKOFF_BASE_MS * 2 ** Math.min(attempt, 8))));
+      if (todo.length > 0 && reached < want && !this.closing) {
+        await new Promise((r) => setTimeout(r, Math.min(JOIN_BACKOFF_MAX_MS, JOIN_BACKOFF_BASE_MS * 2 ** Math.min(attempt, 8))));
+      }
     }
   }
 
@@ -675,44 +643,30 @@ export class NodeHost implements ClusterNode {
     }, delayMs);
   }
 
-  /** Asks a ring member (a seed, else any connected peer) to add this node to the ring. */
+  /**
+   * Asks the core to add this node to the ring (the core forwards the change to a ring member).
+   * Waits until membership knows a live peer first; retries with backoff on any refusal
+   * (a change already in flight: ERR_TOPOLOGY_BUSY) until the ring holds this node.
+   */
   private async tryJoin(attempt: number): Promise<void> {
-    if (this.closing || this.ringState?.members.some((m) => m.id === this.id) === true) return;
-    const candidates = [...this.seedIds, ...this.transport.connectedPeers().map((p) => nodeId(p))];
-    const target = candidates.length === 0 ? undefined : candidates[attempt % candidates.length];
-    if (target !== undefined) {
+    if (this.closing || this.inRing()) return;
+    const node = this.node;
+    const livePeers = node?.members?.liveMembers().filter((m) => m !== this.id).length ?? 0;
+    if (node !== null && livePeers > 0) {
       this.hostStats.joinAttempts++;
-      try {
-        const req: HostRequest = { kind: 'host_join', member: this.selfMember() };
-        const reply = ringReply(await this.transport.request(target, req));
-        if (reply === null) throw new RingkvError('ERR_PROTOCOL', 'malformed join reply');
-        const ring = unpackRing(reply.ring);
-        if (ring.members.some((m) => m.id === this.id)) {
-          // Already adopted when the member's push arrived first; then nothing changes here.
-          this.adoptRing(ring, `joined through ${target}`);
-          for (const w of this.ringWaiters.splice(0)) w();
-          return;
-        }
-      } catch (err) {
-        if (attempt % 5 === 0) this.log.warn({ via: target, attempt, reason: err instanceof Error ? err.message : String(err) }, 'join not accepted yet; retrying');
+      const m = this.selfMember();
+      const change: RingChange = { kind: 'join', id: this.id, weight: m.weight };
+      if (m.rack !== undefined) change.rack = m.rack;
+      if (m.zone !== undefined) change.zone = m.zone;
+      const r = await this.submit(true, (n, id) => n.changeRing(id, change));
+      if (r.kind === 'written') {
+        this.log.info({ attempt }, 'join accepted; waiting for the ring to hold this node');
+      } else if (r.kind === 'error' && (attempt % 5 === 0 || r.code !== 'ERR_TOPOLOGY_BUSY')) {
+        this.log.info({ attempt, code: r.code, reason: r.message }, 'join not accepted yet; retrying');
       }
     }
+    if (this.closing || this.inRing()) return;
     this.scheduleJoin(Math.min(JOIN_BACKOFF_MAX_MS, JOIN_BACKOFF_BASE_MS * 2 ** Math.min(attempt, 8)), attempt + 1);
-  }
-
-  /** A ring member answers a join: adds the member (idempotent) and returns the ring. */
-  private async serveJoin(member: JoinMember): Promise<{ ring: Buffer }> {
-    const ring = this.ringState;
-    if (ring === null || !ring.members.some((m) => m.id === this.id)) throw new RingkvError('ERR_UNAVAILABLE', 'this node is not a ring member');
-    if (!ring.members.some((m) => m.id === member.id)) {
-      const change: RingChange = { kind: 'join', id: member.id, weight: member.weight };
-      if (member.rack !== undefined) change.rack = member.rack;
-      if (member.zone !== undefined) change.zone = member.zone;
-      await this.changeRing(change);
-    }
-    const now = this.ringState;
-    if (now === null) throw new RingkvError('ERR_UNAVAILABLE', 'this node has no ring');
-    return { ring: packRing(now) };
   }
 
   // ---- addresses ------------------------------------------------------------------------
@@ -731,7 +685,7 @@ export class NodeHost implements ClusterNode {
       this.bookRotate = (this.bookRotate + room) % all.length;
       slice = [...all, ...all].slice(this.bookRotate, this.bookRotate + room);
     }
-    return { kind: 'host_addresses', ringEpoch: this.ringState?.epoch ?? 0, addresses: [this.selfAddress, ...slice] };
+    return { kind: 'host_addresses', addresses: [this.selfAddress, ...slice] };
   }
 
   private sendAddresses(peer: NodeId): void {
@@ -749,6 +703,7 @@ export class NodeHost implements ClusterNode {
 
   private learnAddresses(from: NodeId, addresses: readonly NodeAddress[]): void {
     let changed = false;
+    const view = this.node?.ringView() ?? null;
     for (const a of addresses) {
       if (a.id === this.id) continue;
       // A node is the authority on its own address; others only fill gaps.
@@ -757,8 +712,8 @@ export class NodeHost implements ClusterNode {
       if (cur !== undefined && !authoritative) continue;
       if (cur !== undefined && cur.host === a.host && cur.peerPort === a.peerPort && cur.respPort === a.respPort && cur.httpPort === a.httpPort) continue;
       if (cur === undefined && this.book.size >= ADDRESS_BOOK_MAX) continue;
-      // A removed member is not re-learned from third parties' stale books.
-      if (!authoritative && this.ringState !== null && !this.ringState.members.some((m) => m.id === a.id) && this.node?.members?.status(a.id) === undefined) continue;
+      // Third parties' books may hold members long gone: only ring or membership members enter.
+      if (!authoritative && view !== null && !view.current.members.some((m) => m.id === a.id) && this.node?.members?.status(a.id) === undefined) continue;
       this.book.set(a.id, a);
       changed = true;
     }
@@ -779,9 +734,10 @@ export class NodeHost implements ClusterNode {
   private async persistState(): Promise<void> {
     try {
       await this.persistBook();
-      const inc = this.node?.incarnationToPersist ?? this.incarnation;
+      const inc = this.currentIncarnation;
       if (inc > this.persistedIncarnation) await this.storage.writeMeta(META.incarnation, incarnationBytes(inc));
-      if (this.ringState !== null) await this.storage.writeMeta(META.ring, packRing(this.ringState));
+      const st = this.node?.topologyState ?? null;
+      if (st !== null) await this.storage.writeMeta(META.ring, Buffer.from(encodeState(st)));
     } catch (err) {
       this.log.error({ err }, 'cannot persist node state at shutdown');
     }
@@ -812,7 +768,7 @@ export class NodeHost implements ClusterNode {
         return;
       }
       this.hostStats.hostMessages++;
-      this.onHostMessage(from, m);
+      this.learnAddresses(from, m.addresses);
       return;
     }
     const m = peerMessage(raw, this.limits);
@@ -833,66 +789,13 @@ export class NodeHost implements ClusterNode {
     this.drain();
   }
 
-  private onHostMessage(from: NodeId, m: HostMessage): void {
-    switch (m.kind) {
-      case 'host_addresses':
-        this.learnAddresses(from, m.addresses);
-        if (m.ringEpoch > (this.ringState?.epoch ?? 0) && !this.ringFetching) void this.fetchRing(from);
-        return;
-      case 'host_ring':
-        try {
-          this.adoptRing(unpackRing(m.ring), `pushed by ${from}`);
-        } catch {
-          this.invalid('message', from, m);
-        }
-        return;
-      default: {
-        const never: never = m;
-        throw new TypeError(`unknown host message ${JSON.stringify(never)}`);
-      }
-    }
-  }
-
-  private async fetchRing(from: NodeId): Promise<void> {
-    this.ringFetching = true;
-    try {
-      const reply = ringReply(await this.transport.request(from, { kind: 'host_ring_get' } satisfies HostRequest));
-      if (reply === null) {
-        this.invalid('message', from, 'ring reply');
-        return;
-      }
-      this.adoptRing(unpackRing(reply.ring), `learned from ${from}`);
-    } catch (err) {
-      this.log.debug({ err, peer: from }, 'ring fetch failed');
-    } finally {
-      this.ringFetching = false;
-    }
-  }
-
   private async onPeerRequest(from: NodeId, raw: unknown): Promise<unknown> {
     const req = hostRequest(raw);
     if (req === null) {
       this.invalid('request', from, raw);
       throw new RingkvError('ERR_PROTOCOL', 'malformed request');
     }
-    switch (req.kind) {
-      case 'host_join':
-        if (req.member.id !== from) throw new RingkvError('ERR_INVALID_ARGUMENT', 'a node may only ask to join for itself');
-        return this.serveJoin(req.member);
-      case 'host_ring_get': {
-        const ring = this.ringState;
-        if (ring === null) throw new RingkvError('ERR_UNAVAILABLE', 'this node has no ring yet');
-        return { ring: packRing(ring) };
-      }
-      case 'local_keys':
-      case 'local_count':
-      case 'local_flush':
-        return this.serveLocal(req);
-      default: {
-        const never: never = req;
-        throw new TypeError(`unknown host request ${JSON.stringify(never)}`);
-      }
-    }
+    return this.serveLocal(req);
   }
 
   // ---- local requests -------------------------------------------------------------------

@@ -13,6 +13,7 @@ import { ERROR_CODES, type ErrorCode } from '../../errors/codes.js';
 import type { AeMessage } from '../../core/antientropy/messages.js';
 import type { MemberUpdate, MembershipMessage } from '../../core/membership/messages.js';
 import type { KvResult, PeerMessage, ValueVersion } from '../../core/messages.js';
+import { decodeTopologyMessage } from '../../core/topology/messages.js';
 import type { NodeId } from '../../core/types.js';
 
 /** Bounds of the checks; the host passes the config's key limit. */
@@ -240,6 +241,11 @@ export function peerMessage(v: unknown, limits: GuardLimits): PeerMessage | null
     case 'ae': {
       const message = aeMessage(v.message);
       return message === null ? null : { kind: 'ae', message };
+    }
+    case 'topology': {
+      // Topology validates its own vocabulary (changes, rings, pulls).
+      const message = decodeTopologyMessage(v.message);
+      return message === null ? null : { kind: 'topology', message };
     }
     case 'ae_push':
       return isId(v.xferId) && isKey(v.key, limits) && isBin(v.record) ? { kind: 'ae_push', xferId: v.xferId, key: v.key, record: toBuffer(v.record) } : null;
