@@ -111,8 +111,12 @@ export interface KvStore {
   /** Marks keys accessed (LRU/LFU); returns how many exist. */
   touch(keys: readonly Key[]): MaybePromise<number>;
 
-  /** One page of keys; cursor '0' starts and ends. `count` is a hint, as in Redis. */
-  scan(cursor: string, count: number): MaybePromise<ScanPage>;
+  /**
+   * One page of keys; cursor '0' starts and ends. `count` is a hint, as in Redis. `pattern`
+   * (a glob) is a hint too: a store may leave out keys that do not match (the cluster store
+   * filters on the nodes, so KEYS/SCAN MATCH do not ship every key); callers still filter.
+   */
+  scan(cursor: string, count: number, pattern?: string): MaybePromise<ScanPage>;
   count(): MaybePromise<number>;
   randomKey(): MaybePromise<Key | undefined>;
   flush(): Promise<void>;

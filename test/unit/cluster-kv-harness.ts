@@ -20,6 +20,9 @@ import { fallbackList, initialRing, keySlot, preferenceList, type RingState } fr
 import { nodeId, requestId, type NodeId, type RequestId } from '../../src/core/types.js';
 import { RingkvError } from '../../src/errors/index.js';
 
+/** The largest local_keys page the real host accepts. */
+export const LOCAL_KEYS_LIMIT_MAX = 10_000;
+
 export interface InProcessClusterOptions {
   ids?: readonly string[];
   replicationFactor?: number;
@@ -44,6 +47,10 @@ export class InProcessCluster {
   private readonly stopped = new Set<NodeId>();
   private readonly timer: NodeJS.Timeout;
   private rid = 0;
+  /** local_keys requests served (tests check how much a scan asks). */
+  localKeysRequests = 0;
+  /** Records one local_keys page examines at most (the host bounds its work the same way). */
+  localKeysExaminedMax = Number.MAX_SAFE_INTEGER;
   /** Messages delivered, for tests that check traffic happened. */
   delivered = 0;
 
@@ -171,13 +178,25 @@ export class InProcessCluster {
         return { kind: 'local_flush', removed };
       }
       case 'local_keys': {
+        // As the real host: pages of at most LOCAL_KEYS_LIMIT_MAX matching keys.
+        if (req.limit < 1 || req.limit > LOCAL_KEYS_LIMIT_MAX) throw new RingkvError('ERR_PROTOCOL', 'malformed request');
+        // Like the host, a page examines at most `localKeysExaminedMax` records, so a selective
+        // pattern can answer an empty page that still has a next position.
+        this.localKeysRequests++;
         const after = req.after;
-        const rest = live.filter((k) => after === null || k > after);
-        const page = rest.slice(0, req.limit);
         const pattern = req.pattern;
-        const keys = pattern === undefined ? page : page.filter((k) => globMatch(pattern, k));
-        const last = page[page.length - 1];
-        return { kind: 'local_keys', page: { keys, next: page.length < rest.length && last !== undefined ? last : null } };
+        const candidates = live.filter((k) => after === null || k > after);
+        const keys: string[] = [];
+        let examined = 0;
+        for (const k of candidates) {
+          if (keys.length >= req.limit || examined >= this.localKeysExaminedMax) {
+            const last = candidates[examined - 1];
+            return { kind: 'local_keys', page: { keys, next: last ?? null } };
+          }
+          examined++;
+          if (pattern === undefined || globMatch(pattern, k)) keys.push(k);
+        }
+        return { kind: 'local_keys', page: { keys, next: null } };
       }
       default: {
         const never: never = req;

@@ -217,6 +217,39 @@ describe('cluster kv: scan, count, random key, flush', () => {
     assert.ok(r !== undefined && keys.includes(r));
   });
 
+  it('SCAN sends MATCH to the nodes and caps COUNT at the page size nodes accept', async () => {
+    const { c, a } = cluster();
+    await a.putMany(Array.from({ length: 60 }, (_, i) => [`pm:${i}`, Buffer.from('v')] as const));
+    const seen: string[] = [];
+    let cursor = '0';
+    do {
+      const page = await a.scan(cursor, 1_000_000, 'pm:1*');
+      for (const k of page.keys) assert.match(k, /^pm:1/, 'only matching keys travel');
+      seen.push(...page.keys);
+      cursor = page.cursor;
+    } while (cursor !== '0');
+    assert.deepEqual(seen.sort(), ['pm:1', ...Array.from({ length: 10 }, (_, i) => `pm:1${i}`)].sort());
+    assert.ok(c.localKeysRequests >= 1);
+  });
+
+  it('a SCAN call asks a bounded number of node pages, then answers with a cursor even if empty', async () => {
+    const { c, a } = cluster();
+    await a.putMany(Array.from({ length: 60 }, (_, i) => [`bq:${i}`, Buffer.from('v')] as const));
+    c.localKeysExaminedMax = 2;
+    const before = c.localKeysRequests;
+    const page = await a.scan('0', 10, 'nothing-matches-*');
+    assert.deepEqual(page.keys, []);
+    assert.notEqual(page.cursor, '0', 'more to scan');
+    assert.equal(c.localKeysRequests - before, 8, 'one call asks at most 8 node pages');
+    let cursor = page.cursor;
+    let calls = 1;
+    while (cursor !== '0') {
+      cursor = (await a.scan(cursor, 10, 'nothing-matches-*')).cursor;
+      assert.ok(++calls < 100);
+    }
+    assert.ok(calls > 1, 'the scan resumed where it stopped and finished');
+  });
+
   it('an unknown SCAN cursor is refused with ERR invalid cursor', async () => {
     const { a } = cluster();
     await rejectsWith(a.scan('12345', 10), 'ERR_INVALID_ARGUMENT');

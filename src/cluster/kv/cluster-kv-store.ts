@@ -54,6 +54,10 @@ export const FAN_OUT_MAX = 64;
 /** Attempts of one update when a concurrent update through another node is detected. */
 export const UPDATE_ATTEMPTS_MAX = 4;
 const RANDOM_KEY_TRIES = 4;
+/** Node requests one SCAN call may make before it answers (possibly an empty page). */
+const SCAN_REQUESTS_PER_CALL_MAX = 8;
+/** Largest local_keys page asked of a node (hosts refuse larger ones). */
+export const LOCAL_KEYS_PAGE_MAX = 10_000;
 
 export interface ClusterKvStoreOptions {
   /** Wall clock, Unix ms (expiry arithmetic); default Date.now. */
@@ -407,16 +411,18 @@ export class ClusterKvStore implements KvStore, CausalKvStore {
     }
   }
 
-  async scan(cursor: string, count: number): Promise<ScanPage> {
-    const limit = Math.max(1, Math.min(Math.floor(count), 100_000));
+  async scan(cursor: string, count: number, pattern?: string): Promise<ScanPage> {
+    const limit = Math.max(1, Math.min(Math.floor(count), LOCAL_KEYS_PAGE_MAX));
     let pos = this.shared.cursors.decode(cursor);
     const groups = this.slotGroups();
     const order = [...groups.keys()].sort();
     const keys: Key[] = [];
-    // Skip empty nodes within one call so a sparse cluster does not answer many empty pages.
-    while (pos.nodeIndex < order.length) {
+    const match = pattern === undefined || pattern === '*' ? {} : { pattern };
+    // Skip empty pages within one call (a sparse cluster, a selective MATCH), a bounded
+    // number of times: past that an empty page with a cursor goes back, as Redis allows.
+    for (let asked = 0; pos.nodeIndex < order.length && asked < SCAN_REQUESTS_PER_CALL_MAX; asked++) {
       const id = order[pos.nodeIndex] as NodeId;
-      const reply = await this.ask(id, { kind: 'local_keys', slots: groups.get(id) ?? [], after: pos.after, limit });
+      const reply = await this.ask(id, { kind: 'local_keys', slots: groups.get(id) ?? [], after: pos.after, limit, ...match });
       if (reply.kind !== 'local_keys') throw unexpected(reply);
       keys.push(...reply.page.keys);
       pos = reply.page.next === null ? { nodeIndex: pos.nodeIndex + 1, after: null } : { nodeIndex: pos.nodeIndex, after: reply.page.next };
@@ -450,7 +456,7 @@ export class ClusterKvStore implements KvStore, CausalKvStore {
   async keysInSlot(slot: Slot, limit: number): Promise<Key[]> {
     const id = this.ownerOf(slot);
     if (id === undefined || limit <= 0) return [];
-    const r = await this.ask(id, { kind: 'local_keys', slots: [slot], after: null, limit });
+    const r = await this.ask(id, { kind: 'local_keys', slots: [slot], after: null, limit: Math.min(limit, LOCAL_KEYS_PAGE_MAX) });
     if (r.kind !== 'local_keys') throw unexpected(r);
     return r.page.keys.slice(0, limit);
   }

@@ -18,7 +18,7 @@ async function keys(ctx: CommandContext, args: Buffer[]): Promise<void> {
   const out: Key[] = [];
   let cursor = '0';
   do {
-    const page = await ctx.store.scan(cursor, KEYS_PAGE);
+    const page = await ctx.store.scan(cursor, KEYS_PAGE, all ? undefined : pattern);
     for (const k of page.keys) if (all || globMatch(pattern, k)) out.push(k);
     cursor = page.cursor;
   } while (cursor !== '0');
@@ -52,7 +52,7 @@ async function scan(ctx: CommandContext, args: Buffer[]): Promise<void> {
     }
   }
   // A cursor with leading zeros ("00") means start, as strtoul reads it.
-  const page = await ctx.store.scan(/^0+$/.test(cursor) ? '0' : cursor, count);
+  const page = await ctx.store.scan(/^0+$/.test(cursor) ? '0' : cursor, count, pattern);
   let found = page.keys;
   if (pattern !== undefined) found = found.filter((k) => globMatch(pattern, k));
   if (typeName !== undefined && typeName.toLowerCase() !== 'string') found = [];
