@@ -14,8 +14,10 @@
  * schemas /openapi.json is generated from; unknown options are refused.
  *
  * Headers: X-Ringkv-Context (and ETag) carries the causal context of a read; a write may send
- * it back (X-Ringkv-Context: resolve what was read; If-Match: refuse with 412 unless still
- * current; If-None-Match: * create only). In cluster mode every /v1 response carries
+ * it back (X-Ringkv-Context: supersede exactly what was read, resolving its siblings; If-Match:
+ * the same, refused with 412 unless still current; If-None-Match: * create only). A write with
+ * none of them is a plain SET (supersedes what the coordinating replica holds); overwrite=false
+ * makes it a blind write that adds a sibling. In cluster mode every /v1 response carries
  * X-Ringkv-Coordinator (the node that coordinated it) and X-Ringkv-Ring-Epoch (clients refresh
  * their ring when it grows).
  */
@@ -361,6 +363,9 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     const opts = Object.keys(raw).length === 0 ? {} : parseWith(S.writeOptionsSchema, raw, 'options');
     if (value === null && opts.ttl_ms !== undefined) throw invalid('ttl_ms does not apply to DELETE');
     const conditions = kvWriteHeaders(ctx);
+    const overwrite = flag(opts.overwrite);
+    const causal = conditions.context !== null || conditions.ifMatch !== null || conditions.ifNoneMatch;
+    if (overwrite === true && causal) throw invalid('overwrite=true cannot be combined with a context, If-Match or If-None-Match');
     hotKeys.record(key);
     await b.write({
       key,
@@ -369,7 +374,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       ...conditions,
       w: levelOf(opts.w),
       strict: flag(opts.strict),
-      overwrite: flag(opts.overwrite),
+      // No context: plain SET semantics unless the caller asked for a blind (sibling) write.
+      overwrite: !causal && overwrite !== false,
     });
     ctx.res.writeHead(204, clusterHeaders());
     ctx.res.end();
@@ -505,7 +511,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
             const context = item.context !== undefined && item.context !== '' ? checkContext(decodeToken(item.context, 'context'), 'context') : null;
             hotKeys.record(key);
             await b.write({
-              key, value, context, ifMatch: null, ifNoneMatch: false,
+              key, value, context, ifMatch: null, ifNoneMatch: false, overwrite: context === null,
               expiresAtMs: item.ttl_ms === undefined ? 0 : now() + item.ttl_ms,
               w: levelOf(body.w),
             });

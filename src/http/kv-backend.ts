@@ -3,8 +3,9 @@
  *
  * - ClusterBackend (cluster mode) runs each request through ClusterNode.execute, so reads see
  *   every concurrent sibling and writes carry the client's causal context (dotted version
- *   vectors). A write without a context is a blind write: if the key holds versions the
- *   coordinator has not been told about, the new value becomes one more sibling.
+ *   vectors). A write with a context supersedes exactly the versions that context saw; one
+ *   without a context either overwrites (`overwrite`: what the coordinating replica holds, a
+ *   plain Redis SET) or is a blind write that adds a sibling.
  * - StandaloneBackend (no cluster.nodeId) runs over the node's KvStore: one version per key,
  *   never siblings. Its context is a digest of the stored version (value and expiry), so the
  *   same conditional-write headers work; a causal context sent with a write is checked for form

@@ -29,8 +29,11 @@ export const writeOptionsSchema = z.strictObject({
   ttl_ms: z.coerce.number().int().min(1).max(10 * 365 * 24 * 3600_000).optional().describe('Time to live, ms (absent: no expiry).'),
   /** Strict quorum: only preference-list replicas count toward W (cluster mode). */
   strict: boolText.optional().describe('Strict quorum: only preference-list replicas count toward W (cluster mode).'),
-  /** Supersede every version the coordinating replica holds (plain Redis SET), ignoring contexts. */
-  overwrite: boolText.optional().describe('Supersede what the coordinating replica holds, like a plain Redis SET (cluster mode).'),
+  /**
+   * Without a context a write supersedes what the coordinating replica holds (plain Redis SET;
+   * the default). overwrite=false makes it a blind write that adds a sibling instead.
+   */
+  overwrite: boolText.optional().describe('Without a context: true (default) supersedes what the coordinating replica holds, like a plain Redis SET; false adds a sibling (blind write). Not allowed with a context.'),
 });
 
 export const keysQuerySchema = z.strictObject({

@@ -82,8 +82,11 @@ describe('client library: cluster routing (in-process fake cluster)', () => {
   it('client: siblings come back as a conflict without a resolver, and a resolver merges and writes them back', async () => {
     const other = new RingkvClient({ seeds: [`127.0.0.1:${ports.get('n2')}`] });
     try {
-      await client.put('cart', 'apple');
-      await other.put('cart', 'pear');
+      await client.put('cart', 'empty');
+      const read = await client.get('cart');
+      // Two writers that read the same version write concurrently: siblings.
+      await client.put('cart', 'apple', { context: read?.context ?? '' });
+      await other.put('cart', 'pear', { context: read?.context ?? '' });
       const raw = await client.get('cart');
       assert.equal(raw?.conflict, true);
       assert.deepEqual(raw?.values.map(String).sort(), ['apple', 'pear']);

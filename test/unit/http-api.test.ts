@@ -269,9 +269,11 @@ describe('http api: cluster mode (in-process fake cluster)', () => {
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  it('http cluster: two blind writes give 300 with both siblings; a write with the context resolves to one value', async () => {
-    assert.equal((await call(base, 'PUT', '/v1/kv/sib', { body: 'left' })).status, 204);
-    assert.equal((await call(base, 'PUT', '/v1/kv/sib', { body: 'right' })).status, 204);
+  it('http cluster: two writes with the same read context give 300 with both siblings; a write with the new context resolves to one value', async () => {
+    assert.equal((await call(base, 'PUT', '/v1/kv/sib', { body: 'base' })).status, 204);
+    const read = (await call(base, 'GET', '/v1/kv/sib')).headers.get('x-ringkv-context') ?? '';
+    assert.equal((await call(base, 'PUT', '/v1/kv/sib', { headers: { 'x-ringkv-context': read }, body: 'left' })).status, 204);
+    assert.equal((await call(base, 'PUT', '/v1/kv/sib', { headers: { 'x-ringkv-context': read }, body: 'right' })).status, 204);
     const multi = await call(base, 'GET', '/v1/kv/sib');
     assert.equal(multi.status, 300);
     oa.check('GET', '/v1/kv/{key}', 300, multi.json());
@@ -283,6 +285,19 @@ describe('http api: cluster mode (in-process fake cluster)', () => {
     const one = await call(base, 'GET', '/v1/kv/sib');
     assert.equal(one.status, 200);
     assert.equal(one.body.toString(), 'merged');
+  });
+
+  it('http cluster: a write without a context overwrites; overwrite=false is a blind write that adds a sibling', async () => {
+    await call(base, 'PUT', '/v1/kv/ow', { body: 'a' });
+    await call(base, 'PUT', '/v1/kv/ow', { body: 'b' });
+    assert.equal((await call(base, 'GET', '/v1/kv/ow')).body.toString(), 'b');
+    assert.deepEqual((cluster.executed.at(-2)?.op as { overwrite?: boolean }).overwrite, true);
+    await call(base, 'PUT', '/v1/kv/ow?overwrite=false', { body: 'c' });
+    const multi = await call(base, 'GET', '/v1/kv/ow');
+    assert.equal(multi.status, 300);
+    assert.deepEqual((multi.json() as { values: { value: string }[] }).values.map((v) => Buffer.from(v.value, 'base64').toString()).sort(), ['b', 'c']);
+    const both = await call(base, 'PUT', '/v1/kv/ow?overwrite=true', { headers: { 'x-ringkv-context': multi.headers.get('x-ringkv-context') ?? '' }, body: 'd' });
+    assert.equal(both.status, 400);
   });
 
   it('http cluster: every /v1 response names the coordinator and the ring epoch', async () => {
