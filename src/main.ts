@@ -42,6 +42,11 @@ export class StartupError extends Error {
 
 export interface StartNodeOptions {
   logger?: Logger;
+  /**
+   * Aborts a start that waits (cluster mode: a node joining through seeds waits until it is in
+   * the ring); startNode then closes what it opened and rejects with StartupError.
+   */
+  abort?: AbortSignal;
   /** Wall clock, Unix ms (tests inject a fake one). */
   now?: () => number;
 }
@@ -326,10 +331,15 @@ async function startClusterNode(config: Config, options: StartNodeOptions): Prom
     return closing;
   };
 
+  const onAbort = (): void => void close();
+  options.abort?.addEventListener('abort', onAbort, { once: true });
   try {
     log.info({ nodeId: meta.nodeId, incarnation: meta.incarnation, peerPort, seeds: config.cluster.seeds }, 'cluster node starting');
+    if (options.abort?.aborted === true) throw new StartupError('start aborted');
     await host.start({ respPort, httpPort: httpPort ?? 0 });
+    options.abort?.removeEventListener('abort', onAbort);
   } catch (e) {
+    options.abort?.removeEventListener('abort', onAbort);
     await close().catch(() => undefined);
     throw new StartupError(`cluster start failed: ${firstLine(e)}`, { cause: e });
   }
@@ -365,6 +375,8 @@ export async function runNode(config: Config, options: RunNodeOptions = {}): Pro
   // listens (or while it is still opening) is a graceful shutdown, not the default kill.
   let node: NodeHandle | undefined;
   let signalled = false;
+  // A signal during a start that waits (a cluster node joining) cancels the start.
+  const startAbort = new AbortController();
   let resolveExit: (code: number) => void = () => undefined;
   const exitCode = new Promise<number>((resolve) => { resolveExit = resolve; });
   const shutdown = (n: NodeHandle): void => {
@@ -384,6 +396,7 @@ export async function runNode(config: Config, options: RunNodeOptions = {}): Pro
     signalled = true;
     log.info({ signal }, 'signal received: graceful shutdown (send again to force)');
     if (node !== undefined) shutdown(node);
+    else startAbort.abort();
   };
   for (const s of signals) process.on(s, onSignal);
   process.on('uncaughtException', (err) => {
@@ -396,9 +409,14 @@ export async function runNode(config: Config, options: RunNodeOptions = {}): Pro
   });
 
   try {
-    node = await startNode(config, { ...options, logger });
+    node = await startNode(config, { ...options, logger, abort: startAbort.signal });
   } catch (e) {
     for (const s of signals) process.off(s, onSignal);
+    // Stopped on purpose before it was ready: a clean exit, not a start-up failure.
+    if (signalled && startAbort.signal.aborted) {
+      log.info('stopped before start-up completed');
+      return 0;
+    }
     throw e;
   }
   if (signalled) shutdown(node);
