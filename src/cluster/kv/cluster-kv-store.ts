@@ -203,8 +203,10 @@ export class ClusterKvStore implements KvStore, CausalKvStore {
 
   // ---- reads ---------------------------------------------------------------------------------
 
-  async get(key: Key, options?: ReadOptions): Promise<KvEntry | undefined> {
-    return pick((await this.read(key, this.readLevel(options))).values);
+  get(key: Key, options?: ReadOptions): Promise<KvEntry | undefined> {
+    // Hot path: one promise, no intermediate arrays.
+    this.checkKey(key);
+    return this.shared.node.execute({ kind: 'get', key, readQuorum: this.readLevel(options) }).then(pickResult);
   }
 
   getVersions(key: Key, options?: ReadOptions): Promise<KeyVersions> {
@@ -235,7 +237,7 @@ export class ClusterKvStore implements KvStore, CausalKvStore {
     if (options?.condition === undefined && options?.returnPrevious !== true && expiry?.kind !== 'keep') {
       const expiresAtMs = expiry !== undefined && expiry.kind === 'at' ? expiry.atMs : 0;
       await this.write(key, value, expiresAtMs, 'overwrite', this.writeLevel(options));
-      return { written: true };
+      return WRITTEN;
     }
     const cond = options?.condition;
     const wantPrevious = options?.returnPrevious === true;
@@ -561,6 +563,14 @@ export function clusterHexId(id: string): string {
 /** The value a plain read returns among siblings: the last live one in the record's order. */
 export function pick(values: readonly KvEntry[]): KvEntry | undefined {
   return values.length === 0 ? undefined : values[values.length - 1];
+}
+
+const WRITTEN: PutResult = Object.freeze({ written: true }) as PutResult;
+
+function pickResult(r: KvResult): KvEntry | undefined {
+  if (r.kind !== 'values') throw failure(r);
+  const last = r.values[r.values.length - 1];
+  return last === undefined ? undefined : { value: last.value, expiresAtMs: last.expiresAtMs };
 }
 
 function toEntry(v: ValueVersion): KvEntry {
