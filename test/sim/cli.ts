@@ -1,6 +1,6 @@
 /**
  * `npm run sim -- [--seeds N] [--start S] [--seed S] [--nodes N] [--ops N] [--clients N]
- * [--siblings-max N] [--in-flight-max N] [--mode siblings|lww] [--strict] [--quorum-only] [--dead-only] [--no-anti-entropy] [--no-faults] [--determinism K] [--verbose] [--dump DIR]`:
+ * [--siblings-max N] [--in-flight-max N] [--mode siblings|lww] [--strict] [--quorum-only] [--dead-only] [--no-anti-entropy] [--no-faults] [--topology join|decommission|remove] [--determinism K] [--verbose] [--dump DIR]`:
  * runs seeds start..start+N-1 (or the one seed S), prints per-run totals — seeds, simulated
  * operations, faults by kind, hinted handoff figures (hints written, delivered, expired; time
  * from heal to all hints delivered, p50/p99), checker results — and for a failing seed its
@@ -36,6 +36,8 @@ const { values } = parseArgs({
     'no-anti-entropy': { type: 'boolean', default: false },
     /** Runs without injected faults (no crashes, partitions, message loss). */
     'no-faults': { type: 'boolean', default: false },
+    /** A ring change during the fault phase: join, decommission or remove. */
+    topology: { type: 'string' },
     /** Directory to write each failing seed's history (JSON) into, for offline checking. */
     dump: { type: 'string' },
   },
@@ -68,6 +70,10 @@ if (values['quorum-only']) overrides.quorumOnly = true;
 if (values['dead-only']) overrides.routeAroundSuspects = false;
 if (values['no-anti-entropy']) overrides.antiEntropy = false;
 if (values['no-faults']) overrides.faults = false;
+if (values.topology !== undefined) {
+  if (values.topology !== 'join' && values.topology !== 'decommission' && values.topology !== 'remove') throw new RangeError('--topology must be join, decommission or remove');
+  overrides.topology = values.topology;
+}
 const one = int(values.seed, 'seed');
 const start = one ?? int(values.start, 'start') ?? 1;
 const count = one !== undefined ? 1 : int(values.seeds, 'seeds') ?? 100;
@@ -86,6 +92,7 @@ const convergeMs: number[] = [];
 const ae = { protocolBytes: 0, transferBytes: 0, usefulBytes: 0, sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, pushes: 0, fetches: 0 };
 const aeAfterHeal = { protocolBytes: 0, transferBytes: 0, usefulBytes: 0 };
 const routing = { downMarksCrashed: 0, downMarksRunning: 0, downMarksRunningConnected: 0, nodeMs: 0 };
+const topo = { runs: 0, moved: 0, ideal: 0, expected: 0, transfers: 0, bytes: 0, handedOff: 0, excused: 0, commitMs: [] as number[] };
 const t0 = performance.now();
 for (let seed = start; seed < start + count; seed++) {
   const o = runSeed(seed, overrides);
@@ -106,6 +113,13 @@ for (let seed = start; seed < start + count; seed++) {
     if (af.convergedMs !== null) convergeMs.push(af.convergedMs);
     for (const k of Object.keys(ae) as (keyof typeof ae)[]) ae[k] += af.total[k];
     for (const k of Object.keys(aeAfterHeal) as (keyof typeof aeAfterHeal)[]) aeAfterHeal[k] += af.afterHeal[k];
+  }
+  const tf = o.result.history.topology;
+  if (tf !== undefined) {
+    topo.runs++;
+    topo.moved += tf.movedKeys; topo.ideal += tf.idealMovedKeys; topo.expected += tf.expectedMovedKeys;
+    topo.transfers += tf.transfers; topo.bytes += tf.bytesStreamed; topo.handedOff += tf.handedOff; topo.excused += tf.excusedOnlyOnRemoved;
+    if (tf.startedAtMs !== null && tf.committedAtMs !== null) topo.commitMs.push(tf.committedAtMs - tf.startedAtMs);
   }
   hints.hintedPuts += o.result.history.ops.filter((op) => (op.hintedAcks ?? 0) > 0).length;
   for (const c of o.checks) {
@@ -164,6 +178,13 @@ const nodeHours = routing.nodeMs / 3_600_000;
 console.log(`routing (membership in every node): started routing around a crashed member ${routing.downMarksCrashed} times, a running one ${routing.downMarksRunning} times `
   + `(${routing.downMarksRunningConnected} while the network connected the two); per node-hour: ${(routing.downMarksRunning / nodeHours).toFixed(0)} running, `
   + `${(routing.downMarksRunningConnected / nodeHours).toFixed(0)} connected (simulated ${nodeHours.toFixed(2)} node-hours)`);
+if (topo.runs > 0) {
+  console.log(`topology (${topo.runs} runs, ${values.topology}): change start -> first commit p50 ${pct(topo.commitMs, 50)} ms, p99 ${pct(topo.commitMs, 99)} ms, `
+    + `max ${pct(topo.commitMs, 100)} ms (simulated, under faults)`);
+  console.log(`topology: moved (gainer, key) pairs ${topo.moved}, ideal ${topo.ideal} (moved/ideal ${(topo.moved / Math.max(1, topo.ideal)).toFixed(3)}; `
+    + `expected keys x moved fraction ${topo.expected.toFixed(1)}); record copies pulled ${topo.transfers} (${(topo.transfers / Math.max(1, topo.moved)).toFixed(2)} per moved pair), `
+    + `${topo.bytes} bytes; handed off and purged ${topo.handedOff}; acked writes only the removed member held ${topo.excused}`);
+}
 for (const [name, t] of checkTotals) console.log(`checker "${name}": ok ${t.ok}, failed ${t.failed}, not applicable ${t.notApplicable}`);
 console.log(`determinism reruns ${determinismRuns}`);
 process.exitCode = failed > 0 ? 1 : 0;

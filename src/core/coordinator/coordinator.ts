@@ -246,9 +246,13 @@ export class Coordinator {
       throw new RingkvError('ERR_INVALID_ARGUMENT', `W=${writeQuorum} is outside 1..${replicationFactor}`);
     }
     const reachable = preferenceList.filter((n) => n === this.opts.self || !this.host.isDown(n)).length;
+    const pendingList = this.host.pendingPreferenceList?.(key) ?? null;
     const fallbacks = new Map<NodeId, NodeId>();
     if (!strict && reachable < preferenceList.length) {
-      const spare = this.host.fallbacks(key).filter((n) => n !== this.opts.self && !this.host.isDown(n) && !preferenceList.includes(n));
+      // A pending owner gets the record itself (and its ack counts toward the pending quorum),
+      // so it never also stands in as a fallback: one ack must not count twice.
+      const spare = this.host.fallbacks(key).filter((n) => n !== this.opts.self && !this.host.isDown(n) && !preferenceList.includes(n)
+        && !(pendingList?.includes(n) ?? false));
       for (const owner of preferenceList) {
         if (owner === this.opts.self || !this.host.isDown(owner)) continue;
         const stand = spare.shift();
@@ -261,7 +265,6 @@ export class Coordinator {
         ? `only ${reachable} of ${writeQuorum} required replicas are reachable (strict quorum)`
         : `only ${reachable} replicas and ${fallbacks.size} fallbacks of ${writeQuorum} required are reachable`);
     }
-    const pendingList = this.host.pendingPreferenceList?.(key) ?? null;
     if (pendingList !== null) {
       const pendingReachable = pendingList.filter((n) => n === this.opts.self || !this.host.isDown(n)).length;
       if (pendingReachable < Math.min(writeQuorum, pendingList.length)) {

@@ -327,7 +327,10 @@ export class Node {
         }
         this.storage({ kind: 'read', key }, (after) => {
           release();
-          if (after.kind === 'read') this.ae?.tree.update(key, after.record === null ? null : recordDigest(after.record));
+          // The tree must learn what storage holds now; if that read failed, report failure so
+          // the caller purges again (compare-and-delete is idempotent) and reads again.
+          if (after.kind !== 'read') return done(false);
+          this.ae?.tree.update(key, after.record === null ? null : recordDigest(after.record));
           done(true);
         });
       });
