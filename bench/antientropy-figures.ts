@@ -5,31 +5,32 @@
  *
  * Divergent keys are split in thirds: missing on the responder, missing on the opener, and held
  * by both in different versions (the responder's is newer). Counted bytes:
- *   exchanged = every anti-entropy message (exact MessagePack size)
- *             + per push: key + record + 8 bytes framing
- *             + per fetch: key + 8 (request) and key + record + 8 (response);
+ *   exchanged = the exact MessagePack size of EVERY anti-entropy peer message, as the peer
+ *               transport frames it ({kind:'ae', message}): tree exchange (open, requests,
+ *               replies, close), record batches (ae_data), their acks and the fetch requests
+ *               (ae_want) — nothing estimated;
  *   different = for each divergent key, the bytes of the record versions that differ between the
- *               replicas, as they would travel (key + record + 8): one record when a side lacks
- *               the key, both when both hold different versions (Merkle digests cannot tell which
- *               descends from which, so both must meet for the merge).
+ *               replicas (key + record): one record when a side lacks the key, both when both
+ *               hold different versions (digests cannot tell which descends from which, so both
+ *               must meet for the merge).
  * `ratio` = exchanged / different (target <= 2); `ratio 1-way` divides by only the records an
  * oracle knowing the causal order would send (one per key), for comparison.
  *
- * Run: node --import tsx bench/antientropy-figures.ts [--keys 100000] [--configs 16x8,4x8]
- *      [--values 64,256,1024] [--divergence 0.001,0.01,0.1]
+ * Run: node --import tsx bench/antientropy-figures.ts [--keys 100000] [--configs 8x8,16x8]
+ *      [--values 100,1024] [--divergence 0.001,0.01,0.1] [--leaf 16]
  */
 import {
   AntiEntropy,
   ANTI_ENTROPY_DEFAULTS,
   MerkleTree,
+  messageBytes,
   recordDigest,
-  type AeOutput,
+  type AeMessage,
 } from '../src/core/antientropy/index.js';
 import { SLOT_COUNT } from '../src/core/ring/key-slot.js';
 import { nodeId, type NodeId } from '../src/core/types.js';
 import { decodeRecord, encodeRecord, merge, type VersionedRecord } from '../src/core/versioning/index.js';
 
-const FRAME_BYTES = 8;
 const argKeys = process.argv.indexOf('--keys');
 const KEYS = argKeys > 0 ? Number(process.argv[argKeys + 1]) : 100_000;
 
@@ -60,9 +61,9 @@ class Host {
   readonly data = new Map<string, Buffer>();
   readonly tree: MerkleTree;
   readonly ae: AntiEntropy;
-  constructor(readonly id: NodeId, fanout: number, bucketsPerSlot: number) {
+  constructor(readonly id: NodeId, fanout: number, bucketsPerSlot: number, leafEntriesMax: number) {
     this.tree = new MerkleTree({ bucketsPerSlot });
-    this.ae = new AntiEntropy(this.tree, { ...ANTI_ENTROPY_DEFAULTS, self: id, fanout, transfersPerTickMax: 4096 });
+    this.ae = new AntiEntropy(this.tree, { ...ANTI_ENTROPY_DEFAULTS, self: id, fanout, leafEntriesMax, transfersPerTickMax: 4096 });
   }
   put(key: string, rec: Buffer): void {
     this.data.set(key, rec);
@@ -80,6 +81,7 @@ interface Row {
   divergence: number;
   fanout: number;
   bucketsPerSlot: number;
+  leaf: number;
   divergent: number;
   aeBytes: number;
   transferBytes: number;
@@ -91,17 +93,17 @@ interface Row {
   converged: boolean;
 }
 
-function run(valueBytes: number, divergence: number, fanout: number, bucketsPerSlot: number): Row {
+function run(valueBytes: number, divergence: number, fanout: number, bucketsPerSlot: number, leaf: number): Row {
   const rnd = prng(0x5eed + Math.round(divergence * 1e4) + valueBytes);
-  const a = new Host(nodeId('a'), fanout, bucketsPerSlot);
-  const b = new Host(nodeId('b'), fanout, bucketsPerSlot);
+  const a = new Host(nodeId('a'), fanout, bucketsPerSlot, leaf);
+  const b = new Host(nodeId('b'), fanout, bucketsPerSlot, leaf);
   let differentBytes = 0;
   let oneWayBytes = 0;
   let divergent = 0;
   for (let i = 0; i < KEYS; i++) {
     const key = `user:${i}:profile`;
     const base = record(1, valueBytes, i & 0xff);
-    const size = (r: Buffer) => key.length + r.length + FRAME_BYTES;
+    const size = (r: Buffer) => key.length + r.length;
     if (rnd() >= divergence) {
       a.put(key, base);
       b.put(key, base);
@@ -128,14 +130,20 @@ function run(valueBytes: number, divergence: number, fanout: number, bucketsPerS
   const hosts = new Map([[a.id, a], [b.id, b]]);
   const started = performance.now();
   let transferBytes = 0;
+  let transferMessages = 0;
+  const wire = (m: AeMessage) => {
+    transferBytes += messageBytes(m);
+    transferMessages++;
+  };
   let now = 1;
   a.ae.tick(now);
   b.ae.tick(now);
   const sid = a.ae.open(b.id, Array.from({ length: SLOT_COUNT }, (_, s) => s));
   if (sid === null) throw new Error('refused');
-  let inbox: { from: NodeId; to: NodeId; message: Extract<AeOutput, { kind: 'send' }>['message'] }[] = [];
+  let inbox: { from: NodeId; to: NodeId; message: AeMessage }[] = [];
   let done = false;
   let ticks = 0;
+  let xfer = 0;
   while (!done || inbox.length > 0) {
     now++;
     ticks++;
@@ -148,13 +156,19 @@ function run(valueBytes: number, divergence: number, fanout: number, bucketsPerS
       for (const o of h.ae.takeOutputs()) {
         if (o.kind === 'send') inbox.push({ from: h.id, to: o.to, message: o.message });
         else if (o.kind === 'push') {
-          const rec = h.data.get(o.key)!;
-          transferBytes += o.key.length + rec.length + FRAME_BYTES;
-          hosts.get(o.peer)!.mergeIn(o.key, rec);
+          const peer = hosts.get(o.peer)!;
+          const records = o.keys.map((k) => h.data.get(k)!);
+          wire({ kind: 'ae_data', xfer: ++xfer, keys: o.keys, records });
+          o.keys.forEach((k, i) => peer.mergeIn(k, records[i]!));
+          wire({ kind: 'ae_data_ack', xfer });
         } else if (o.kind === 'fetch') {
-          const rec = hosts.get(o.peer)!.data.get(o.key)!;
-          transferBytes += o.key.length + FRAME_BYTES + o.key.length + rec.length + FRAME_BYTES;
-          h.mergeIn(o.key, rec);
+          const peer = hosts.get(o.peer)!;
+          wire({ kind: 'ae_want', xfer: ++xfer, sid: o.sid, nodes: o.nodes, counts: o.counts, hashes: o.hashes });
+          const got = peer.ae.resolveWanted(h.id, o.sid, o.nodes, o.counts, o.hashes);
+          if (got === null) throw new Error('want not resolved');
+          const records = got.keys.map((k) => peer.data.get(k)!);
+          wire({ kind: 'ae_data', xfer, keys: got.keys, records, ...(got.missing > 0 ? { missing: got.missing } : {}) });
+          got.keys.forEach((k, i) => h.mergeIn(k, records[i]!));
         } else if (o.kind === 'session_end') done = true;
       }
     }
@@ -164,31 +178,34 @@ function run(valueBytes: number, divergence: number, fanout: number, bucketsPerS
   const ra = a.tree.rootHash();
   const rb = b.tree.rootHash();
   return {
-    valueBytes, divergence, fanout, bucketsPerSlot, divergent,
+    valueBytes, divergence, fanout, bucketsPerSlot, leaf, divergent,
     aeBytes: a.ae.stats.bytesSent + b.ae.stats.bytesSent, transferBytes, differentBytes, oneWayBytes,
-    messages: a.ae.stats.messagesSent + b.ae.stats.messagesSent, ticks, ms,
+    messages: a.ae.stats.messagesSent + b.ae.stats.messagesSent + transferMessages, ticks, ms,
     converged: ra.hi === rb.hi && ra.lo === rb.lo && a.data.size === b.data.size,
   };
 }
 
 const kib = (n: number) => (n / 1024).toFixed(1);
-console.log(`anti-entropy, ${KEYS} keys per replica, one session over all 16384 slots\n`);
-console.log('| value B | divergent | fanout | buckets/slot | differing keys | AE messages KiB | transfers KiB | different KiB | ratio | ratio 1-way | msgs | rounds | ms | converged |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
-// --configs 16x8,4x8 (fanout x buckets per slot), --values 64,256,1024, --divergence 0.001,0.01,0.1
-const configs = (arg('--configs') ?? `${ANTI_ENTROPY_DEFAULTS.fanout}x8,4x8`).split(',').map((c) => c.split('x').map(Number) as [number, number]);
-const values = (arg('--values') ?? '64,256,1024').split(',').map(Number);
+console.log(`anti-entropy, ${KEYS} keys per replica, one session over all 16384 slots\n`);
+console.log('| value B | divergent | fanout x buckets | leaf | differing keys | tree protocol KiB | transfer msgs KiB | different KiB | ratio | ratio 1-way | msgs | ticks | ms | converged |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+// --configs 8x8,16x8 (fanout x buckets per slot), --values 100,1024, --divergence 0.001,0.01,0.1, --leaf 16
+const configs = (arg('--configs') ?? `${ANTI_ENTROPY_DEFAULTS.fanout}x8`).split(',').map((c) => c.split('x').map(Number) as [number, number]);
+const values = (arg('--values') ?? '100,1024').split(',').map(Number);
 const divergences = (arg('--divergence') ?? '0.001,0.01,0.1').split(',').map(Number);
+const leaves = (arg('--leaf') ?? String(ANTI_ENTROPY_DEFAULTS.leafEntriesMax)).split(',').map(Number);
 for (const valueBytes of values) {
   for (const divergence of divergences) {
     for (const [fanout, buckets] of configs) {
-      const r = run(valueBytes, divergence, fanout, buckets);
-      const total = r.aeBytes + r.transferBytes;
-      console.log(`| ${valueBytes} | ${(divergence * 100).toFixed(1)}% | ${fanout} | ${buckets} | ${r.divergent} | ${kib(r.aeBytes)} | ${kib(r.transferBytes)} | ${kib(r.differentBytes)} | ${(total / r.differentBytes).toFixed(2)} | ${(total / r.oneWayBytes).toFixed(2)} | ${r.messages} | ${Math.ceil(r.messages / 2)} | ${r.ms.toFixed(0)} | ${r.converged} |`);
+      for (const leaf of leaves) {
+        const r = run(valueBytes, divergence, fanout, buckets, leaf);
+        const total = r.aeBytes + r.transferBytes;
+        console.log(`| ${valueBytes} | ${(divergence * 100).toFixed(1)}% | ${fanout}x${buckets} | ${leaf} | ${r.divergent} | ${kib(r.aeBytes)} | ${kib(r.transferBytes)} | ${kib(r.differentBytes)} | ${(total / r.differentBytes).toFixed(2)} | ${(total / r.oneWayBytes).toFixed(2)} | ${r.messages} | ${r.ticks} | ${r.ms.toFixed(0)} | ${r.converged} |`);
+      }
     }
   }
 }

@@ -148,36 +148,42 @@ export class Digest {
 
   /** Field by field (JSON of a slot list or a hash block costs more than the rest of a run). */
   private ae(m: AeMessage): void {
-    this.str(`${m.kind}:${m.sid}:`);
+    this.str(`${m.kind}:`);
     switch (m.kind) {
       case 'ae_open':
-        this.str(`${m.rootHi}:${m.rootLo}:${m.slots.length}`);
+        this.str(`${m.sid}:${m.rootHi}:${m.rootLo}:${m.slots.length}`);
         for (const x of m.slots) this.num(x);
         return;
       case 'ae_request':
+        this.str(`${m.sid}:`);
         for (const x of m.nodes) this.num(x);
         return;
       case 'ae_reply':
-        for (const e of m.entries) {
-          this.num(e[0]);
-          this.num(e[1]);
-          if (e[1] === 1) {
-            this.num(e[2]);
-            this.bytes(e[3]);
-          } else if (e[1] === 2) {
-            for (const k of e[2]) this.str(k);
-            this.bytes(e[3]);
-          }
-        }
+        this.str(`${m.sid}:`);
+        this.bytes(m.body);
         return;
       case 'ae_open_implied':
-        this.str(`${m.fpHi}:${m.fpLo}:${m.rootHi}:${m.rootLo}`);
+        this.str(`${m.sid}:${m.fpHi}:${m.fpLo}:${m.rootHi}:${m.rootLo}`);
         return;
       case 'ae_busy':
-        this.str(m.mismatch === true ? 'm' : '-');
+        this.str(`${m.sid}:${m.mismatch === true ? 'm' : '-'}`);
         return;
       case 'ae_close':
-        this.str(m.completed ? 'c' : 'a');
+        this.str(`${m.sid}:${m.completed ? 'c' : 'a'}`);
+        return;
+      case 'ae_data':
+        this.str(`${m.xfer}:${m.missing ?? '-'}:`);
+        for (const k of m.keys) this.str(k);
+        for (const r of m.records) this.bytes(r);
+        return;
+      case 'ae_data_ack':
+        this.str(`${m.xfer}`);
+        return;
+      case 'ae_want':
+        this.str(`${m.xfer}:${m.sid}:`);
+        for (const x of m.nodes) this.num(x);
+        for (const x of m.counts) this.num(x);
+        this.bytes(m.hashes);
         return;
       default: {
         const never: never = m;

@@ -51,6 +51,12 @@ export interface HistoryOp {
   contextRead: string | null;
   /** put/delete ok: acks that came from fallbacks holding hints (sloppy quorum); absent = 0. */
   hintedAcks?: number;
+  /**
+   * put with a TTL: when its value expires, in simulated ms (the simulator's global clock; node
+   * clocks are skewed). Absent = never. Until then reads may return it; after it plus the
+   * clock-skew bound they must not.
+   */
+  readonly expiresAtMs?: number;
 }
 
 /** What the final reads (at R = ALL, after healing and draining) returned per key. */
@@ -70,6 +76,8 @@ export interface RunConfig {
   readonly siblingsMax: number;
   /** Sloppy quorum with hinted handoff (absent = strict, the only mode before hints). */
   readonly sloppy?: boolean;
+  /** Most a node's clock is off the simulator's (TTL judgements allow for it); absent = 0. */
+  readonly clockSkewMaxMs?: number;
 }
 
 /**
@@ -109,6 +117,22 @@ export interface AntiEntropyCounters {
   fetches: number;
   rebuilds: number;
   scanPages: number;
+  /** Wire bytes of batched transfer messages (records included). */
+  transferMessageBytes: number;
+  /** Dead records (tombstones, expired values) purged. */
+  purges: number;
+  /** Dead records past their grace not stored by a replica holding nothing for the key. */
+  deadRefused: number;
+}
+
+/** A tombstone-GC purge the simulator saw land (a dead record compare-and-deleted by an owner). */
+export interface PurgeFact {
+  readonly key: string;
+  readonly node: string;
+  /** Simulated ms when the purge landed on the node's disk. */
+  readonly atMs: number;
+  /** Put values the purged record had superseded (their dots covered, no longer its siblings). */
+  readonly superseded: readonly string[];
 }
 
 export interface AntiEntropyFacts {
@@ -122,6 +146,12 @@ export interface AntiEntropyFacts {
   readonly treeMismatches: string[];
   readonly total: AntiEntropyCounters;
   readonly afterHeal: AntiEntropyCounters;
+  /** The tombstone grace the nodes ran with (null = no purge). */
+  readonly tombstoneGraceMs?: number | null;
+  /** Every tombstone-GC purge that landed, in order. */
+  readonly purges?: PurgeFact[];
+  /** Storage oracle: a record stored after a purge holding a value that purge's record had superseded. */
+  readonly resurrections?: string[];
 }
 
 export interface History {
@@ -153,10 +183,8 @@ export interface TopologyFacts {
   readonly bytesStreamed: number;
   /** Streamed (gainer, key) pairs outside the gainer's gained slots: must be none. */
   readonly streamedOutsideGained: string[];
-  /** Purges issued (records handed off, then compare-and-deleted) by nodes that lost their slots. */
+  /** Records handed off and purged by nodes that lost their slots. */
   readonly handedOff: number;
-  /** 'remove': acked puts whose value only the removed (dead) member held, judged maybe-happened. */
-  readonly excusedOnlyOnRemoved: number;
   /** At the end: records a live node holds for a slot it does not own. */
   readonly strayRecords: string[];
 }

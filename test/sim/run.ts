@@ -8,9 +8,10 @@ import { BASIC_CHECKERS } from './basic-checks.js';
 import { SIM_CHECKERS, checkReadYourWrites, checkSupersededStayGone } from './checkers/index.js';
 import { checkHintedKeysConverge, checkHintsAccounted } from './checkers/hinted-handoff.js';
 import { checkReplicasConverge } from './checkers/anti-entropy.js';
-import { checkTopologyChange } from './checkers/topology.js';
 import { ownersOnly } from './checkers/sloppy-quorum.js';
-import { checkLwwLaterWriteWins, checkReadYourWrites as basicReadYourWrites } from './basic-checks.js';
+import { checkLwwLaterWriteWins } from './basic-checks.js';
+import { checkNoResurrection } from './checkers/no-resurrection.js';
+import { checkExpiredNeverRead, ttlAsMaybe } from './checkers/ttl.js';
 import { simRingPlacement } from './placement.js';
 import { runSimulation, type SimOptions, type SimResult } from './simulation.js';
 
@@ -32,8 +33,9 @@ export const DEFAULT_SIM: Omit<SimOptions, 'seed'> = {
 };
 
 /**
- * The dedicated checkers (test/sim/checkers/) judge every run; the simple ones written with the
- * simulator run beside them as a second opinion (they use a coarser supersession rule).
+ * The dedicated checkers (test/sim/checkers/) judge every run, with the one simple check kept in
+ * basic-checks.ts (lww later-write-wins). Puts with a TTL may vanish once expired, so the
+ * checkers that demand a value's presence judge them as may-have-happened (checkers/ttl.ts).
  */
 const TRACE_SHOWN = 80;
 const TRACE_KEPT = 20_000;
@@ -42,14 +44,15 @@ const TRACE_KEPT = 20_000;
  * Checkers that rely on quorum intersection judge owner-acked writes only (checkers/
  * sloppy-quorum.ts says why); the hinted-handoff checkers judge the facts sloppy runs record.
  */
-const NEEDS_INTERSECTION: ReadonlySet<Checker> = new Set<Checker>([checkReadYourWrites, checkSupersededStayGone, basicReadYourWrites, checkLwwLaterWriteWins]);
+const NEEDS_INTERSECTION: ReadonlySet<Checker> = new Set<Checker>([checkReadYourWrites, checkSupersededStayGone, checkLwwLaterWriteWins]);
 
 export const CHECKERS: readonly Checker[] = [
-  ...[...SIM_CHECKERS, ...BASIC_CHECKERS].map((c) => (NEEDS_INTERSECTION.has(c) ? ownersOnly(c) : c)),
+  ...[...SIM_CHECKERS, ...BASIC_CHECKERS].map((c) => ttlAsMaybe(NEEDS_INTERSECTION.has(c) ? ownersOnly(c) : c)),
+  checkExpiredNeverRead,
+  checkNoResurrection,
   checkHintsAccounted,
   checkHintedKeysConverge,
   checkReplicasConverge,
-  checkTopologyChange,
 ];
 
 export interface SeedOutcome {
@@ -93,7 +96,6 @@ export function replayCommand(seed: number, overrides: Partial<Omit<SimOptions, 
   if (overrides.routeAroundSuspects === false) extra.push('--dead-only');
   if (overrides.antiEntropy === false) extra.push('--no-anti-entropy');
   if (overrides.faults === false) extra.push('--no-faults');
-  if (overrides.topology !== undefined && overrides.topology !== null) extra.push(`--topology ${overrides.topology}`);
   return `npm run sim -- --seed ${seed}${extra.length > 0 ? ' ' + extra.join(' ') : ''}`;
 }
 

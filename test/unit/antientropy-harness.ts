@@ -100,16 +100,22 @@ export function runSession(a: Replica, b: Replica, slots: readonly Slot[], start
           }
           case 'push': {
             const peer = byId.get(o.peer)!;
-            res.pushed.push(o.key);
-            const rec = r.records.get(o.key);
-            if (rec !== undefined) peer.merge(o.key, rec);
+            for (const key of o.keys) {
+              res.pushed.push(key);
+              const rec = r.records.get(key);
+              if (rec !== undefined) peer.merge(key, rec);
+            }
             break;
           }
           case 'fetch': {
             const peer = byId.get(o.peer)!;
-            res.fetched.push(o.key);
-            const rec = peer.records.get(o.key);
-            if (rec !== undefined) r.merge(o.key, rec);
+            const got = peer.ae.resolveWanted(r.id, o.sid, o.nodes, o.counts, o.hashes);
+            if (got === null) throw new Error('a fetch the responder could not resolve');
+            for (const key of got.keys) {
+              res.fetched.push(key);
+              const rec = peer.records.get(key);
+              if (rec !== undefined) r.merge(key, rec);
+            }
             break;
           }
           case 'session_end':

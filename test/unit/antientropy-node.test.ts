@@ -90,15 +90,16 @@ test('antientropy node: a pushed record is stored synced through the replica wri
   h.request('a', put('k', 'v'));
   h.settle((m) => m.to !== 'a'); // only a holds k
   h.tick(100);
-  for (let i = 0; i < 50 && !h.messages.some((m) => m.message.kind === 'ae_push_ack'); i++) {
+  const isAck = (m: InFlightMessage) => m.message.kind === 'ae' && m.message.message.kind === 'ae_data_ack';
+  for (let i = 0; i < 50 && !h.messages.some(isAck); i++) {
     // Writes that ae pushes cause must be synced before the ack leaves.
     const pushWrites = h.io.filter((x) => x.op.kind === 'write' && x.node !== nodeId('a'));
     for (const w of pushWrites) if (w.op.kind === 'write') assert.equal(w.op.sync, true, 'an anti-entropy merge is stored with sync');
     h.completeIo();
-    h.deliver((m) => m.message.kind !== 'ae_push_ack');
+    h.deliver((m) => !isAck(m));
   }
-  assert.ok(h.messages.some((m) => m.message.kind === 'ae_push_ack'), 'the receiver acked the push');
-  const acker = h.messages.find((m) => m.message.kind === 'ae_push_ack')!.from;
+  assert.ok(h.messages.some(isAck), 'the receiver acked the push');
+  const acker = h.messages.find(isAck)!.from;
   assert.ok(h.disk(acker).has('k'), 'the acking replica stored the record before acking');
 });
 
@@ -160,7 +161,7 @@ test('antientropy node: a transfer the peer never answers fails its session afte
   h.settle();
   h.request('a', put('k', 'v'));
   h.settle((m) => m.to !== 'a'); // only a holds k
-  const dropTransfers = (m: InFlightMessage) => m.message.kind === 'ae_push' || m.message.kind === 'ae_fetch';
+  const dropTransfers = (m: InFlightMessage) => m.message.kind === 'ae' && (m.message.message.kind === 'ae_data' || m.message.message.kind === 'ae_want');
   h.tick(100);
   h.settle(dropTransfers);
   assert.ok(diverged(h).includes('k'), 'the transfers were lost');

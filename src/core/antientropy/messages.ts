@@ -1,7 +1,7 @@
 /**
  * The anti-entropy exchange's peer messages: plain arrays, numbers, strings and byte strings, so
- * they round-trip through msgpackr unchanged and compactly (tuples, not objects, in the bulky
- * parts; hashes packed 8 bytes each into one byte string).
+ * they round-trip through msgpackr unchanged and compactly (the bulky parts are packed byte
+ * strings: node descriptions, 4-byte compact hashes; records travel in batches).
  *
  * Tree node ids (one number, so a request is a flat list):
  *   node >= 0  a slot range [lo, lo + size) with id = size * SLOT_COUNT + lo; size is a power of
@@ -21,14 +21,6 @@ export type AeNodeId = number;
 
 export const ROOT_NODE: AeNodeId = SLOTS * SLOTS;
 
-/** The peer's view of one node: equal to the asker's hash, its children's hashes, or its keys. */
-export type AeReplyEntry =
-  | readonly [node: AeNodeId, kind: 0]
-  /** bit i of `present` set = child i's hash is non-zero; `hashes` holds those, 8 bytes each (hi, lo big-endian). */
-  | readonly [node: AeNodeId, kind: 1, present: number, hashes: Uint8Array]
-  /** A leaf bucket's keys (sorted) and their record digests, 8 bytes each. */
-  | readonly [node: AeNodeId, kind: 2, keys: readonly string[], digests: Uint8Array];
-
 export type AeMessage =
   /**
    * Opens session `sid` over `slots` (flat [lo, hi, lo, hi, ...] half-open ranges, sorted,
@@ -44,13 +36,49 @@ export type AeMessage =
    * `ae_open` with explicit slots for that peer.
    */
   | { kind: 'ae_open_implied'; sid: number; fpHi: number; fpLo: number; rootHi: number; rootLo: number }
-  /** Asks for the children (or keys) of nodes the asker already knows differ. */
+  /** Asks for the description of nodes the asker already knows differ. */
   | { kind: 'ae_request'; sid: number; nodes: readonly AeNodeId[] }
-  | { kind: 'ae_reply'; sid: number; entries: readonly AeReplyEntry[] }
+  /**
+   * The descriptions of the nodes asked (the open asks for the root), in the order asked, packed
+   * in one byte string (`encodeDescriptions`): per node a tag byte, then
+   *   0 EQUAL     nothing (only for the root, when the opener's root hash matched);
+   *   1 CHILDREN  a presence bitmap (one bit per child, ceil(children / 8) bytes), then a 4-byte
+   *               compact hash (`compactHash`) per present (non-empty) child;
+   *   2 ENTRIES   a u32 count, then that many 4-byte compact entry hashes (one per key below
+   *               the node, sorted): the responder's whole subtree when it holds few keys there.
+   */
+  | { kind: 'ae_reply'; sid: number; body: Uint8Array }
   /** The responder has no room for (or no longer knows) this session: the opener aborts it. */
   | { kind: 'ae_busy'; sid: number; mismatch?: boolean }
   /** The opener ends the session; `completed` = every difference was found and transferred. */
-  | { kind: 'ae_close'; sid: number; completed: boolean };
+  | { kind: 'ae_close'; sid: number; completed: boolean }
+  /**
+   * Records (a batch): the opener's pushes, or the answer to `ae_want`. The receiver of a push
+   * merges each through its replica write path, synced, then acks the batch. `missing` (answers
+   * only): how many wanted hashes the sender could not resolve (its record changed meanwhile).
+   */
+  | { kind: 'ae_data'; xfer: number; keys: readonly string[]; records: readonly Uint8Array[]; missing?: number }
+  | { kind: 'ae_data_ack'; xfer: number }
+  /**
+   * Asks the responder of session `sid` for the records behind compact entry hashes it listed
+   * (the opener holds no entry with those hashes), answered by `ae_data`: `nodes[i]` is the node
+   * whose list held the next `counts[i]` hashes of `hashes` (4 bytes each).
+   */
+  | { kind: 'ae_want'; xfer: number; sid: number; nodes: readonly AeNodeId[]; counts: readonly number[]; hashes: Uint8Array };
+
+/** Description tags in an `ae_reply` body. */
+export const DESC_EQUAL = 0;
+export const DESC_CHILDREN = 1;
+export const DESC_ENTRIES = 2;
+
+/**
+ * The 32-bit compact form of a 64-bit hash used on the wire during session `sid`: the high half
+ * in even sessions, the low half in odd ones. Two different subtrees agree on one half with odd
+ * 2^-32, and such a miss lasts one session: the next uses the other half.
+ */
+export function compactHash(d: Digest, sid: number): number {
+  return (sid & 1) === 0 ? d.hi : d.lo;
+}
 
 export function rangeNode(lo: Slot, size: number): AeNodeId {
   return size * SLOTS + lo;
@@ -63,6 +91,7 @@ export function bucketNode(slot: Slot, bucket: number, bucketsPerSlot: number): 
 export type DecodedNode =
   | { kind: 'range'; lo: Slot; size: number }
   | { kind: 'bucket'; slot: Slot; bucket: number };
+
 
 /** Decodes a node id; null when it is not a valid id (from a confused or hostile peer). */
 export function decodeNode(node: AeNodeId, bucketsPerSlot: number): DecodedNode | null {

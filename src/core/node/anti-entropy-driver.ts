@@ -1,6 +1,7 @@
 /**
  * The node's side of Merkle anti-entropy: owns the per-slot Merkle tree and the exchange state
- * machine (antientropy/), and turns their decisions into peer messages and storage effects.
+ * machine (antientropy/), turns their decisions into peer messages and storage effects, and
+ * garbage-collects tombstones and expired records.
  *
  * - Tree upkeep: every local store of a user record updates the tree with the digest of the
  *   record's canonical bytes (`onStored`). After a (re)start the tree is rebuilt by a bounded
@@ -8,23 +9,48 @@
  * - While the rebuild runs the tree is incomplete, so the node neither opens sessions nor answers
  *   them (an `ae_open` gets `ae_busy`): an empty-looking tree would only cause needless transfers.
  * - Every `intervalMs` (first one jittered) it opens a session with one random live replica peer
- *   over the slots both replicate. `push` = read the local record and send it (`ae_push`); the
- *   peer merges it through its replica write path, synced, then acks. `fetch` = ask the peer
- *   (`ae_fetch`) and merge its answer locally, synced. When every transfer of a session is
- *   confirmed the exchange is told (`transfersDone`); a transfer unanswered for
- *   `transferTimeoutMs` fails its session (aborted, retried at a later interval).
+ *   over the slots both replicate. Transfers travel in batches inside `ae` messages: a push is
+ *   one `ae_data` (the peer merges each record through its replica write path, synced, then
+ *   acks the batch with `ae_data_ack`); a fetch is one `ae_want` of compact entry hashes,
+ *   answered by `ae_data` with the records, merged here, synced. When every transfer of a
+ *   session is confirmed the exchange is told (`transfersDone`); a transfer unanswered for
+ *   `transferTimeoutMs`, a want the peer could not fully resolve, or a failed read fails its
+ *   session (aborted, retried at a later interval).
  * - Watermarks: `lastSyncedAtMs(slot)` is the oldest of the per-peer marks over the slot's other
  *   replicas: when the slot was last fully in sync with all of them (null = never).
  *
+ * Tombstone and expiry GC (`tombstoneGraceMs`; null = never purge). A record is DEAD when every
+ * sibling is a tombstone or has an expiry (the expiry travels in the record, so every replica
+ * agrees on it); it died at `deadSinceMs` = the latest of its tombstones' write times and its
+ * siblings' expiry times (cluster clock). The driver tracks dead records it stores (and finds by
+ * the rebuild scan) with the local time it stored them, and purges one when ALL hold:
+ *   1. now >= max(storedAt, deadSince) + grace: older versions still in flight (hints, late
+ *      replicates, read repairs) have landed or expired — the grace must exceed the hint window
+ *      plus request timeouts (the Node checks it);
+ *   2. every other replica of its slot completed an anti-entropy session with this node that
+ *      started after storedAt (`syncedPastMs`, tombstones.ts): each holds a descendant of the
+ *      record — or holds nothing for the key;
+ *   3. every replica is up, no ring change is in flight, and a synced push of the record to
+ *      every other replica was acked just before ("prepare"): sessions can end on equal trees
+ *      while a replica holds the record only in an unsynced write (a read repair) that a crash
+ *      then loses, reviving the older version it superseded; the prepare makes it durable;
+ *   4. then a compare-and-delete `purge` under the key's turn (a write landing meanwhile wins).
+ * A replica that holds nothing for a key does not store a dead record past its grace that
+ * anti-entropy brings (it answers as if merged): it holds no older version for the record to
+ * supersede, nothing older is in flight any more, and storing it would bounce the tombstone
+ * between replicas that purge at different times, forever.
+ *
  * Invariants: a transfer belongs to exactly one tracked session; a tracked session's
- * `outstanding` equals its transfers in `xfers`; bounded by the exchange's own limits.
+ * `outstanding` equals its transfers in `xfers`; a purge in progress is tracked once; bounded
+ * by the exchange's own limits and `purgeBatchMax` / `deadTrackedMax`.
  */
 import {
-  AntiEntropy, ANTI_ENTROPY_DEFAULTS, MerkleTree, recordDigest, type AeMessage, type AntiEntropyOptions, type Digest,
+  AntiEntropy, ANTI_ENTROPY_DEFAULTS, MerkleTree, messageBytes, recordDigest, type AeMessage, type AntiEntropyOptions, type Digest,
 } from '../antientropy/index.js';
 import type { PeerMessage, StoredRecord } from '../messages.js';
-import { SLOT_COUNT } from '../ring/key-slot.js';
+import { keySlot, SLOT_COUNT } from '../ring/key-slot.js';
 import type { NodeId, Random, Slot } from '../types.js';
+import { decodeRecord } from '../versioning/index.js';
 
 /** A module-local copy: hot loops read it without going through the imported binding. */
 const SLOTS: number = SLOT_COUNT;
@@ -37,6 +63,12 @@ export interface NodeAntiEntropyOptions extends Omit<AntiEntropyOptions, 'self' 
   readonly scanPageMax: number;
   /** A transfer (push ack or fetch reply) unanswered this long fails its session. */
   readonly transferTimeoutMs: number;
+  /** How long a dead record (tombstones, expired values) is kept at least; null = never purged. */
+  readonly tombstoneGraceMs: number | null;
+  /** Dead records prepared for purge per tick. */
+  readonly purgeBatchMax: number;
+  /** Dead records tracked for purge (beyond: found again by the next restart's scan). */
+  readonly deadTrackedMax: number;
 }
 
 export const NODE_ANTI_ENTROPY_DEFAULTS: NodeAntiEntropyOptions = {
@@ -45,6 +77,10 @@ export const NODE_ANTI_ENTROPY_DEFAULTS: NodeAntiEntropyOptions = {
   bucketsPerSlot: 8,
   scanPageMax: 256,
   transferTimeoutMs: 5_000,
+  // Past the default hint window (3 h) with room for timeouts and clock skew.
+  tombstoneGraceMs: 4 * 60 * 60 * 1000,
+  purgeBatchMax: 64,
+  deadTrackedMax: 1 << 20,
 };
 
 export interface AntiEntropyHost {
@@ -55,6 +91,8 @@ export interface AntiEntropyHost {
   scan(afterKey: string | null, limit: number, done: (page: { records: StoredRecord[]; done: boolean } | null) => void): void;
   /** Merge a peer's record through the replica write path, synced; `then` once stored. */
   merge(key: string, record: Buffer, then: (changed: boolean) => void): void;
+  /** Compare-and-delete under the key's turn; the tree is updated from what storage holds after. */
+  purge(key: string, record: Buffer, done: (ok: boolean) => void): void;
   isDown(node: NodeId): boolean;
   /** The replicas of a slot (its preference list). */
   slotReplicas(slot: Slot): readonly NodeId[];
@@ -62,29 +100,36 @@ export interface AntiEntropyHost {
   readonly placementKey: object;
   /** Whether this node replicates the key (transfers for other keys are refused). */
   replicates(key: string): boolean;
+  /** False while a ring change is in flight: replica sets are moving, nothing is purged. */
+  readonly purgeAllowed: boolean;
 }
 
 export interface AntiEntropyNodeStats {
   sessionsOpened: number;
   sessionsSynced: number;
   sessionsAborted: number;
-  /** Tree-protocol bytes this node sent (MessagePack sizes of `ae` messages). */
+  /** Tree-protocol bytes this node sent (wire sizes of open/request/reply/close messages). */
   protocolBytes: number;
-  /** Record bytes this node sent in transfers (pushes and fetch replies). */
+  /** Wire bytes of the transfer messages this node sent (ae_data, ae_data_ack, ae_want), records included. */
+  transferMessageBytes: number;
+  /** Record bytes (key + record) this node sent in transfers. */
   transferBytes: number;
-  /** Record bytes received in transfers whose merge changed the stored record here. */
+  /** Record bytes (key + record) received in transfers whose merge changed the stored record here. */
   usefulBytes: number;
   pushes: number;
   fetches: number;
   rebuilds: number;
   scanPages: number;
+  /** Dead records removed from storage by this node. */
+  purges: number;
+  /** Dead records past their grace that anti-entropy brought for a key this node holds nothing of, not stored. */
+  deadRefused: number;
 }
 
 interface Xfer {
   readonly sid: number;
   readonly peer: NodeId;
-  readonly key: string;
-  readonly kind: 'push' | 'fetch';
+  readonly kind: 'push' | 'fetch' | 'prepare';
 }
 
 interface TrackedSession {
@@ -94,9 +139,38 @@ interface TrackedSession {
   lastActivityMs: number;
 }
 
+interface DeadRecord {
+  readonly record: Buffer;
+  readonly storedAtMs: number;
+  readonly deadSinceMs: number;
+}
+
+/** A purge being prepared: the records pushed to every other replica, waiting for their acks. */
+interface Prepare {
+  readonly records: Map<string, Buffer>;
+  readonly waiting: Set<number>;
+  readonly startedAtMs: number;
+  failed: boolean;
+}
+
 /**
- * Shared slots per (placement, self): computed once per placement (a 16384-slot walk), the ring
- * being static here (topology change is not wired into anti-entropy yet).
+ * When a record died (every sibling a tombstone or expiring): the latest tombstone write time
+ * and expiry among its siblings, cluster clock; null when a sibling never expires.
+ */
+export function deadSinceMs(record: Uint8Array): number | null {
+  const r = decodeRecord(record);
+  let since = 0;
+  for (const s of r.siblings) {
+    if (s.value === null) since = Math.max(since, s.hlc.wallMs);
+    else if (s.expiresAtMs !== 0) since = Math.max(since, s.hlc.wallMs, s.expiresAtMs);
+    else return null;
+  }
+  return since;
+}
+
+/**
+ * Shared slots per (placement, self): computed once per placement (a 16384-slot walk); a ring
+ * change builds a new placement and a new driver.
  */
 const sharedCache = new WeakMap<object, Map<NodeId, Map<NodeId, Slot[]>>>();
 
@@ -127,6 +201,8 @@ function sharedSlots(placementKey: object, slotReplicas: (slot: Slot) => readonl
   return out;
 }
 
+const XFER_SEQUENCE_SPAN = 2 ** 21;
+
 export class AntiEntropyDriver {
   readonly tree: MerkleTree;
   private readonly ae: AntiEntropy;
@@ -139,11 +215,16 @@ export class AntiEntropyDriver {
   private nextSessionAtMs: number;
   private xferSeq = 0;
   private roundRobin = 0;
-  private readonly xfers = new Map<string, Xfer>();
+  private readonly xfers = new Map<number, Xfer>();
   private readonly sessions = new Map<number, TrackedSession>();
+  /** Dead records stored here, oldest first (re-inserted when rotated or rewritten). */
+  private readonly dead = new Map<string, DeadRecord>();
+  /** Keys being prepared or purged (not prepared twice). */
+  private readonly purging = new Set<string>();
+  private readonly prepares = new Map<number, Prepare>();
   readonly stats: AntiEntropyNodeStats = {
-    sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, protocolBytes: 0, transferBytes: 0, usefulBytes: 0, pushes: 0, fetches: 0,
-    rebuilds: 0, scanPages: 0,
+    sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, protocolBytes: 0, transferMessageBytes: 0, transferBytes: 0, usefulBytes: 0,
+    pushes: 0, fetches: 0, rebuilds: 0, scanPages: 0, purges: 0, deadRefused: 0,
   };
 
   constructor(
@@ -153,9 +234,12 @@ export class AntiEntropyDriver {
     private readonly host: AntiEntropyHost,
     private readonly random: Random | null,
   ) {
-    for (const [name, v] of [['intervalMs', opts.intervalMs], ['scanPageMax', opts.scanPageMax], ['transferTimeoutMs', opts.transferTimeoutMs]] as const) {
+    for (const [name, v] of [['intervalMs', opts.intervalMs], ['scanPageMax', opts.scanPageMax], ['transferTimeoutMs', opts.transferTimeoutMs],
+      ['purgeBatchMax', opts.purgeBatchMax], ['deadTrackedMax', opts.deadTrackedMax]] as const) {
       if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`antiEntropy.${name} must be a positive integer, got ${v}`);
     }
+    const g = opts.tombstoneGraceMs;
+    if (g !== null && (!Number.isSafeInteger(g) || g < 0)) throw new RangeError(`antiEntropy.tombstoneGraceMs must be null or a non-negative integer, got ${g}`);
     this.tree = new MerkleTree({ bucketsPerSlot: opts.bucketsPerSlot });
     // Session ids embed the incarnation modulo 2^31 (the exchange's bound); lives 2^31 apart never overlap in time.
     this.shared = sharedSlots(host.placementKey, (s) => host.slotReplicas(s), self);
@@ -167,9 +251,10 @@ export class AntiEntropyDriver {
     this.startRebuild();
   }
 
-  /** A user record was stored locally (any path): keep the tree's digest of it current. */
+  /** A user record was stored locally (any path): keep the tree's digest of it current, and track it when dead. */
   onStored(key: string, record: Buffer): void {
     this.tree.update(key, recordDigest(record));
+    this.track(key, record, this.host.nowMs());
   }
 
   get rebuilding(): boolean {
@@ -190,6 +275,11 @@ export class AntiEntropyDriver {
     return this.ae.openSessions;
   }
 
+  /** Dead records tracked for purge. */
+  get deadTracked(): number {
+    return this.dead.size;
+  }
+
   tick(): void {
     const now = this.host.nowMs();
     this.ae.tick(now);
@@ -206,6 +296,7 @@ export class AntiEntropyDriver {
       this.nextSessionAtMs = now + this.opts.intervalMs;
       this.openSession();
     }
+    this.purgeTick(now);
     this.drain();
   }
 
@@ -222,59 +313,203 @@ export class AntiEntropyDriver {
     this.sessions.set(sid, { peer, outstanding: 0, failed: false, lastActivityMs: this.host.nowMs() });
   }
 
-  /** Peer messages of kind ae, ae_push, ae_push_ack, ae_fetch, ae_fetch_reply. */
+  /** Peer messages of kind `ae` (the exchange and its transfers). */
   message(from: NodeId, m: PeerMessage): void {
-    switch (m.kind) {
-      case 'ae':
-        if (this.rebuild !== null && (m.message.kind === 'ae_open' || m.message.kind === 'ae_open_implied')) {
-          this.sendAe(from, { kind: 'ae_busy', sid: m.message.sid });
+    if (m.kind !== 'ae') return; // the per-key transfer messages of earlier versions are not used
+    const am = m.message;
+    switch (am.kind) {
+      case 'ae_open':
+      case 'ae_open_implied':
+        if (this.rebuild !== null) {
+          this.sendAe(from, { kind: 'ae_busy', sid: am.sid });
           break;
         }
-        this.ae.receive(from, m.message);
+        this.ae.receive(from, am);
         break;
-      case 'ae_push':
-        if (!this.host.replicates(m.key)) return;
-        this.host.merge(m.key, m.record, (changed) => {
-          if (changed) this.stats.usefulBytes += m.record.length;
-          this.host.send(from, { kind: 'ae_push_ack', xferId: m.xferId, key: m.key });
-        });
-        return;
-      case 'ae_push_ack':
-        this.finishXfer(from, m.xferId, 'push');
+      case 'ae_request':
+      case 'ae_reply':
+      case 'ae_busy':
+      case 'ae_close':
+        this.ae.receive(from, am);
         break;
-      case 'ae_fetch':
-        if (!this.host.replicates(m.key)) return;
-        this.host.read(m.key, (record) => {
-          if (record === undefined) return; // a failed read: the asker times out and retries later
-          if (record !== null) this.stats.transferBytes += record.length;
-          this.host.send(from, { kind: 'ae_fetch_reply', xferId: m.xferId, key: m.key, record });
-        });
+      case 'ae_data':
+        if (am.missing !== undefined) this.onDataAnswer(from, am);
+        else this.onDataPush(from, am);
         return;
-      case 'ae_fetch_reply': {
-        const x = this.xfers.get(m.xferId);
-        if (x === undefined || x.peer !== from || x.kind !== 'fetch' || x.key !== m.key) return;
-        if (m.record === null) {
-          this.finishXfer(from, m.xferId, 'fetch');
-          break;
-        }
-        const record = m.record;
-        this.host.merge(m.key, record, (changed) => {
-          if (changed) this.stats.usefulBytes += record.length;
-          this.finishXfer(from, m.xferId, 'fetch');
-          this.drain();
-        });
+      case 'ae_data_ack':
+        this.onAck(from, am.xfer);
+        break;
+      case 'ae_want':
+        this.onWant(from, am);
         return;
+      default: {
+        const never: never = am;
+        void never;
       }
-      default:
-        throw new Error(`${m.kind} is not an anti-entropy message`);
     }
     this.drain();
   }
 
-  private finishXfer(from: NodeId, xferId: string, kind: Xfer['kind'], failed = false): void {
-    const x = this.xfers.get(xferId);
+  // -------------------------------------------------------------------------------------------
+  // Transfers
+  // -------------------------------------------------------------------------------------------
+
+  private nextXfer(): number {
+    return (this.incarnation % 2 ** 31) * XFER_SEQUENCE_SPAN + (++this.xferSeq % XFER_SEQUENCE_SPAN);
+  }
+
+  private sendAe(to: NodeId, message: AeMessage): void {
+    this.host.send(to, { kind: 'ae', message });
+  }
+
+  private sendTransfer(to: NodeId, message: AeMessage): void {
+    this.stats.transferMessageBytes += messageBytes(message);
+    this.sendAe(to, message);
+  }
+
+  /** Records of a batch received as buffers (msgpack may hand back plain Uint8Arrays). */
+  private static buffers(records: readonly Uint8Array[]): Buffer[] | null {
+    if (!Array.isArray(records)) return null;
+    const out: Buffer[] = [];
+    for (const r of records) {
+      if (!(r instanceof Uint8Array)) return null;
+      out.push(Buffer.isBuffer(r) ? r : Buffer.from(r.buffer, r.byteOffset, r.byteLength));
+    }
+    return out;
+  }
+
+  /**
+   * A batch pushed by a peer (a session's push, or a purge's prepare): merged key by key
+   * through the replica write path, synced; acked once every record is stored (a failed store
+   * never acks: the sender times out). Keys this node does not replicate are skipped.
+   */
+  private onDataPush(from: NodeId, m: Extract<AeMessage, { kind: 'ae_data' }>): void {
+    const records = AntiEntropyDriver.buffers(m.records);
+    if (records === null || !Array.isArray(m.keys) || m.keys.length !== records.length || !Number.isSafeInteger(m.xfer)) return;
+    let pending = 1;
+    const done = (): void => {
+      if (--pending === 0) this.sendTransfer(from, { kind: 'ae_data_ack', xfer: m.xfer });
+    };
+    for (let i = 0; i < records.length; i++) {
+      const key = m.keys[i]!;
+      const record = records[i]!;
+      if (typeof key !== 'string' || !this.host.replicates(key) || this.refuseDead(key, record)) continue;
+      pending++;
+      this.host.merge(key, record, (changed) => {
+        if (changed) this.stats.usefulBytes += key.length + record.length;
+        done();
+      });
+    }
+    done();
+  }
+
+  /**
+   * Not storing a dead record past its grace for a key this node holds nothing of (see the
+   * header). Only with a complete tree: during a rebuild "not in the tree" means nothing.
+   */
+  private refuseDead(key: string, record: Buffer): boolean {
+    const g = this.opts.tombstoneGraceMs;
+    if (g === null || this.rebuild !== null || this.tree.get(key) !== undefined) return false;
+    let since: number | null;
+    try {
+      since = deadSinceMs(record);
+    } catch {
+      return false; // garbage: the merge path drops it
+    }
+    if (since === null || this.host.nowMs() < since + g) return false;
+    this.stats.deadRefused++;
+    return true;
+  }
+
+  /** The answer to our `ae_want`: merge every record (synced); the fetch succeeds only if nothing was missing. */
+  private onDataAnswer(from: NodeId, m: Extract<AeMessage, { kind: 'ae_data' }>): void {
+    const x = this.xfers.get(m.xfer);
+    if (x === undefined || x.peer !== from || x.kind !== 'fetch') return;
+    const records = AntiEntropyDriver.buffers(m.records);
+    if (records === null || !Array.isArray(m.keys) || m.keys.length !== records.length || (m.missing ?? 0) > 0) {
+      this.finishXfer(from, m.xfer, 'fetch', true);
+      this.drain();
+      return;
+    }
+    let pending = 1;
+    let failed = false;
+    const done = (): void => {
+      if (--pending > 0) return;
+      this.finishXfer(from, m.xfer, 'fetch', failed);
+      this.drain();
+    };
+    for (let i = 0; i < records.length; i++) {
+      const key = m.keys[i]!;
+      const record = records[i]!;
+      if (typeof key !== 'string' || !this.host.replicates(key)) {
+        failed = true;
+        continue;
+      }
+      if (this.refuseDead(key, record)) continue;
+      pending++;
+      this.host.merge(key, record, (changed) => {
+        if (changed) this.stats.usefulBytes += key.length + record.length;
+        done();
+      });
+    }
+    done();
+  }
+
+  /** A peer wants the records behind hashes we listed in its session: read and send them. */
+  private onWant(from: NodeId, m: Extract<AeMessage, { kind: 'ae_want' }>): void {
+    const got = this.ae.resolveWanted(from, m.sid, m.nodes, m.counts, m.hashes);
+    if (got === null) {
+      this.sendTransfer(from, { kind: 'ae_data', xfer: m.xfer, keys: [], records: [], missing: Math.max(1, (m.hashes?.length ?? 4) / 4) });
+      return;
+    }
+    const keys: string[] = [];
+    const records: Buffer[] = [];
+    let missing = got.missing;
+    let pending = 1;
+    let readFailed = false;
+    const done = (): void => {
+      if (--pending > 0) return;
+      if (readFailed) return; // the asker times out and a later session retries
+      this.sendTransfer(from, { kind: 'ae_data', xfer: m.xfer, keys, records, missing });
+    };
+    for (const key of got.keys) {
+      if (!this.host.replicates(key)) {
+        missing++;
+        continue;
+      }
+      pending++;
+      this.host.read(key, (record) => {
+        if (record === undefined) readFailed = true;
+        else if (record === null) missing++;
+        else {
+          keys.push(key);
+          records.push(record);
+          this.stats.transferBytes += key.length + record.length;
+        }
+        done();
+      });
+    }
+    done();
+  }
+
+  private onAck(from: NodeId, xfer: number): void {
+    const x = this.xfers.get(xfer);
+    if (x === undefined || x.peer !== from) return;
+    if (x.kind === 'prepare') {
+      this.xfers.delete(xfer);
+      const p = this.prepares.get(x.sid);
+      if (p === undefined) return;
+      p.waiting.delete(xfer);
+      if (p.waiting.size === 0) this.finishPrepare(x.sid, p);
+      return;
+    }
+    this.finishXfer(from, xfer, 'push');
+  }
+
+  private finishXfer(from: NodeId, xfer: number, kind: 'push' | 'fetch', failed = false): void {
+    const x = this.xfers.get(xfer);
     if (x === undefined || x.peer !== from || x.kind !== kind) return;
-    this.xfers.delete(xferId);
+    this.xfers.delete(xfer);
     const s = this.sessions.get(x.sid);
     if (s === undefined) return;
     s.outstanding--;
@@ -283,49 +518,82 @@ export class AntiEntropyDriver {
     if (s.outstanding === 0) this.ae.transfersDone(x.sid, !s.failed);
   }
 
-  private sendAe(to: NodeId, message: AeMessage): void {
-    this.host.send(to, { kind: 'ae', message });
+  /** Reads `keys` and pushes the batch; `then(xfer)` once sent, or with null when a read failed. */
+  private pushBatch(peer: NodeId, keys: readonly string[], onSent: (xfer: number | null, records: Map<string, Buffer>) => void): void {
+    const batchKeys: string[] = [];
+    const records: Buffer[] = [];
+    const byKey = new Map<string, Buffer>();
+    let pending = 1;
+    let readFailed = false;
+    const done = (): void => {
+      if (--pending > 0) return;
+      if (readFailed) return onSent(null, byKey);
+      if (batchKeys.length === 0) return onSent(-1, byKey);
+      const xfer = this.nextXfer();
+      onSent(xfer, byKey);
+      this.sendTransfer(peer, { kind: 'ae_data', xfer, keys: batchKeys, records });
+    };
+    for (const key of keys) {
+      pending++;
+      this.host.read(key, (record) => {
+        if (record === undefined) readFailed = true;
+        else if (record !== null) {
+          batchKeys.push(key);
+          records.push(record);
+          byKey.set(key, record);
+          this.stats.transferBytes += key.length + record.length;
+        }
+        done();
+      });
+    }
+    done();
   }
 
   private drain(): void {
     for (;;) {
       const outputs = this.ae.takeOutputs();
-      if (outputs.length === 0) return;
+      if (outputs.length === 0) break;
       for (const o of outputs) {
         switch (o.kind) {
           case 'send':
             this.sendAe(o.to, o.message);
             break;
-          case 'push':
-          case 'fetch': {
+          case 'push': {
             const s = this.sessions.get(o.sid);
             if (s === undefined) break; // a session of ours we no longer track cannot be: defensive
-            const xferId = `${this.incarnation}.${++this.xferSeq}`;
-            this.xfers.set(xferId, { sid: o.sid, peer: o.peer, key: o.key, kind: o.kind });
+            this.stats.pushes += o.keys.length;
+            // One placeholder transfer while the reads run, so the session cannot complete meanwhile.
+            const hold = this.nextXfer();
+            this.xfers.set(hold, { sid: o.sid, peer: o.peer, kind: 'push' });
             s.outstanding++;
             s.lastActivityMs = this.host.nowMs();
-            if (o.kind === 'fetch') {
-              this.stats.fetches++;
-              this.host.send(o.peer, { kind: 'ae_fetch', xferId, key: o.key });
-              break;
-            }
-            this.stats.pushes++;
-            this.host.read(o.key, (record) => {
-              if (!this.xfers.has(xferId)) return;
-              if (record === undefined || record === null) {
-                // Nothing to push (gone since the tree saw it) or a failed read.
-                this.finishXfer(o.peer, xferId, 'push', record === undefined);
+            this.pushBatch(o.peer, o.keys, (xfer) => {
+              if (!this.xfers.has(hold)) return; // the session ended meanwhile
+              if (xfer === null || xfer === -1) {
+                // A failed read fails the session; nothing left to push (all gone since) is done.
+                this.finishXfer(o.peer, hold, 'push', xfer === null);
                 this.drain();
                 return;
               }
-              this.stats.transferBytes += record.length;
-              this.host.send(o.peer, { kind: 'ae_push', xferId, key: o.key, record });
+              this.xfers.delete(hold);
+              this.xfers.set(xfer, { sid: o.sid, peer: o.peer, kind: 'push' });
             });
+            break;
+          }
+          case 'fetch': {
+            const s = this.sessions.get(o.sid);
+            if (s === undefined) break;
+            this.stats.fetches += o.hashes.length / 4;
+            const xfer = this.nextXfer();
+            this.xfers.set(xfer, { sid: o.sid, peer: o.peer, kind: 'fetch' });
+            s.outstanding++;
+            s.lastActivityMs = this.host.nowMs();
+            this.sendTransfer(o.peer, { kind: 'ae_want', xfer, sid: o.sid, nodes: o.nodes, counts: o.counts, hashes: o.hashes });
             break;
           }
           case 'session_end':
             this.sessions.delete(o.sid);
-            for (const [id, x] of [...this.xfers]) if (x.sid === o.sid) this.xfers.delete(id);
+            for (const [id, x] of [...this.xfers]) if (x.sid === o.sid && x.kind !== 'prepare') this.xfers.delete(id);
             if (o.outcome === 'synced') this.stats.sessionsSynced++;
             else this.stats.sessionsAborted++;
             break;
@@ -335,7 +603,96 @@ export class AntiEntropyDriver {
           }
         }
       }
-      this.stats.protocolBytes = this.ae.stats.bytesSent;
+    }
+    this.stats.protocolBytes = this.ae.stats.bytesSent;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tombstone and expiry GC
+  // -------------------------------------------------------------------------------------------
+
+  private track(key: string, record: Buffer, storedAtMs: number): void {
+    if (this.opts.tombstoneGraceMs === null) return;
+    let since: number | null = null;
+    try {
+      since = deadSinceMs(record);
+    } catch {
+      since = null;
+    }
+    this.dead.delete(key);
+    if (since === null || this.dead.size >= this.opts.deadTrackedMax) return;
+    this.dead.set(key, { record, storedAtMs, deadSinceMs: since });
+  }
+
+  /** Checks up to `purgeBatchMax` tracked dead records (round robin) and prepares the ripe ones. */
+  private purgeTick(now: number): void {
+    const g = this.opts.tombstoneGraceMs;
+    for (const [id, p] of [...this.prepares]) {
+      if (now - p.startedAtMs > this.opts.transferTimeoutMs) {
+        this.prepares.delete(id);
+        for (const x of p.waiting) this.xfers.delete(x);
+        for (const k of p.records.keys()) this.purging.delete(k);
+      }
+    }
+    if (g === null || this.rebuild !== null || !this.host.purgeAllowed || this.dead.size === 0) return;
+    const ripe: { key: string; d: DeadRecord }[] = [];
+    const checks = Math.min(this.dead.size, 4 * this.opts.purgeBatchMax);
+    for (let i = 0; i < checks && ripe.length < this.opts.purgeBatchMax; i++) {
+      const first = this.dead.entries().next();
+      if (first.done === true) break;
+      const [key, d] = first.value;
+      // Rotate: the next tick looks at others first.
+      this.dead.delete(key);
+      this.dead.set(key, d);
+      if (this.purging.has(key) || now < Math.max(d.storedAtMs, d.deadSinceMs) + g) continue;
+      const slot = keySlot(key);
+      const replicas = this.host.slotReplicas(slot);
+      if (!replicas.includes(this.self) || replicas.some((r) => r !== this.self && this.host.isDown(r))) continue;
+      const synced = this.ae.syncedPastMs(slot, replicas);
+      if (synced === null || synced <= d.storedAtMs) continue;
+      ripe.push({ key, d });
+    }
+    if (ripe.length === 0) return;
+    // Prepare: a synced push of each record to every other replica of its slot.
+    const byPeer = new Map<NodeId, string[]>();
+    const records = new Map<string, Buffer>();
+    for (const { key, d } of ripe) {
+      this.purging.add(key);
+      records.set(key, d.record);
+      for (const r of this.host.slotReplicas(keySlot(key))) {
+        if (r === this.self) continue;
+        const list = byPeer.get(r) ?? [];
+        list.push(key);
+        byPeer.set(r, list);
+      }
+    }
+    const id = this.nextXfer();
+    const p: Prepare = { records, waiting: new Set(), startedAtMs: now, failed: false };
+    this.prepares.set(id, p);
+    for (const [peer, keys] of byPeer) {
+      const xfer = this.nextXfer();
+      p.waiting.add(xfer);
+      this.xfers.set(xfer, { sid: id, peer, kind: 'prepare' });
+      this.sendTransfer(peer, { kind: 'ae_data', xfer, keys, records: keys.map((k) => records.get(k)!) });
+    }
+    if (p.waiting.size === 0) this.finishPrepare(id, p);
+  }
+
+  /** Every replica acked the prepare: compare-and-delete each record still tracked unchanged. */
+  private finishPrepare(id: number, p: Prepare): void {
+    this.prepares.delete(id);
+    for (const [key, record] of p.records) {
+      const d = this.dead.get(key);
+      if (d === undefined || !d.record.equals(record)) {
+        this.purging.delete(key);
+        continue;
+      }
+      this.host.purge(key, record, (ok) => {
+        this.purging.delete(key);
+        if (!ok || this.tree.get(key) !== undefined) return; // a write landed meanwhile: it won
+        this.dead.delete(key);
+        this.stats.purges++;
+      });
     }
   }
 
@@ -363,11 +720,15 @@ export class AntiEntropyDriver {
       }
       this.stats.scanPages++;
       const entries = page.records;
+      const now = this.host.nowMs();
       let i = 0;
       const iter: Iterator<readonly [string, Digest]> = {
         next: () => {
           const e = entries[i++];
-          return e === undefined ? { done: true, value: undefined } : { done: false, value: [e.key, recordDigest(e.record)] as const };
+          if (e === undefined) return { done: true, value: undefined };
+          // A dead record found by the scan counts as stored now: its grace and watermarks start over.
+          if (!this.dead.has(e.key)) this.track(e.key, e.record, now);
+          return { done: false, value: [e.key, recordDigest(e.record)] as const };
         },
       };
       const last = page.done || entries.length === 0;
@@ -390,7 +751,17 @@ export class AntiEntropyDriver {
       if (s.outstanding < 0) throw new Error('antientropy driver: negative outstanding transfers');
       total += s.outstanding;
     }
-    if (total !== this.xfers.size) throw new Error(`antientropy driver: ${this.xfers.size} transfers tracked, sessions count ${total}`);
-    for (const x of this.xfers.values()) if (!this.sessions.has(x.sid)) throw new Error('antientropy driver: transfer of an untracked session');
+    let sessionXfers = 0;
+    for (const x of this.xfers.values()) {
+      if (x.kind === 'prepare') {
+        if (!this.prepares.has(x.sid)) throw new Error('antientropy driver: prepare transfer of an unknown purge');
+        continue;
+      }
+      sessionXfers++;
+      if (!this.sessions.has(x.sid)) throw new Error('antientropy driver: transfer of an untracked session');
+    }
+    if (total !== sessionXfers) throw new Error(`antientropy driver: ${sessionXfers} transfers tracked, sessions count ${total}`);
+    if (this.dead.size > this.opts.deadTrackedMax) throw new Error('antientropy driver: dead records tracked above the bound');
   }
 }
+
