@@ -20,6 +20,8 @@ const clients: Redis[] = [];
 
 function plain(i: number): Redis {
   const r = new Redis({ host: '127.0.0.1', port: procs[i]?.respPort ?? 0, maxRetriesPerRequest: 1 });
+  // The last test kills a node: its clients' reconnect failures are expected, not news.
+  r.on('error', () => undefined);
   clients.push(r);
   return r;
 }
@@ -180,5 +182,30 @@ describe('cluster clients against 3 real nodes', { timeout: 120_000 }, () => {
       cursor = next;
     } while (cursor !== '0');
     assert.equal(seen.size, 40);
+  });
+
+  // Last: it kills a node.
+  it('with a node killed: CONSISTENCY ALL refuses, ONE and the quorum default still serve, and the topology marks the node failed', async () => {
+    const [a, b] = [plain(0), plain(1)];
+    assert.equal(await a.set('down:k', 'before'), 'OK');
+    await stop(procs[2] as RingkvProcess, 'SIGKILL');
+    assert.equal(await a.call('CONSISTENCY', 'READ', 'ALL'), 'OK');
+    await assert.rejects(a.get('down:k'), /^(ReplyError: )?(UNAVAILABLE|TIMEOUT)/);
+    assert.equal(await a.call('CONSISTENCY', 'READ', 'ONE', 'WRITE', 'ONE'), 'OK');
+    assert.equal(await a.get('down:k'), 'before');
+    assert.equal(await a.set('down:k', 'after'), 'OK');
+    assert.equal(await b.get('down:k'), 'after', 'the quorum default still has two replicas');
+    // Failure detection (SWIM) routes around the dead node: it is listed failed and never as master.
+    const killedId = (String(await b.call('CLUSTER', 'NODES')).split('\n').find((l) => l.includes(`:${procs[2]?.respPort ?? 0}@`)) ?? '').split(' ')[0] ?? '';
+    const deadline = Date.now() + 20_000;
+    let nodes = '';
+    while (Date.now() < deadline) {
+      nodes = String(await b.call('CLUSTER', 'NODES'));
+      if (nodes.includes('master,fail')) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.match(nodes, new RegExp(`^${killedId} \\S+ master,fail\\?? `, 'm'));
+    const slots = (await b.call('CLUSTER', 'SLOTS')) as unknown[][];
+    for (const range of slots) assert.notEqual(String((range[2] as unknown[])[2]), killedId, 'a failed node is never a master');
   });
 });
