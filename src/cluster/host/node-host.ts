@@ -229,6 +229,8 @@ export class NodeHost implements ClusterNode {
   private joinTimer: NodeJS.Timeout | undefined;
   private started = false;
   private closing = false;
+  /** Pending backoff sleeps, cut short by close(). */
+  private readonly wakers = new Set<() => void>();
   /** Resolvers of start() while this node waits to be in a ring. */
   private ringWaiters: (() => void)[] = [];
   private invalidLogged = 0;
@@ -322,6 +324,7 @@ export class NodeHost implements ClusterNode {
     if (this.closing) return;
     this.closing = true;
     for (const w of this.ringWaiters.splice(0)) w();
+    for (const w of [...this.wakers]) w();
     if (this.joinTimer !== undefined) clearTimeout(this.joinTimer);
     if (this.gossipTimer !== undefined) clearInterval(this.gossipTimer);
     // Keep ticking while in-flight requests finish (their deadlines are in ticks).
@@ -630,9 +633,22 @@ export class NodeHost implements ClusterNode {
       }
       attempt++;
       if (todo.length > 0 && reached < want && !this.closing) {
-        await new Promise((r) => setTimeout(r, Math.min(JOIN_BACKOFF_MAX_MS, JOIN_BACKOFF_BASE_MS * 2 ** Math.min(attempt, 8))));
+        await this.sleep(Math.min(JOIN_BACKOFF_MAX_MS, JOIN_BACKOFF_BASE_MS * 2 ** Math.min(attempt, 8)));
       }
     }
+  }
+
+  /** A backoff wait that close() ends at once. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
   }
 
   private scheduleJoin(delayMs: number, attempt: number): void {
