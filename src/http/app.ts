@@ -71,6 +71,8 @@ export const HEADER_EXPIRES_AT = 'x-ringkv-expires-at-ms';
 
 const VALUE_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 const JSON_BYTES_MAX_DEFAULT = 16 * 1024 * 1024;
+/** How long /v1/cluster/load waits for one member's count. */
+const LOAD_TIMEOUT_MS = 1500;
 /** Concurrent backend operations one batch request runs. */
 const BATCH_CONCURRENCY = 64;
 
@@ -598,11 +600,19 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         const c = needCluster();
         const ids = c.ring().current.members.map((m) => m.id);
         const nodes = await Promise.all(ids.map(async (id) => {
+          // A member the core holds down is not asked (its request would wait out the peer timeout).
+          if (c.isDown(id)) return { id, keys: null };
+          let timer: NodeJS.Timeout | undefined;
           try {
-            const r = await c.request(id, { kind: 'local_count' });
-            return { id, keys: r.kind === 'local_count' ? r.count : null };
+            const r = await Promise.race([
+              c.request(id, { kind: 'local_count' }),
+              new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), LOAD_TIMEOUT_MS); }),
+            ]);
+            return { id, keys: r !== null && r.kind === 'local_count' ? r.count : null };
           } catch {
             return { id, keys: null };
+          } finally {
+            clearTimeout(timer);
           }
         }));
         sendJson(ctx.res, 200, { nodes }, ctx.head, clusterHeaders());
