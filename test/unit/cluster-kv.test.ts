@@ -144,6 +144,27 @@ describe('cluster kv: conditional writes and read-modify-write', () => {
     assert.ok(final === 'base-x-y' || final === 'base-y-x', `both appends applied once: ${final}`);
   });
 
+  it('two concurrent SET NX through different nodes: exactly one reports written and the key holds its value alone', async () => {
+    const { a, b, cc } = cluster();
+    const [ra, rb] = await Promise.all([
+      a.put('nx', Buffer.from('from-a'), { condition: 'nx' }),
+      b.put('nx', Buffer.from('from-b'), { condition: 'nx' }),
+    ]);
+    assert.equal([ra.written, rb.written].filter(Boolean).length, 1, JSON.stringify([ra, rb]));
+    const v = await cc.getVersions('nx');
+    assert.deepEqual(v.values.map((e) => e.value.toString()), [ra.written ? 'from-a' : 'from-b']);
+  });
+
+  it('a read-modify-write on a key with siblings applies to the pick and supersedes every sibling', async () => {
+    const { a, b } = cluster();
+    await Promise.all([a.putWithContext('rs', Buffer.from('1'), null, 0), b.putWithContext('rs', Buffer.from('2'), null, 0)]);
+    const before = await a.getVersions('rs');
+    assert.equal(before.values.length, 2);
+    const picked = str(pick(before.values));
+    await b.update('rs', (cur) => ({ write: { kind: 'put', value: Buffer.from(`${str(cur)}+`), expiresAtMs: 0 }, result: undefined }));
+    assert.deepEqual((await a.getVersions('rs')).values.map((e) => e.value.toString()), [`${picked}+`]);
+  });
+
   it('an update that decides not to write leaves the key alone and returns its result', async () => {
     const { a } = cluster();
     await a.put('u', Buffer.from('v'));
