@@ -1,8 +1,9 @@
 /**
  * Real processes: a 3-node cluster forms from seeds (node 1 alone, the others seeded with it),
  * serves writes through any node that every other node reads back at QUORUM, keeps every peer
- * message well-formed (no drops by the input guards), and shrinks with `ringkv admin
- * decommission`, whose progress is printed until done.
+ * message well-formed (no drops by the input guards), keeps serving quorum operations while
+ * one node is paused (SIGSTOP), shrinks with `ringkv admin decommission` (progress printed until
+ * done) and drops a dead node with `ringkv admin remove`.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -70,6 +71,17 @@ describe('cluster formation (3 real nodes)', { timeout: 90_000 }, () => {
     }
   });
 
+  it('pause: quorum writes and reads go on while one node is stopped (SIGSTOP), and it serves again after SIGCONT', async () => {
+    c.pause(3);
+    try {
+      for (let k = 0; k < 10; k++) assert.equal(await clients[0]!.set(`p:${k}`, `pv-${k}`), 'OK');
+      for (let k = 0; k < 10; k++) assert.equal(await clients[1]!.get(`p:${k}`), `pv-${k}`);
+    } finally {
+      c.resume(3);
+    }
+    assert.equal(await clients[2]!.get('p:9'), 'pv-9');
+  });
+
   it('admin: decommission through the CLI prints progress and leaves a 2-member ring everywhere', async () => {
     const r = await runCli(['admin', 'decommission', 'node-3', '--host', '127.0.0.1', '--http-port', String(c.node(1).httpPort)], { timeoutMs: 30_000 });
     assert.equal(r.code, 0, r.stderr);
@@ -81,5 +93,19 @@ describe('cluster formation (3 real nodes)', { timeout: 90_000 }, () => {
     const bad = await runCli(['admin', 'remove', 'no-such-node', '--http-port', String(c.node(1).httpPort)], { timeoutMs: 30_000 });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /ERR_UNKNOWN_NODE/);
+  });
+
+  it('admin: a dead node is removed through the CLI and the survivor serves alone', async () => {
+    clients[1]!.disconnect();
+    clients[2]!.disconnect();
+    await c.stop(3); // decommissioned above; it holds nothing
+    await c.kill(2);
+    const r = await runCli(['admin', 'remove', 'node-2', '--http-port', String(c.node(1).httpPort)], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /remove node-2: done \(ring epoch \d+: node-1\)/);
+    await c.waitForRing(['node-1']);
+    assert.equal(await clients[0]!.set('after-remove', 'x'), 'OK');
+    assert.equal(await clients[0]!.get('after-remove'), 'x');
+    assert.equal(await clients[0]!.get('k:2:7'), 'v-2-7', 'data written before the removal is still served');
   });
 });
