@@ -89,7 +89,7 @@ export function registerStatus(program: Command, ctx: OpsContext): void {
           ...nodes.map((n) => [code(n), n.id, n.address ?? '?', n.keys === null ? '?' : String(n.keys), percent(n.owns_percent), String(n.primaries),
             n.hints_pending === null ? '?' : String(n.hints_pending), n.membership]),
         ]));
-        if (topo.change !== null && topo.phase !== 'idle') {
+        if (topo.change !== null && (busy || topo.phase === 'failed')) {
           ctx.io.stdout(`Ring change: ${topo.change.kind} ${topo.change.id} ${topo.phase} (slots ${topo.slots_moved}/${topo.slots_to_move})\n`);
         }
       }
