@@ -214,11 +214,15 @@ export class LocalCluster {
     return (r.body as { stats: Record<string, number> }).stats;
   }
 
-  /** Waits until every running node holds a ring of exactly `ids` at the same epoch. */
-  async waitForRing(ids: readonly string[], timeoutMs = 20_000): Promise<RingBody> {
+  /**
+   * Waits until every running node (or those of `indexes`) holds a ring of exactly `ids` at the
+   * same epoch.
+   */
+  async waitForRing(ids: readonly string[], timeoutMs = 20_000, indexes?: readonly number[]): Promise<RingBody> {
     const want = [...ids].sort().join(',');
-    return eventually(`every running node to hold the ring [${want}]`, async () => {
-      const rings = await Promise.all(this.running().map((m) => this.ring(m.index)));
+    const which = indexes ?? this.running().map((m) => m.index);
+    return eventually(`nodes ${which.join(',')} to hold the ring [${want}]`, async () => {
+      const rings = await Promise.all(which.map((i) => this.ring(i)));
       const first = rings[0];
       if (first === undefined) return undefined;
       const ok = rings.every((r) => r.epoch === first.epoch && r.members.map((x) => x.id).sort().join(',') === want);

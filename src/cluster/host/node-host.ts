@@ -276,9 +276,10 @@ export class NodeHost implements ClusterNode {
 
   /**
    * Starts the node: builds the core (with its stored ring, a new one-node ring, or none for a
-   * node joining through seeds, whose ids are learned first) and starts the clock. Resolves once
-   * the node is in a ring (current or pending); a joining node retries until it is, or until
-   * close() is called (then it rejects with ERR_SHUTTING_DOWN).
+   * node joining through seeds, whose ids are learned first) and starts the clock. A node that
+   * joins by itself (autoJoin) resolves once it is in a ring (current or pending), retrying until
+   * it is or until close() is called (then it rejects with ERR_SHUTTING_DOWN); with autoJoin off
+   * it resolves at once and waits, out of the ring, for `ringkv admin join`.
    */
   async start(ports: { respPort: number; httpPort: number }): Promise<void> {
     if (this.started) throw new TypeError('node host already started');
@@ -311,10 +312,11 @@ export class NodeHost implements ClusterNode {
       return;
     }
     if (!this.config.cluster.autoJoin) {
-      this.log.warn('cluster.autoJoin is off: waiting for an operator to add this node (ringkv admin join)');
-    } else {
-      this.scheduleJoin(0, 0);
+      // Up and reachable (its HTTP and peer ports too), serving no data until an operator adds it.
+      this.log.warn('cluster.autoJoin is off: this node waits for an operator to add it (ringkv admin join)');
+      return;
     }
+    this.scheduleJoin(0, 0);
     await new Promise<void>((resolve) => this.ringWaiters.push(resolve));
     if (this.closing) throw new RingkvError('ERR_SHUTTING_DOWN', 'closed while joining the cluster');
   }
