@@ -165,6 +165,27 @@ describe('cluster kv: conditional writes and read-modify-write', () => {
     assert.deepEqual((await a.getVersions('rs')).values.map((e) => e.value.toString()), [`${picked}+`]);
   });
 
+  it('an update whose write succeeded reports it even when the conflict check after it fails', async () => {
+    const c = new InProcessCluster();
+    after(() => c.close());
+    const node = c.clusterNode('a');
+    let wrote = false;
+    const flaky = {
+      ...node,
+      execute: async (op: Parameters<typeof node.execute>[0]) => {
+        // The read after the write times out.
+        if (op.kind === 'get' && wrote) return { kind: 'error', code: 'ERR_TIMEOUT', message: 'TIMEOUT 1 of 2 replicas answered in time' } as const;
+        const r = await node.execute(op);
+        if (op.kind === 'put') wrote = true;
+        return r;
+      },
+    };
+    const s = new ClusterKvStore(flaky, config, instant);
+    const r = await s.update('fl', () => ({ write: { kind: 'put', value: Buffer.from('1'), expiresAtMs: 0 }, result: 'incremented' }));
+    assert.equal(r, 'incremented');
+    assert.equal(str(await new ClusterKvStore(c.clusterNode('b'), config).get('fl')), '1');
+  });
+
   it('an update that decides not to write leaves the key alone and returns its result', async () => {
     const { a } = cluster();
     await a.put('u', Buffer.from('v'));

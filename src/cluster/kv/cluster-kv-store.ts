@@ -313,30 +313,39 @@ export class ClusterKvStore implements KvStore, CausalKvStore {
     return this.serialised([key], async () => {
       let state = await this.read(key, readLevel);
       let base = pick(state.values);
+      // The result of the last attempt whose write succeeded: once one write happened, a
+      // failure of the conflict check or of a resolution write must not report "did not happen".
+      let applied: { result: R } | undefined;
       for (let attempt = 1; ; attempt++) {
-        const d = fn(base);
-        const w = d.write;
-        if (w === undefined) {
-          // Nothing to write; after a detected conflict the pick is written back so this
-          // writer's own sibling does not survive (SET NX that lost the race).
-          if (attempt === 1 || base === undefined) return d.result;
-          await this.write(key, base.value, base.expiresAtMs, state.context, writeLevel);
-          return d.result;
+        try {
+          const d = fn(base);
+          const w = d.write;
+          if (w === undefined) {
+            // Nothing to write; after a detected conflict the pick is written back so this
+            // writer's own sibling does not survive (SET NX that lost the race).
+            if (attempt === 1 || base === undefined) return d.result;
+            await this.write(key, base.value, base.expiresAtMs, state.context, writeLevel);
+            return d.result;
+          }
+          if (w.kind === 'put') this.checkValue(w.value);
+          const written = w.kind === 'put' ? w : null;
+          await this.write(key, written?.value ?? null, written?.expiresAtMs ?? 0, state.context, writeLevel);
+          applied = { result: d.result };
+          if (attempt >= UPDATE_ATTEMPTS_MAX) return d.result;
+          // Conflict check: a concurrent update through another node leaves siblings.
+          const after = await this.read(key, readLevel);
+          if (after.values.length < 2) return d.result;
+          const winner = pick(after.values);
+          if (winner !== undefined && written !== null && winner.value.equals(written.value)) return d.result;
+          // This write lost the deterministic pick: redo the decision on the winner's value
+          // with the merged context, which supersedes both siblings.
+          await this.shared.sleep(Math.floor(this.shared.random() * 2 ** attempt));
+          state = after;
+          base = winner;
+        } catch (e) {
+          if (applied !== undefined) return applied.result;
+          throw e;
         }
-        if (w.kind === 'put') this.checkValue(w.value);
-        const written = w.kind === 'put' ? w : null;
-        await this.write(key, written?.value ?? null, written?.expiresAtMs ?? 0, state.context, writeLevel);
-        if (attempt >= UPDATE_ATTEMPTS_MAX) return d.result;
-        // Conflict check: a concurrent update through another node leaves siblings.
-        const after = await this.read(key, readLevel);
-        if (after.values.length < 2) return d.result;
-        const winner = pick(after.values);
-        if (winner !== undefined && written !== null && winner.value.equals(written.value)) return d.result;
-        // This write lost the deterministic pick: redo the decision on the winner's value with
-        // the merged context, which supersedes both siblings.
-        await this.shared.sleep(Math.floor(this.shared.random() * 2 ** attempt));
-        state = after;
-        base = winner;
       }
     });
   }
