@@ -20,8 +20,10 @@
  *   pick re-runs its decision on the pick and writes with the merged context (at most
  *   UPDATE_ATTEMPTS_MAX times), which composes two concurrent updates (APPEND a / APPEND b ->
  *   "ab"). Two concurrent updates that wrote identical bytes (INCR from the same base) cannot
- *   be told apart and one increment is lost. Per key, never linearizable, and under partitions
- *   both sides may accept conflicting updates (siblings).
+ *   be told apart and one increment is lost. Once a write of an update happened, a failure of
+ *   the check or of a resolution write answers the applied result (never "did not happen").
+ *   Per key, never linearizable, and under partitions both sides may accept conflicting
+ *   updates (siblings).
  * - getMany / putMany / delete(keys) / exists: one operation per key, concurrently (at most
  *   FAN_OUT_MAX in flight); MSET is not atomic (a failure may leave some keys written).
  * - updateMany (RENAME, COPY, MSETNX): reads every key with its context, decides, then writes
