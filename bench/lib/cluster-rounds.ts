@@ -78,6 +78,57 @@ export interface PlanResult {
   commands: string[];
 }
 
+/**
+ * Smoke runs keep started systems for the next scenario that names the same system (cluster and
+ * latency share ringkv-cluster and redis-cluster): starting them is most of a smoke run's time.
+ * The harness's final stopAll() stops them. Measured runs always start and stop their own.
+ */
+const smokePool = new Map<string, Promise<RunningCluster>>();
+
+/** Starts a system, or (smoke) takes it from the pool, started there earlier by `prestart`. */
+async function startOrReuse(spec: ClusterSpec, opts: RunOptions, label: string): Promise<RunningCluster> {
+  const kept = opts.smoke ? smokePool.get(spec.id) : undefined;
+  if (kept !== undefined) return await kept;
+  opts.log(`${label}: starting ${spec.id}`);
+  const started = Date.now();
+  const p = spec.start(opts.ctx);
+  if (opts.smoke) smokePool.set(spec.id, p);
+  try {
+    const sys = await p;
+    opts.log(`${label}: ${spec.id} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return sys;
+  } catch (err) {
+    smokePool.delete(spec.id);
+    throw err;
+  }
+}
+
+/**
+ * Smoke runs only: starts systems a later plan will use, all at once and without waiting, so
+ * their start-up overlaps with other work. A failed start surfaces in the plan that uses it.
+ */
+export function prestart(specs: readonly ClusterSpec[], opts: RunOptions): void {
+  if (!opts.smoke) return;
+  for (const spec of specs) {
+    if (smokePool.has(spec.id)) continue;
+    startOrReuse(spec, opts, 'prestart').catch(() => { /* reported by the plan that uses it */ });
+  }
+}
+
+/**
+ * A fresh system for one use: in smoke runs the one `prestart` began, taken out of the pool (the
+ * caller stops it); otherwise started now.
+ */
+export async function takeOrStart(spec: ClusterSpec, opts: RunOptions): Promise<RunningCluster> {
+  const kept = opts.smoke ? smokePool.get(spec.id) : undefined;
+  if (kept !== undefined) {
+    smokePool.delete(spec.id);
+    const sys = await kept.catch(() => undefined);
+    if (sys !== undefined) return sys;
+  }
+  return await spec.start(opts.ctx);
+}
+
 export async function runClusterPlan(plan: ClusterPlan, opts: RunOptions): Promise<PlanResult> {
   const failures: string[] = [];
   const notes: string[] = [];
@@ -86,22 +137,20 @@ export async function runClusterPlan(plan: ClusterPlan, opts: RunOptions): Promi
   const rounds = opts.smoke ? 1 : opts.rounds;
   const ctx: CaseContext = { smoke: opts.smoke, scale: opts.scale, repoRoot: opts.ctx.repoRoot, log: opts.log };
   try {
-    for (const spec of plan.systems) {
+    // Systems start concurrently (start-up is not measured; a cluster takes seconds to form).
+    await Promise.all(plan.systems.map(async (spec) => {
       const blocked = plan.blocked?.get(spec.id);
       if (blocked !== undefined) {
         notes.push(`\`${spec.id}\` not measured: ${blocked}`);
         opts.log(`${plan.name}: ${spec.id} not measured: ${blocked}`);
-        continue;
+        return;
       }
-      opts.log(`${plan.name}: starting ${spec.id}`);
-      const started = Date.now();
-      try {
-        running.set(spec.id, await spec.start(opts.ctx));
-        opts.log(`${plan.name}: ${spec.id} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      } catch (err) {
+      const sys = await startOrReuse(spec, opts, plan.name).catch((err: unknown) => {
         failures.push(`${spec.id} did not start: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+        return undefined;
+      });
+      if (sys !== undefined) running.set(spec.id, sys);
+    }));
     const measure = async (c: ClusterCase, sys: RunningCluster, round: number): Promise<Sample> => {
       const cpu0 = sys.cpuSeconds();
       let fig: Figure;
@@ -138,7 +187,9 @@ export async function runClusterPlan(plan: ClusterPlan, opts: RunOptions): Promi
       }
     }
   } finally {
-    for (const sys of running.values()) await sys.stop();
+    for (const sys of running.values()) {
+      if (!opts.smoke) await sys.stop();
+    }
   }
   const systems = plan.systems.map((spec) => {
     const r = running.get(spec.id);

@@ -125,6 +125,8 @@ export function ringkvNodeArgs(o: RingkvClusterOptions, p: { nodeId: string; dir
     '--cluster-replication-factor', String(o.replicationFactor),
     '--cluster-read-consistency', o.readConsistency, '--cluster-write-consistency', o.writeConsistency,
     '--data-dir', join(p.dir, 'data'), '--engine', o.engine, '--durability', o.durability, '--log-level', 'warn',
+    // Nothing is in flight when the harness stops a node: do not wait the default 10 s for it.
+    '--shutdown-timeout-ms', '1000',
     ...(o.extraArgs ?? []),
   ];
 }

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { etcdCluster, redisCluster, redisMasters, ringkvCluster, type ClusterSpec, type RunningCluster } from '../lib/clusters.js';
 import type { CaseContext, ClusterCase, Figure } from '../lib/cluster-rounds.js';
 import type { DriverSpec, DriverTarget } from '../lib/driver.js';
-import { runDrivers } from '../lib/driver-runner.js';
+import { runDriverInProcess, runDrivers } from '../lib/driver-runner.js';
 import { runRedisBenchmark, type LoadSpec } from '../lib/redis-benchmark.js';
 import { REDIS_NO_PERSISTENCE } from '../lib/systems.js';
 import type { Program } from '../lib/tools.js';
@@ -151,7 +151,7 @@ export function driverCase(o: DriverCaseOptions): ClusterCase {
       } else {
         spec = { ...spec, durationMs: Math.max(500, Math.round(spec.durationMs * ctx.scale * (warmup ? 0.3 : 1))) };
       }
-      const f = await runDrivers(ctx.repoRoot, spec, ctx.smoke ? 1 : o.processes);
+      const f = ctx.smoke ? await runDriverInProcess(spec) : await runDrivers(ctx.repoRoot, spec, o.processes);
       const errors = [...f.failures];
       if (f.errors > 0) errors.push(`${f.errors} error replies, first: ${f.firstError ?? '?'}`);
       return {

@@ -10,11 +10,12 @@
  *    (64 closed loops in 2 processes, SET over RESP / PUT over etcd's JSON gateway, 100-byte
  *    values), ringkv with rocksdb and --durability fsync so both sync before acknowledging.
  */
-import { runClusterPlan, type ClusterPlan, type PlanResult } from '../lib/cluster-rounds.js';
+import { prestart, runClusterPlan, type ClusterPlan, type PlanResult } from '../lib/cluster-rounds.js';
 import type { RunOptions, ScenarioReport } from '../lib/scenario.js';
 import {
   benchmarkCase, CLUSTER_PROGRAMS, driverCase, ETCD, ETCD_PROGRAMS, REDIS_CLUSTER, RINGKV_CLUSTER_FSYNC, RINGKV_CLUSTER_MEMORY, ringkvClusterBlocked,
 } from './cluster-common.js';
+import { REBALANCE_RINGKV_CLUSTER } from './rebalance.js';
 
 const TITLE = '3-node cluster: ringkv N=3 R=2 W=2 vs Redis Cluster 3+3 and vs etcd 3 members (writes)';
 
@@ -50,6 +51,9 @@ export const cluster = {
     const why = ringkvClusterBlocked(opts.ctx.repoRoot);
     const blocked = new Map<string, string>(why === undefined ? [] : [['ringkv-cluster', why], ['ringkv-cluster-fsync', why]]);
     const results: PlanResult[] = [];
+    // Smoke: every system of both sessions (and latency's, the same as session 1, and rebalance's
+    // first cluster) starts at once.
+    prestart([RINGKV_CLUSTER_MEMORY, REDIS_CLUSTER, RINGKV_CLUSTER_FSYNC, ETCD, REBALANCE_RINGKV_CLUSTER].filter((x) => !blocked.has(x.id) && (why === undefined || x.kind !== 'ringkv')), opts);
     results.push(await runClusterPlan(redisPlan(blocked), opts));
     results.push(await runClusterPlan(etcdPlan(blocked), opts));
     const notes = results.flatMap((r) => r.notes);
