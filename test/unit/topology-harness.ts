@@ -24,7 +24,7 @@ type Work = { kind: 'msg'; from: NodeId; to: NodeId; m: PeerMessage } | { kind: 
 export class TopoCluster {
   readonly members = new Map<NodeId, Member>();
   readonly replies = new Map<RequestId, KvResult>();
-  /** Every peer message delivered, in order (for assertions on what travelled). */
+  /** Every peer message sent (delivered, or dropped at a crashed receiver), in order. */
   readonly sent: { from: NodeId; to: NodeId; m: PeerMessage }[] = [];
   /** Storage ops executed per node (purges in particular). */
   readonly storageOps: { node: NodeId; op: StorageOp; atMs: number }[] = [];
@@ -146,9 +146,9 @@ export class TopoCluster {
     for (let i = 0; i < 1_000_000 && this.work.length > 0; i++) {
       const w = this.work.shift()!;
       const m = this.mustMember(w.to);
+      if (w.kind === 'msg') this.sent.push({ from: w.from, to: w.to, m: w.m });
       if (m.node === null) continue;
       if (w.kind === 'msg') {
-        this.sent.push({ from: w.from, to: w.to, m: w.m });
         m.node.step({ kind: 'peer_message', from: w.from, message: w.m });
       } else {
         if (w.incarnation !== m.incarnation) continue;

@@ -141,6 +141,8 @@ export class TopologyDriver {
   private st: TopologyState | null;
   private adoptedAtMs: number;
   private gain: Gain | null = null;
+  /** The figures of this node's last finished stream (progress keeps showing them after a commit). */
+  private lastGain: { slots: number; keys: number; bytes: number } | null = null;
   private gainerList: NodeId[] = [];
   private readonly dones = new Set<NodeId>();
   /** The change this node proposed and its outcome, for progress. */
@@ -268,6 +270,7 @@ export class TopologyDriver {
     const s = this.st;
     if (s === null) return;
     this.dones.clear();
+    if (this.gain !== null) this.lastGain = { slots: this.gain.slots.length, keys: this.gain.keys, bytes: this.gain.bytes };
     this.gain = null;
     this.gainerList = gainers(s);
     this.handoffPage = null;
@@ -609,7 +612,14 @@ export class TopologyDriver {
       for (const c of g.sources.values()) if (c.phase !== 'done') for (const slot of c.slots) pendingSlots.add(slot);
       slotsMoved = g.slots.length - pendingSlots.size;
     }
-    const base = { slotsToMove: g?.slots.length ?? 0, slotsMoved, keysStreamed: g?.keys ?? 0, bytesStreamed: g?.bytes ?? 0 };
+    const last = this.lastGain;
+    const base = g !== null
+      ? { slotsToMove: g.slots.length, slotsMoved, keysStreamed: g.keys, bytesStreamed: g.bytes }
+      : { slotsToMove: last?.slots ?? 0, slotsMoved: last?.slots ?? 0, keysStreamed: last?.keys ?? 0, bytesStreamed: last?.bytes ?? 0 };
+    const m = this.mine;
+    // The proposer of a change that lost to a concurrent one sees its own change failed, even
+    // while the winner is still in flight.
+    if (m !== null && m.outcome === 'failed' && s !== null && s.id !== m.id) return { change: m.change, phase: 'failed', ...base, message: m.message };
     if (s !== null && s.pending !== null) {
       const streaming = g !== null && !g.done;
       const waiting = this.gainerList.filter((n) => !this.dones.has(n));
@@ -618,8 +628,6 @@ export class TopologyDriver {
         message: streaming ? `streaming ${g.slots.length - slotsMoved} of ${g.slots.length} gained slots` : `waiting for ${waiting.join(', ') || 'nobody'}`,
       };
     }
-    const m = this.mine;
-    if (m !== null && m.outcome === 'failed') return { change: m.change, phase: 'failed', ...base, message: m.message };
     if (m !== null && m.outcome === 'done') return { change: m.change, phase: 'done', ...base, message: m.message };
     if (this.lastCommitted !== null) return { change: this.lastCommitted, phase: 'done', ...base, message: 'committed' };
     return { change: null, phase: 'idle', ...base, message: s === null ? 'not in a ring yet' : '' };
