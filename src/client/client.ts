@@ -111,6 +111,7 @@ export interface BatchWriteResult {
 const HEADER_CONTEXT = 'x-ringkv-context';
 const HEADER_COORDINATOR = 'x-ringkv-coordinator';
 const HEADER_EPOCH = 'x-ringkv-ring-epoch';
+const HEADER_EXPIRES_AT = 'x-ringkv-expires-at-ms';
 const BATCH_KEYS_MAX = 1000;
 
 interface Target {
@@ -342,10 +343,15 @@ export class RingkvClient {
   async get(key: KeyInput, opts: ReadOptions = {}): Promise<ReadValue | null> {
     const bytes = toBytes(key);
     const q = opts.r === undefined ? '' : `?r=${encodeURIComponent(String(opts.r))}`;
+    // A single value comes back raw (no base64); siblings come back as JSON (300).
     const a = await this.exec('read', bytes.toString('latin1'), {
-      method: 'GET', path: `/v1/kv/${encodeKeyPath(bytes)}${q}`, headers: { accept: 'application/json' }, timeoutMs: opts.timeoutMs ?? this.timeoutMs,
+      method: 'GET', path: `/v1/kv/${encodeKeyPath(bytes)}${q}`, timeoutMs: opts.timeoutMs ?? this.timeoutMs,
     }, true);
     if (a.status === 404) return null;
+    if (a.status === 200) {
+      const expires = Number(header(a, HEADER_EXPIRES_AT) ?? 0);
+      return { value: a.body, values: [a.body], conflict: false, context: header(a, HEADER_CONTEXT) ?? '', expiresAtMs: Number.isFinite(expires) ? expires : 0 };
+    }
     const body = JSON.parse(a.body.toString('utf8')) as { context: string; values: { value: string; expires_at_ms: number }[] };
     const values = body.values.map((v) => Buffer.from(v.value, 'base64'));
     const first = body.values[0];
