@@ -47,6 +47,8 @@ export class InProcessCluster {
   private readonly stopped = new Set<NodeId>();
   private readonly timer: NodeJS.Timeout;
   private rid = 0;
+  /** Writes a non-replica coordinator handed to a replica (a client that routes well sends none). */
+  forwardedWrites = 0;
   /** local_keys requests served (tests check how much a scan asks). */
   localKeysRequests = 0;
   /** Records one local_keys page examines at most (the host bounds its work the same way). */
@@ -224,6 +226,7 @@ export class InProcessCluster {
   }
 
   private send(from: NodeId, to: NodeId, message: PeerMessage): void {
+    if (message.kind === 'forward_write') this.forwardedWrites++;
     setImmediate(() => {
       if (this.stopped.has(from) || this.stopped.has(to)) return;
       const target = this.members.get(to);

@@ -258,6 +258,43 @@ describe('cluster over RESP: node-redis and redis-py cluster clients', () => {
   });
 });
 
+describe('cluster over RESP: routing with more nodes than replicas (4 nodes, N=2)', () => {
+  it('ioredis Cluster sends every key straight to one of its replicas (no write forwarded), where a plain client of one node needs forwards', async () => {
+    const ids = ['p', 'q', 'r', 's'];
+    const c4 = new InProcessCluster({ ids, replicationFactor: 2 });
+    const own: RespServer[] = [];
+    const own4 = new Map<string, number>();
+    try {
+      for (const id of ids) {
+        const config = defaultConfig({ respPort: 0, host: '127.0.0.1', engine: 'memory', cluster: { nodeId: id, replicationFactor: 2 } });
+        const server = new RespServer({ config, store: new ClusterKvStore(c4.clusterNode(id), config), commands: defaultCommandTable() });
+        const { port } = await server.listen();
+        c4.setRespPort(id, port);
+        own4.set(id, port);
+        own.push(server);
+      }
+      const plainP = new Redis({ host: '127.0.0.1', port: own4.get('p'), maxRetriesPerRequest: 0 });
+      clients.push(plainP);
+      for (let i = 0; i < 40; i++) await plainP.set(`route:${i}`, 'x');
+      assert.ok(c4.forwardedWrites > 0, 'through one node, keys it does not replicate are forwarded');
+      const cl = new Cluster([{ host: '127.0.0.1', port: own4.get('q') ?? 0 }], { slotsRefreshTimeout: 2000 });
+      try {
+        await cl.get('warm-up');
+        const before = c4.forwardedWrites;
+        for (let i = 0; i < 40; i++) await cl.set(`route:${i}`, `v${i}`);
+        assert.equal(c4.forwardedWrites, before, 'every SET reached a replica of its key');
+        assert.equal(await plainP.get('route:7'), 'v7');
+      } finally {
+        cl.disconnect();
+        plainP.disconnect();
+      }
+    } finally {
+      await Promise.all(own.map((s) => s.close(1000)));
+      c4.close();
+    }
+  });
+});
+
 describe('standalone mode refuses cluster commands as Redis does with cluster support disabled', () => {
   let standalone: TestServer;
   before(async () => { standalone = await startServer(); });
