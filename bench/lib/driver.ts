@@ -423,12 +423,13 @@ async function openLoop(spec: DriverSpec, mode: Extract<DriverMode, { kind: 'ope
     pump();
     await sleep(1);
   }
+  pump(); // ops intended between the last pump and the end of the window
   stopped = true;
   // Ops in flight at the end still count (their latency is the tail a stall produces); wait
   // for them a bounded time. Ops never sent (backlog) mean the rate was not sustained.
   const drainDeadline = nowUs() + DRAIN_MAX_MS * 1000;
   while (outstanding > 0 && nowUs() < drainDeadline) await sleep(1);
-  const due = Math.floor((endUs - t0) / intervalUs);
+  const due = Math.ceil((endUs - t0) / intervalUs); // intended times t0 + i * interval < endUs
   const result = w.finish(Math.max(0, due - issued) + outstanding, endUs);
   return result;
 }
