@@ -3,7 +3,7 @@
 // and against node 1 of a 3-node cluster (replication factor 3, quorum reads and writes).
 // Nodes run the memory engine so the figures are the HTTP and coordination path, not disk.
 //
-// Usage: node bench/http-autocannon.mjs [--duration 10] [--connections 50] [--only standalone|cluster]
+// Usage: node bench/http-autocannon.mjs [--duration 10] [--connections 50] [--only bare|standalone|cluster]
 // Every process it starts is stopped by PID at the end. Loopback only.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -89,8 +89,19 @@ function line(target, method, r) {
 
 const dir = mkdtempSync(join(tmpdir(), 'ringkv-http-bench-'));
 const lines = [];
+// A bare node:http server answering 100 bytes: the ceiling of this machine and client, measured
+// in the same run so the ringkv figures can be read against it on a busy machine.
+const BARE = `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => { s.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 100 }); s.end(Buffer.alloc(100, 120)); }); }).listen(Number(process.argv[1]), '127.0.0.1')`;
 try {
-  if (args.only !== 'cluster') {
+  if (args.only === undefined || args.only === 'bare') {
+    const port = await freePort();
+    const bare = spawn(process.execPath, ['-e', BARE, String(port)], { stdio: 'ignore' });
+    procs.push(bare);
+    await new Promise((r) => setTimeout(r, 500));
+    for (const m of ['GET', 'PUT']) lines.push(line('bare node:http (ceiling)', m, await run(port, m)));
+    bare.kill('SIGTERM');
+  }
+  if (args.only === undefined || args.only === 'standalone') {
     const port = await freePort();
     startNode(['--http-port', String(port), '--data-dir', join(dir, 'standalone')]);
     await waitReady(port);
@@ -99,7 +110,7 @@ try {
     const p = procs.pop();
     p.kill('SIGTERM');
   }
-  if (args.only !== 'standalone') {
+  if (args.only === undefined || args.only === 'cluster') {
     const nodes = [];
     for (let i = 1; i <= 3; i++) nodes.push({ id: `node-${i}`, http: await freePort(), peer: await freePort() });
     for (const [i, n] of nodes.entries()) {
@@ -123,5 +134,6 @@ try {
   for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 }
-console.log(`autocannon ${connections} connections, ${duration} s each, 100-byte values, 10k keys; client on the same 2-core machine`);
+const { loadavg } = await import('node:os');
+console.log(`autocannon ${connections} connections, ${duration} s each, 100-byte values, 10k keys; client on the same 2-core machine; load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 for (const l of lines) console.log(l);
