@@ -124,6 +124,8 @@ const SIM_ANTI_ENTROPY = {
   // The shortest grace the node accepts (hint window + 2 request timeouts), so purges happen
   // within a run's 10-25 simulated seconds: deletes and expiries of the first seconds are purged.
   tombstoneGraceMs: SIM_HINTS.hintWindowMs + 2 * REQUEST_TIMEOUT_MS,
+  // A request timeout plus the longest simulated message delay (308 ms) and then some.
+  purgeSettleMs: 1500,
 } as const;
 /**
  * TTL writes (siblings mode): this share of blind puts carries an expiry this many ms ahead.

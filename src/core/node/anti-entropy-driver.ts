@@ -31,10 +31,14 @@
  *      started after storedAt (`syncedPastMs`, tombstones.ts): each holds a descendant of the
  *      record — or holds nothing for the key;
  *   3. every replica is up, no ring change is in flight, and a synced push of the record to
- *      every other replica was acked just before ("prepare"): sessions can end on equal trees
- *      while a replica holds the record only in an unsynced write (a read repair) that a crash
- *      then loses, reviving the older version it superseded; the prepare makes it durable;
- *   4. then a compare-and-delete `purge` under the key's turn (a write landing meanwhile wins).
+ *      every other replica was acked ("prepare"): sessions can end on equal trees while a
+ *      replica holds the record only in an unsynced write (a read repair) that a crash then
+ *      loses, reviving the older version it superseded; the prepare makes it durable;
+ *   4. `purgeSettleMs` after the last ack: an older version a replica sent before it held the
+ *      record (a session push of its old copy, a read repair built from it) may still be in
+ *      flight, and must land while the record is here to supersede it (a test found one
+ *      arriving right after the purge and being stored as new);
+ *   5. then a compare-and-delete `purge` under the key's turn (a write landing meanwhile wins).
  * A replica that holds nothing for a key does not store a dead record past its grace that
  * anti-entropy brings (it answers as if merged): it holds no older version for the record to
  * supersede, nothing older is in flight any more, and storing it would bounce the tombstone
@@ -45,7 +49,7 @@
  * by the exchange's own limits and `purgeBatchMax` / `deadTrackedMax`.
  */
 import {
-  AntiEntropy, ANTI_ENTROPY_DEFAULTS, MerkleTree, messageBytes, recordDigest, type AeMessage, type AntiEntropyOptions, type Digest,
+  AntiEntropy, ANTI_ENTROPY_DEFAULTS, canPurgeTombstone, MerkleTree, messageBytes, recordDigest, type AeMessage, type AntiEntropyOptions, type Digest,
 } from '../antientropy/index.js';
 import type { PeerMessage, StoredRecord } from '../messages.js';
 import { keySlot, SLOT_COUNT } from '../ring/key-slot.js';
@@ -69,6 +73,12 @@ export interface NodeAntiEntropyOptions extends Omit<AntiEntropyOptions, 'self' 
   readonly purgeBatchMax: number;
   /** Dead records tracked for purge (beyond: found again by the next restart's scan). */
   readonly deadTrackedMax: number;
+  /**
+   * Wait between the last prepare ack and the compare-and-delete: older versions a replica sent
+   * before it acked (a session push, a read repair built from its old copy) are still in flight
+   * for up to a request timeout plus the network's delay. The Node checks it covers requestTimeoutMs.
+   */
+  readonly purgeSettleMs: number;
 }
 
 export const NODE_ANTI_ENTROPY_DEFAULTS: NodeAntiEntropyOptions = {
@@ -81,6 +91,7 @@ export const NODE_ANTI_ENTROPY_DEFAULTS: NodeAntiEntropyOptions = {
   tombstoneGraceMs: 4 * 60 * 60 * 1000,
   purgeBatchMax: 64,
   deadTrackedMax: 1 << 20,
+  purgeSettleMs: 5_000,
 };
 
 export interface AntiEntropyHost {
@@ -150,7 +161,8 @@ interface Prepare {
   readonly records: Map<string, Buffer>;
   readonly waiting: Set<number>;
   readonly startedAtMs: number;
-  failed: boolean;
+  /** When the last ack arrived; the purge goes `purgeSettleMs` later. null = acks pending. */
+  ackedAtMs: number | null;
 }
 
 /**
@@ -222,6 +234,10 @@ export class AntiEntropyDriver {
   /** Keys being prepared or purged (not prepared twice). */
   private readonly purging = new Set<string>();
   private readonly prepares = new Map<number, Prepare>();
+  /** Keys whose compare-and-delete is issued (a subset of `purging`). */
+  private readonly purgeIssued = new Set<string>();
+  /** Peer pushes of a key being purged here, applied once the purge ended (bounded by pushes in flight). */
+  private readonly purgeWaiters = new Map<string, (() => void)[]>();
   readonly stats: AntiEntropyNodeStats = {
     sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, protocolBytes: 0, transferMessageBytes: 0, transferBytes: 0, usefulBytes: 0,
     pushes: 0, fetches: 0, rebuilds: 0, scanPages: 0, purges: 0, deadRefused: 0,
@@ -235,7 +251,7 @@ export class AntiEntropyDriver {
     private readonly random: Random | null,
   ) {
     for (const [name, v] of [['intervalMs', opts.intervalMs], ['scanPageMax', opts.scanPageMax], ['transferTimeoutMs', opts.transferTimeoutMs],
-      ['purgeBatchMax', opts.purgeBatchMax], ['deadTrackedMax', opts.deadTrackedMax]] as const) {
+      ['purgeBatchMax', opts.purgeBatchMax], ['deadTrackedMax', opts.deadTrackedMax], ['purgeSettleMs', opts.purgeSettleMs]] as const) {
       if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`antiEntropy.${name} must be a positive integer, got ${v}`);
     }
     const g = opts.tombstoneGraceMs;
@@ -393,14 +409,37 @@ export class AntiEntropyDriver {
     for (let i = 0; i < records.length; i++) {
       const key = m.keys[i]!;
       const record = records[i]!;
-      if (typeof key !== 'string' || !this.host.replicates(key) || this.refuseDead(key, record)) continue;
+      if (typeof key !== 'string' || !this.host.replicates(key)) continue;
       pending++;
-      this.host.merge(key, record, (changed) => {
-        if (changed) this.stats.usefulBytes += key.length + record.length;
-        done();
-      });
+      const apply = (): void => {
+        if (this.refuseDead(key, record)) return done();
+        this.host.merge(key, record, (changed) => {
+          if (changed) this.stats.usefulBytes += key.length + record.length;
+          done();
+        });
+      };
+      // Our compare-and-delete of this key is queued or running: decide once it ended, so a merge
+      // queued behind it does not store the record right back. (While we only prepare, the merge
+      // runs first under the key's turn, and stores the record with sync for the peer's sake.)
+      if (this.purgeIssued.has(key)) this.afterPurge(key, apply);
+      else apply();
     }
     done();
+  }
+
+  private afterPurge(key: string, task: () => void): void {
+    const list = this.purgeWaiters.get(key);
+    if (list === undefined) this.purgeWaiters.set(key, [task]);
+    else list.push(task);
+  }
+
+  private endPurging(key: string): void {
+    this.purging.delete(key);
+    this.purgeIssued.delete(key);
+    const list = this.purgeWaiters.get(key);
+    if (list === undefined) return;
+    this.purgeWaiters.delete(key);
+    for (const task of list) task();
   }
 
   /**
@@ -619,6 +658,10 @@ export class AntiEntropyDriver {
     } catch {
       since = null;
     }
+    const known = this.dead.get(key);
+    // The same record stored again (a synced re-store, a prepare from a peer) keeps its first
+    // store time: peers synced since then still hold descendants of it.
+    if (known !== undefined && since !== null && known.record.equals(record)) return;
     this.dead.delete(key);
     if (since === null || this.dead.size >= this.opts.deadTrackedMax) return;
     this.dead.set(key, { record, storedAtMs, deadSinceMs: since });
@@ -628,10 +671,14 @@ export class AntiEntropyDriver {
   private purgeTick(now: number): void {
     const g = this.opts.tombstoneGraceMs;
     for (const [id, p] of [...this.prepares]) {
+      if (p.ackedAtMs !== null) {
+        if (now - p.ackedAtMs >= this.opts.purgeSettleMs) this.purgeSettled(id, p);
+        continue;
+      }
       if (now - p.startedAtMs > this.opts.transferTimeoutMs) {
         this.prepares.delete(id);
         for (const x of p.waiting) this.xfers.delete(x);
-        for (const k of p.records.keys()) this.purging.delete(k);
+        for (const k of p.records.keys()) this.endPurging(k);
       }
     }
     if (g === null || this.rebuild !== null || !this.host.purgeAllowed || this.dead.size === 0) return;
@@ -648,8 +695,8 @@ export class AntiEntropyDriver {
       const slot = keySlot(key);
       const replicas = this.host.slotReplicas(slot);
       if (!replicas.includes(this.self) || replicas.some((r) => r !== this.self && this.host.isDown(r))) continue;
-      const synced = this.ae.syncedPastMs(slot, replicas);
-      if (synced === null || synced <= d.storedAtMs) continue;
+      const syncedPastMs = this.ae.syncedPastMs(slot, replicas);
+      if (!canPurgeTombstone({ storedAtMs: d.storedAtMs, deadSinceMs: d.deadSinceMs, nowMs: now, graceMs: g, syncedPastMs })) continue;
       ripe.push({ key, d });
     }
     if (ripe.length === 0) return;
@@ -667,7 +714,7 @@ export class AntiEntropyDriver {
       }
     }
     const id = this.nextXfer();
-    const p: Prepare = { records, waiting: new Set(), startedAtMs: now, failed: false };
+    const p: Prepare = { records, waiting: new Set(), startedAtMs: now, ackedAtMs: null };
     this.prepares.set(id, p);
     for (const [peer, keys] of byPeer) {
       const xfer = this.nextXfer();
@@ -678,20 +725,27 @@ export class AntiEntropyDriver {
     if (p.waiting.size === 0) this.finishPrepare(id, p);
   }
 
-  /** Every replica acked the prepare: compare-and-delete each record still tracked unchanged. */
-  private finishPrepare(id: number, p: Prepare): void {
+  /** Every replica acked the prepare: the purge goes once older versions in flight have landed. */
+  private finishPrepare(_id: number, p: Prepare): void {
+    p.ackedAtMs = this.host.nowMs();
+  }
+
+  /** Compare-and-delete each record still tracked unchanged. */
+  private purgeSettled(id: number, p: Prepare): void {
     this.prepares.delete(id);
     for (const [key, record] of p.records) {
       const d = this.dead.get(key);
       if (d === undefined || !d.record.equals(record)) {
-        this.purging.delete(key);
+        this.endPurging(key);
         continue;
       }
+      this.purgeIssued.add(key);
       this.host.purge(key, record, (ok) => {
-        this.purging.delete(key);
-        if (!ok || this.tree.get(key) !== undefined) return; // a write landed meanwhile: it won
-        this.dead.delete(key);
-        this.stats.purges++;
+        if (ok && this.tree.get(key) === undefined) {
+          this.dead.delete(key);
+          this.stats.purges++;
+        } // else a write landed meanwhile: it won
+        this.endPurging(key);
       });
     }
   }

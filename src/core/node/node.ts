@@ -281,6 +281,9 @@ export class Node {
     if (aeOpts.tombstoneGraceMs !== null && aeOpts.tombstoneGraceMs < graceMin) {
       throw new RangeError(`antiEntropy.tombstoneGraceMs must be at least hintWindowMs + 2 x requestTimeoutMs (${graceMin}), got ${aeOpts.tombstoneGraceMs}`);
     }
+    if (aeOpts.tombstoneGraceMs !== null && aeOpts.purgeSettleMs < opts.requestTimeoutMs) {
+      throw new RangeError(`antiEntropy.purgeSettleMs must be at least requestTimeoutMs (${opts.requestTimeoutMs}), got ${aeOpts.purgeSettleMs}`);
+    }
     return new AntiEntropyDriver(opts.id, opts.incarnation, aeOpts, {
       nowMs: () => this.nowMs,
       send: (to, message) => this.send(to, message),
