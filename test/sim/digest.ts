@@ -19,6 +19,11 @@ export class Digest {
   }
 
   bytes(b: Uint8Array | null): void {
+    if (b !== null && b.length > 4096) {
+      // Large blobs (ring payloads) are hashed once per object.
+      this.str(payloadFingerprint(b));
+      return;
+    }
     if (b === null) return this.str('~');
     let h = this.h;
     for (let i = 0; i < b.length; i++) {
@@ -137,7 +142,9 @@ export class Digest {
       }
       case 'membership':
         // Plain data (no Buffers besides an optional ring payload): its JSON is its identity.
-        this.str(JSON.stringify(m.message, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)));
+        // A ring payload (~50 KB, the same object in every sync until the ring changes) is
+        // represented by a fingerprint computed once per object.
+        this.str(JSON.stringify(m.message, (_k, v: unknown) => (v instanceof Uint8Array ? payloadFingerprint(v) : v)));
         return;
       default: {
         const never: never = m;
@@ -232,4 +239,18 @@ export class Digest {
   hex(): string {
     return this.h.toString(16).padStart(8, '0');
   }
+}
+
+const fingerprints = new WeakMap<Uint8Array, string>();
+
+/** FNV-1a 32 of a blob with its length, memoised per object (payloads are shared, immutable). */
+function payloadFingerprint(b: Uint8Array): string {
+  let f = fingerprints.get(b);
+  if (f === undefined) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < b.length; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+    f = `blob:${b.length}:${(h >>> 0).toString(16)}`;
+    fingerprints.set(b, f);
+  }
+  return f;
 }

@@ -183,8 +183,10 @@ export interface TopologyFacts {
   readonly bytesStreamed: number;
   /** Streamed (gainer, key) pairs outside the gainer's gained slots: must be none. */
   readonly streamedOutsideGained: string[];
-  /** Records handed off and purged by nodes that lost their slots. */
+  /** Purges issued (records handed off, then compare-and-deleted) by nodes that lost their slots. */
   readonly handedOff: number;
+  /** 'remove': acked puts whose value only the removed (dead) member held, judged maybe-happened. */
+  readonly excusedOnlyOnRemoved: number;
   /** At the end: records a live node holds for a slot it does not own. */
   readonly strayRecords: string[];
 }

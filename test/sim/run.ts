@@ -8,6 +8,7 @@ import { BASIC_CHECKERS } from './basic-checks.js';
 import { SIM_CHECKERS, checkReadYourWrites, checkSupersededStayGone } from './checkers/index.js';
 import { checkHintedKeysConverge, checkHintsAccounted } from './checkers/hinted-handoff.js';
 import { checkReplicasConverge } from './checkers/anti-entropy.js';
+import { checkTopologyChange } from './checkers/topology.js';
 import { ownersOnly } from './checkers/sloppy-quorum.js';
 import { checkLwwLaterWriteWins } from './basic-checks.js';
 import { checkNoResurrection } from './checkers/no-resurrection.js';
@@ -53,6 +54,7 @@ export const CHECKERS: readonly Checker[] = [
   checkHintsAccounted,
   checkHintedKeysConverge,
   checkReplicasConverge,
+  checkTopologyChange,
 ];
 
 export interface SeedOutcome {
@@ -96,6 +98,7 @@ export function replayCommand(seed: number, overrides: Partial<Omit<SimOptions, 
   if (overrides.routeAroundSuspects === false) extra.push('--dead-only');
   if (overrides.antiEntropy === false) extra.push('--no-anti-entropy');
   if (overrides.faults === false) extra.push('--no-faults');
+  if (overrides.topology !== undefined && overrides.topology !== null) extra.push(`--topology ${overrides.topology}`);
   return `npm run sim -- --seed ${seed}${extra.length > 0 ? ' ' + extra.join(' ') : ''}`;
 }
 

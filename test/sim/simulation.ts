@@ -24,7 +24,7 @@
 import { Node, type NodeRing, type Placement } from '../../src/core/node/node.js';
 import { initialRing, keySlot, SLOT_COUNT, movedReplicas, type RingState } from '../../src/core/ring/index.js';
 import type { RingChange } from '../../src/core/topology/types.js';
-import { gainedSlots, stateVersion, type TopologyState } from '../../src/core/topology/view.js';
+import { gainedSlots, ownsKey, stateVersion, type TopologyState } from '../../src/core/topology/view.js';
 import type { Consistency, Effect, Input, KvOp, KvResult, PeerMessage, StorageOp, StoredHint } from '../../src/core/messages.js';
 import { decodeHintEntry, type HintStats } from '../../src/core/handoff/index.js';
 import { digestsEqual, recordDigest } from '../../src/core/antientropy/index.js';
@@ -351,6 +351,9 @@ class Simulation {
     bytes: number;
     idealMovedKeys: number;
     expectedMovedKeys: number;
+    purges: number;
+    /** Put values whose only durable copy was on the member crashed for good ('remove'). */
+    onlyOnRemoved: Set<string>;
   } | null;
 
   constructor(private readonly opts: SimOptions) {
@@ -364,6 +367,7 @@ class Simulation {
     this.topo = topology === null ? null : {
       scenario: topology, initial: simInitialRing(ringIds, opts.replicationFactor), change: null, startedAtMs: null, committedAtMs: null,
       committed: null, pendingState: null, moved: new Set(), outside: [], transfers: 0, bytes: 0, idealMovedKeys: 0, expectedMovedKeys: 0,
+      purges: 0, onlyOnRemoved: new Set(),
     };
     this.history = newHistory({
       seed: opts.seed, nodes: opts.nodes, replicationFactor: opts.replicationFactor, mode: opts.mode, siblingsMax: opts.siblingsMax,
@@ -583,6 +587,7 @@ class Simulation {
   private hintsHeld(): string[] {
     const out: string[] = [];
     for (const sn of this.nodes.values()) {
+      if (sn.removed) continue; // a member removed as dead: its disk is gone with it
       const held = sn.node?.hintStats.held ?? 0;
       if (held > 0 || sn.disk.hints.size > 0) out.push(`${sn.id} holds ${held} hints in memory, ${sn.disk.hints.size} on disk`);
     }
@@ -667,7 +672,10 @@ class Simulation {
   private noteHintDeliver(sn: SimNode, from: NodeId, m: PeerMessage): void {
     if (m.kind === 'replicate_hint') {
       this.hintsReceived.set(`${sn.id}|${from}|${m.opId}`, { owner: m.owner, key: m.key, record: m.record });
-    } else if (m.kind === 'hint_deliver' && sn.node !== null && this.deliveriesAcked.has(`${sn.id}|${m.key}|${m.record.toString('hex')}`)) {
+    } else if (m.kind === 'hint_deliver' && sn.node !== null && this.deliveriesAcked.has(`${sn.id}|${m.key}|${m.record.toString('hex')}`)
+      // An owner that lost the key's slot to a ring change handed its record off and purged it:
+      // a late redelivery re-creates a stray copy there (handed off again), not a changed owner.
+      && (sn.node.topologyState === null || ownsKey(sn.node.topologyState, sn.id, m.key))) {
       const v = sn.node.versions;
       const durable = sn.disk.durable.get(m.key);
       const held = durable === undefined ? v.empty() : v.decode(durable);
@@ -708,6 +716,7 @@ class Simulation {
         return;
       case 'storage': {
         sn.pendingIo.set(e.ioId, e.op);
+        if (e.op.kind === 'purge' && this.topo !== null) this.topo.purges++;
         if (this.tracing && e.op.kind === 'write') this.log(`${sn.id} store ${e.op.key} ${e.op.sync ? 'sync' : 'unsynced'}`);
         if (this.tracing && e.op.kind !== 'write' && e.op.kind !== 'read') this.log(`${sn.id} ${e.op.kind} ${storageKey(e.op)}`);
         let lat = this.rng.chance(0.03) ? this.rng.between(5, 40) : this.rng.between(0, 2);
@@ -947,6 +956,7 @@ class Simulation {
         const victim = this.rng.pick(up);
         this.crash(victim);
         victim.removed = true;
+        this.noteOnlyOnVictim(victim);
         if (this.tracing) this.log(`${victim.id} crashed for good (to be removed)`);
         this.queue.push(this.nowMs + this.rng.between(500, 1500), { kind: 'topology_start' });
         return;
@@ -1184,6 +1194,32 @@ class Simulation {
     return (t.committed?.current ?? t.initial).owners[keySlot(key)]!;
   }
 
+  /**
+   * 'remove' declares a dead member's data gone: a value whose only durable copy (no other disk,
+   * no hint for another owner) was on it is lost by definition, and the checkers judge the acked
+   * writes of such values as maybe-happened (see topologyFacts).
+   */
+  private noteOnlyOnVictim(victim: SimNode): void {
+    const t = this.topo;
+    if (t === null) return;
+    const v = this.anyVersions();
+    const liveValues = (bytes: Buffer | null | undefined): string[] => (bytes === null || bytes === undefined ? [] : v.live(v.decode(bytes), 0).map((x) => x.value.toString()));
+    const elsewhere = new Map<string, Set<string>>();
+    const add = (key: string, values: string[]): void => {
+      let set = elsewhere.get(key);
+      if (set === undefined) elsewhere.set(key, (set = new Set()));
+      for (const x of values) set.add(x);
+    };
+    for (const sn of this.nodes.values()) {
+      if (sn === victim) continue;
+      for (const [key, bytes] of sn.disk.durable) add(key, liveValues(bytes));
+      for (const h of sn.disk.hints.values()) if (h.owner !== victim.id) add(h.key, liveValues(decodeHintEntry(h.entry).record));
+    }
+    for (const [key, bytes] of victim.disk.durable) {
+      for (const x of liveValues(bytes)) if (elsewhere.get(key)?.has(x) !== true) t.onlyOnRemoved.add(x);
+    }
+  }
+
   /** Issues the scenario's change at a live node, again every second until some node holds it. */
   private topologyStart(): void {
     const t = this.topo;
@@ -1288,12 +1324,20 @@ class Simulation {
       }
       for (const k of sn.disk.keys()) if (!this.ownersOf(k).includes(sn.id)) stray.push(`${sn.id} holds ${k}`);
     }
-    let handedOff = 0;
-    for (const sn of this.nodes.values()) handedOff += sn.node?.topologyStats?.keysHandedOff ?? 0;
+    // Acked writes whose value only the removed member held are maybe-happened from here on.
+    let excused = 0;
+    for (const op of this.history.ops) {
+      if (op.kind === 'put' && op.outcome === 'ok' && op.value !== null && t.onlyOnRemoved.has(op.value)) {
+        op.outcome = 'unknown';
+        op.errorCode = 'ONLY_ON_REMOVED_MEMBER';
+        excused++;
+      }
+    }
     return {
+      excusedOnlyOnRemoved: excused,
       change: t.change === null ? 'none' : `${t.change.kind} ${t.change.id}`, startedAtMs: t.startedAtMs, committedAtMs: t.committedAtMs, disagreeing,
       movedKeys: t.moved.size, idealMovedKeys: t.idealMovedKeys, expectedMovedKeys: t.expectedMovedKeys, transfers: t.transfers, bytesStreamed: t.bytes,
-      streamedOutsideGained: t.outside, handedOff, strayRecords: stray,
+      streamedOutsideGained: t.outside, handedOff: t.purges, strayRecords: stray,
     };
   }
 

@@ -32,17 +32,25 @@ function union(a: readonly NodeId[], b: readonly NodeId[]): readonly NodeId[] {
   return extra.length === 0 ? a : [...a, ...extra];
 }
 
-const placements = new WeakMap<Pick<TopologyState, 'current' | 'pending'>, Placement>();
+/** Placements by (current ring object, pending ring object); `null` pending keyed by the current ring itself. */
+const placements = new WeakMap<RingState, WeakMap<RingState, Placement>>();
 
 /**
  * Placement for a topology state: the ring's placement, plus the pending ring's during a change.
- * One object per state (memoised): anti-entropy shares its slot tables per placement object.
+ * One object per pair of ring objects (memoised, so a restart with the persisted rings gets the
+ * same one): anti-entropy shares its slot tables per placement object.
  */
 export function viewPlacement(state: Pick<TopologyState, 'current' | 'pending'>): Placement {
-  let p = placements.get(state);
+  let byPending = placements.get(state.current);
+  if (byPending === undefined) {
+    byPending = new WeakMap();
+    placements.set(state.current, byPending);
+  }
+  const k = state.pending ?? state.current;
+  let p = byPending.get(k);
   if (p === undefined) {
     p = buildViewPlacement(state);
-    placements.set(state, p);
+    byPending.set(k, p);
   }
   return p;
 }

@@ -111,7 +111,8 @@ export function propose(state: TopologyState, change: RingChange, origin: NodeId
  * set of rings, placements and slot tables instead of recomputing 16384-slot walks each.
  */
 const commits = new WeakMap<TopologyState, TopologyState>();
-const gainerMemo = new WeakMap<TopologyState, NodeId[]>();
+/** By pending ring object (its gainers depend on current and pending, and a pending ring is built from one current). */
+const gainerMemo = new WeakMap<RingState, NodeId[]>();
 
 /** The committed state: current = pending's placement at the next epoch; same id (same proposal). */
 export function commit(state: TopologyState): TopologyState {
@@ -138,10 +139,10 @@ export function gainedSlots(state: TopologyState, node: NodeId): Slot[] {
 
 /** Every node gaining at least one slot-replica in the change in flight, sorted. */
 export function gainers(state: TopologyState): NodeId[] {
-  const memo = gainerMemo.get(state);
+  if (state.pending === null) return [];
+  const memo = gainerMemo.get(state.pending);
   if (memo !== undefined) return [...memo];
   const out = new Set<NodeId>();
-  if (state.pending === null) return [];
   for (let s = 0; s < SLOT_COUNT; s++) {
     const from = state.current.owners[s]!;
     const to = state.pending.owners[s]!;
@@ -149,7 +150,7 @@ export function gainers(state: TopologyState): NodeId[] {
     for (const n of to) if (!from.includes(n)) out.add(n);
   }
   const list = [...out].sort();
-  gainerMemo.set(state, list);
+  gainerMemo.set(state.pending, list);
   return [...list];
 }
 
@@ -179,17 +180,27 @@ interface Envelope {
   current: unknown;
 }
 
-const encoded = new WeakMap<TopologyState, Uint8Array>();
+/** Payloads by current ring object, then by the rest of the state (restarts rebuild the state, not the rings). */
+const encoded = new WeakMap<RingState, Map<string, Uint8Array>>();
 
 /** The payload membership gossips: current ring + the change in flight (the pending ring is recomputed). */
 export function encodeState(state: TopologyState): Uint8Array {
-  let out = encoded.get(state);
+  let byRest = encoded.get(state.current);
+  if (byRest === undefined) {
+    byRest = new Map();
+    encoded.set(state.current, byRest);
+  }
+  const rest = `${stateVersion(state)}|${state.id}|${state.origin ?? ''}|${state.change === null ? '' : proposalId(state.change, null)}`;
+  let out = byRest.get(rest);
   if (out === undefined) {
     const env: Envelope = { f: 1, version: stateVersion(state), id: state.id, origin: state.origin, change: state.change, current: encodeRing(state.current) };
     const b = packr.pack(env);
     // A plain Uint8Array copy (not a Buffer view of a shared pool): opaque bytes for hosts and digests.
     out = Uint8Array.from(b);
-    encoded.set(state, out);
+    byRest.set(rest, out);
+    // A node of this process decoding these bytes gets this very state (equal by construction),
+    // so its rings, placements and commit are shared instead of recomputed.
+    remember(out, state);
   }
   return out;
 }
@@ -253,10 +264,14 @@ export function decodeState(bytes: Uint8Array): TopologyState {
   const hit = decoded.get(key);
   if (hit !== undefined && sameBytes(bytesOf.get(hit)!, bytes)) return hit;
   const state = decodeFresh(bytes);
-  bytesOf.set(state, Uint8Array.from(bytes));
-  decoded.set(key, state);
-  while (decoded.size > DECODED_MAX) decoded.delete(decoded.keys().next().value!);
+  remember(Uint8Array.from(bytes), state);
   return state;
+}
+
+function remember(bytes: Uint8Array, state: TopologyState): void {
+  if (!bytesOf.has(state)) bytesOf.set(state, bytes);
+  decoded.set(contentKey(bytes), state);
+  while (decoded.size > DECODED_MAX) decoded.delete(decoded.keys().next().value!);
 }
 
 function decodeFresh(bytes: Uint8Array): TopologyState {
