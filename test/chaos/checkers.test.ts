@@ -126,7 +126,7 @@ describe('chaos checkers: register', () => {
 });
 
 describe('chaos checkers: convergence, nemesis, counts', () => {
-  it('convergence: per-key times are measured from the heal, with quantiles and unconverged keys listed', () => {
+  it('convergence: without a passive phase, per-key times are measured from the heal, with quantiles and unconverged keys listed', () => {
     const entries: HistoryEntry[] = [
       { type: 'phase', name: 'healed', t: 1000 },
       { type: 'phase', name: 'key-converged', key: 'a', t: 1010 },
@@ -140,6 +140,26 @@ describe('chaos checkers: convergence, nemesis, counts', () => {
     assert.equal(r.maxMs, 500);
     assert.deepEqual(r.notConverged, ['c']);
     assert.equal(r.keys, 3);
+    assert.equal(r.passiveMs, null);
+  });
+
+  it('convergence: the passive estimate is the later of hint drain and last repair; probe times count from the probe start', () => {
+    const entries: HistoryEntry[] = [
+      { type: 'phase', name: 'healed', t: 1000 },
+      { type: 'phase', name: 'repair-seen', detail: '10', t: 1500 },
+      { type: 'phase', name: 'hints-drained', t: 1200 },
+      { type: 'phase', name: 'repair-seen', detail: '5', t: 4000 },
+      { type: 'phase', name: 'passive-quiet', detail: '15', t: 19_000 },
+      { type: 'phase', name: 'probe-start', t: 19_100 },
+      { type: 'phase', name: 'key-converged', key: 'a', t: 19_130 },
+      { type: 'phase', name: 'first-probe-done', detail: '1', t: 19_150 },
+      { type: 'phase', name: 'key-converged', key: 'b', t: 19_400 },
+      { type: 'phase', name: 'converged', detail: '2', t: 19_400 },
+    ];
+    const r = checkConvergence(entries);
+    assert.deepEqual({ drained: r.hintsDrainedMs, last: r.lastRepairMs, passive: r.passiveMs, quiet: r.passiveQuiet }, { drained: 200, last: 3000, passive: 3000, quiet: true });
+    assert.deepEqual(r.perKeyMs, [30, 300]);
+    assert.equal(r.disagreeingAtFirstProbe, 1);
   });
 
   it('quantile: nearest rank on a sorted list, null when empty', () => {

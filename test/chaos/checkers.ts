@@ -13,7 +13,8 @@
  *   started); stale reads per key (a read missing every value not superseded in real time):
  *   linearizability is not claimed for sloppy quorums, so the last two are reported per key
  *   and only fail a run when asked.
- * - convergence: per key, the time from the final heal until every replica held the same record.
+ * - convergence: after the final heal, a passive estimate (hints drained and repair counters
+ *   quiet, with no key read) and then, per key, the time until every replica agreed when probed.
  */
 import { elementsOf, pairOps, type HistoryEntry, type Op } from './history.js';
 
@@ -48,8 +49,9 @@ function lastFinalReads(ops: readonly Op[]): Map<string, Set<string>> {
   return finals;
 }
 
-export function checkSet(entries: readonly HistoryEntry[]): SetResult {
-  const ops = pairOps(entries);
+/** `keyFilter` restricts the check to some keys (e.g. the shared-key set apart from the per-element keys). */
+export function checkSet(entries: readonly HistoryEntry[], keyFilter: (key: string) => boolean = () => true): SetResult {
+  const ops = pairOps(entries).filter((op) => keyFilter(op.invoke.key));
   const finals = lastFinalReads(ops);
   const added = new Set<string>();
   const unreadable = new Set<string>();
@@ -212,13 +214,25 @@ export function checkRegister(entries: readonly HistoryEntry[]): RegisterResult 
 export interface ConvergenceResult {
   /** False when the run never healed (nothing to measure). */
   readonly measured: boolean;
+  /**
+   * Passive phase (no key read, so nothing repaired by measuring): ms from the heal until hint
+   * queues were empty, and until the last repair the counters showed. `passiveMs` is the later
+   * of the two: the estimate of when every replica agreed. Null when the system has no counters.
+   */
+  readonly hintsDrainedMs: number | null;
+  readonly lastRepairMs: number | null;
+  readonly passiveMs: number | null;
+  /** False when the passive phase hit its timeout instead of a quiet window. */
+  readonly passiveQuiet: boolean;
   readonly keys: number;
   readonly convergedKeys: number;
+  /** Keys whose replicas still disagreed at the first probe after the passive phase. */
+  readonly disagreeingAtFirstProbe: number;
   readonly notConverged: string[];
+  /** Per key, ms from the probe start (the heal when there was no passive phase) until every replica agreed. */
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
   readonly maxMs: number | null;
-  /** Per key, ms from the heal to the first poll where every replica agreed. */
   readonly perKeyMs: number[];
 }
 
@@ -230,21 +244,46 @@ export function quantile(sorted: readonly number[], q: number): number | null {
 
 export function checkConvergence(entries: readonly HistoryEntry[]): ConvergenceResult {
   let healedT: number | null = null;
+  let probeT: number | null = null;
+  let drainedT: number | null = null;
+  let lastRepairT: number | null = null;
+  let quiet = false;
+  let sawPassive = false;
+  let disagreeing = 0;
   const converged = new Map<string, number>();
   const notConverged: string[] = [];
   let keysTotal = 0;
   for (const e of entries) {
     if (e.type !== 'phase') continue;
-    if (e.name === 'healed') healedT = e.t;
-    else if (e.name === 'key-converged' && e.key !== undefined && healedT !== null) converged.set(e.key, e.t - healedT);
-    else if (e.name === 'not-converged' && e.key !== undefined) notConverged.push(e.key);
-    else if ((e.name === 'converged') && e.detail !== undefined) keysTotal = Number(e.detail);
+    switch (e.name) {
+      case 'healed': healedT = e.t; break;
+      case 'hints-drained': drainedT = e.t; sawPassive = true; break;
+      case 'repair-seen': lastRepairT = e.t; sawPassive = true; break;
+      case 'passive-quiet': quiet = true; sawPassive = true; break;
+      case 'passive-timeout': sawPassive = true; break;
+      case 'probe-start': probeT = e.t; break;
+      case 'first-probe-done': disagreeing = Number(e.detail ?? 0); break;
+      case 'key-converged': {
+        const from = probeT ?? healedT;
+        if (e.key !== undefined && from !== null) converged.set(e.key, e.t - from);
+        break;
+      }
+      case 'not-converged': if (e.key !== undefined) notConverged.push(e.key); break;
+      case 'converged': if (e.detail !== undefined) keysTotal = Number(e.detail); break;
+      default: break;
+    }
   }
   const perKeyMs = [...converged.values()].sort((a, b) => a - b);
+  const since = (t: number | null) => (t === null || healedT === null ? null : t - healedT);
+  const hintsDrainedMs = since(drainedT);
+  const lastRepairMs = lastRepairT === null ? (sawPassive ? 0 : null) : since(lastRepairT);
+  const passiveMs = !sawPassive || hintsDrainedMs === null ? null : Math.max(hintsDrainedMs, lastRepairMs ?? 0);
   return {
     measured: healedT !== null,
+    hintsDrainedMs, lastRepairMs, passiveMs, passiveQuiet: quiet,
     keys: Math.max(keysTotal, converged.size + notConverged.length),
     convergedKeys: converged.size,
+    disagreeingAtFirstProbe: disagreeing,
     notConverged: notConverged.slice(0, EXAMPLES_MAX),
     p50Ms: quantile(perKeyMs, 0.5), p99Ms: quantile(perKeyMs, 0.99), maxMs: perKeyMs.at(-1) ?? null,
     perKeyMs,

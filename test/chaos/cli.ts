@@ -16,6 +16,9 @@
  *   --results DIR     where run directories go (default test/chaos/runs, git-ignored)
  *   --fail-on-ryw     fail a run on read-your-writes violations (default: reported only)
  *   --keep-data       keep node data directories after a passing run
+ *   --op-timeout-ms N client-side operation timeout (default 3000)
+ *   --converge-timeout-s N  bound of each convergence phase after the heal (default 120)
+ *   --passive-quiet-s N     no repair for this long = passively converged (default 15)
  *   --check FILE      run the checkers on a saved history.jsonl and print the result
  *   --sweep           remove namespaces left behind by dead harness runs, then exit
  *
@@ -55,6 +58,7 @@ export interface ChaosOptions {
   keepData: boolean;
   opTimeoutMs: number;
   convergeTimeoutS: number;
+  passiveQuietS: number;
 }
 
 export class UsageError extends Error {}
@@ -67,7 +71,7 @@ export function parseOptions(argv: readonly string[]): ChaosOptions & { check: s
       strict: { type: 'boolean' }, system: { type: 'string' }, clients: { type: 'string' }, hosts: { type: 'string' },
       faults: { type: 'string' }, subnet: { type: 'string' }, results: { type: 'string' }, 'fail-on-ryw': { type: 'boolean' },
       'keep-data': { type: 'boolean' }, check: { type: 'string' }, sweep: { type: 'boolean' },
-      'op-timeout-ms': { type: 'string' }, 'converge-timeout-s': { type: 'string' },
+      'op-timeout-ms': { type: 'string' }, 'converge-timeout-s': { type: 'string' }, 'passive-quiet-s': { type: 'string' },
     },
     strict: true,
   });
@@ -97,6 +101,8 @@ export function parseOptions(argv: readonly string[]): ChaosOptions & { check: s
     keepData: values['keep-data'] ?? false,
     opTimeoutMs: int('op-timeout-ms', values['op-timeout-ms'], 3000, 100, 120_000),
     convergeTimeoutS: int('converge-timeout-s', values['converge-timeout-s'], 120, 1, 3600),
+    // Longer than the default anti-entropy period (10 s), so a quiet window spans a full round.
+    passiveQuietS: int('passive-quiet-s', values['passive-quiet-s'], 15, 1, 3600),
     check: values.check ?? null,
     sweep: values.sweep ?? false,
   };
@@ -141,7 +147,7 @@ export async function runOnce(o: ChaosOptions, seed: number): Promise<{ code: nu
   try {
     const cfg: RunConfig = {
       system: o.system, mode: o.mode, strict: o.strict, seed, timeS: o.timeS, clients: o.clients, faults: o.faults,
-      runDir, repoRoot: REPO_ROOT, topo, opTimeoutMs: o.opTimeoutMs, convergeTimeoutS: o.convergeTimeoutS,
+      runDir, repoRoot: REPO_ROOT, topo, opTimeoutMs: o.opTimeoutMs, convergeTimeoutS: o.convergeTimeoutS, passiveQuietS: o.passiveQuietS,
       opsPerClientMax: 1_000_000, failOnRyw: o.failOnRyw,
     };
     code = await runInside(topo, cfg, (k) => { kill = k; });
@@ -159,23 +165,25 @@ export async function runOnce(o: ChaosOptions, seed: number): Promise<{ code: nu
 export function aggregateMarkdown(o: ChaosOptions, results: readonly { summary: RunSummary | null; runDir: string; code: number }[]): string {
   const ok = results.filter((r) => r.summary !== null).map((r) => r.summary as RunSummary);
   const sum = (f: (s: RunSummary) => number) => ok.reduce((a, s) => a + f(s), 0);
-  const maxes = ok.map((s) => s.convergence.maxMs).filter((x): x is number => x !== null).sort((a, b) => a - b);
-  const p99s = ok.map((s) => s.convergence.p99Ms).filter((x): x is number => x !== null).sort((a, b) => a - b);
-  const p50s = ok.map((s) => s.convergence.p50Ms).filter((x): x is number => x !== null).sort((a, b) => a - b);
+  const sorted = (f: (s: RunSummary) => number | null) => ok.map(f).filter((x): x is number => x !== null).sort((a, b) => a - b);
+  const passive = sorted((s) => s.convergence.passiveMs);
+  const drained = sorted((s) => s.convergence.hintsDrainedMs);
+  const probeMax = sorted((s) => s.convergence.maxMs);
+  const fmtMs = (x: number | null) => (x === null ? '-' : String(Math.round(x)));
   const lines = [
     `# ${o.system} ${o.system === 'ringkv' ? `${o.mode} ${o.strict ? 'strict' : 'sloppy'} ` : ''}— ${results.length} runs of ${o.timeS} s`,
     '',
-    `Passed ${ok.filter((s) => s.pass).length}/${results.length}. Fault events ${sum((s) => s.nemesis.faultEvents)}. Acknowledged adds ${sum((s) => s.set.acknowledged)}, lost ${sum((s) => s.set.lost)} (${(100 * sum((s) => s.set.lost) / Math.max(1, sum((s) => s.set.acknowledged))).toFixed(3)}%). Phantom reads ${sum((s) => s.register.phantomReads)}, read-your-writes violations ${sum((s) => s.register.rywViolations)}, stale reads ${sum((s) => s.register.staleReads)}. Crashes ${sum((s) => s.crashes.length)}.`,
+    `Passed ${ok.filter((s) => s.pass).length}/${results.length}. Fault events ${sum((s) => s.nemesis.faultEvents)}. Acknowledged adds (own keys) ${sum((s) => s.set.acknowledged)}, lost ${sum((s) => s.set.lost)}. Shared-key adds acknowledged ${sum((s) => s.sharedSet.acknowledged)}, lost ${sum((s) => s.sharedSet.lost)} (${(100 * sum((s) => s.sharedSet.lost) / Math.max(1, sum((s) => s.sharedSet.acknowledged))).toFixed(2)}%). Phantom reads ${sum((s) => s.register.phantomReads)}, read-your-writes violations ${sum((s) => s.register.rywViolations)}, stale reads ${sum((s) => s.register.staleReads)}. Crashes ${sum((s) => s.crashes.length)}.`,
     '',
-    `Convergence after heal, per-run p50 of key times: median ${quantile(p50s, 0.5) ?? '-'} ms; per-run p99: median ${quantile(p99s, 0.5) ?? '-'} ms, worst ${p99s.at(-1) ?? '-'} ms; per-run max: median ${quantile(maxes, 0.5) ?? '-'} ms, worst ${maxes.at(-1) ?? '-'} ms.`,
+    `Convergence after the final heal (passive estimate per run: later of hint drain and last repair, no key read): p50 ${fmtMs(quantile(passive, 0.5))} ms, p99 ${fmtMs(quantile(passive, 0.99))} ms, max ${fmtMs(passive.at(-1) ?? null)} ms over ${passive.length} runs. Hint drain: p50 ${fmtMs(quantile(drained, 0.5))} ms, max ${fmtMs(drained.at(-1) ?? null)} ms. Keys still disagreeing when probed after the passive phase: ${sum((s) => s.convergence.disagreeingAtFirstProbe)}; worst per-key probe time ${fmtMs(probeMax.at(-1) ?? null)} ms.`,
     '',
-    '| seed | verdict | faults | ok ops | info | acked adds | lost | never read | unacked present | ryw | stale | conv p50/p99/max ms | wall s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| seed | verdict | faults | ok ops | info | acked adds | lost | never read | unacked present | shared acked | shared lost | ryw | stale | passive conv ms | disagreeing at probe | wall s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map((r) => {
       const s = r.summary;
-      if (s === null) return `| ? | harness error (exit ${r.code}) | | | | | | | | | | | |`;
+      if (s === null) return `| ? | harness error (exit ${r.code}) | | | | | | | | | | | | | | |`;
       const c = s.convergence;
-      return `| ${s.config.seed} | ${s.pass ? 'pass' : `FAIL: ${s.reasons.join('; ')}`} | ${s.nemesis.faultEvents} | ${s.ops.ok} | ${s.ops.info} | ${s.set.acknowledged} | ${s.set.lost} | ${s.set.neverRead} | ${s.set.unacknowledgedPresent} | ${s.register.rywViolations} | ${s.register.staleReads} | ${c.p50Ms ?? '-'}/${c.p99Ms ?? '-'}/${c.maxMs ?? '-'} | ${s.wallS.toFixed(0)} |`;
+      return `| ${s.config.seed} | ${s.pass ? 'pass' : `FAIL: ${s.reasons.join('; ')}`} | ${s.nemesis.faultEvents} | ${s.ops.ok} | ${s.ops.info} | ${s.set.acknowledged} | ${s.set.lost} | ${s.set.neverRead} | ${s.set.unacknowledgedPresent} | ${s.sharedSet.acknowledged} | ${s.sharedSet.lost} | ${s.register.rywViolations} | ${s.register.staleReads} | ${fmtMs(c.passiveMs)} | ${c.disagreeingAtFirstProbe} | ${s.wallS.toFixed(0)} |`;
     }),
   ];
   return `${lines.join('\n')}\n`;
@@ -184,7 +192,8 @@ export function aggregateMarkdown(o: ChaosOptions, results: readonly { summary: 
 function checkFile(path: string): number {
   const entries = readHistory(path);
   const out = {
-    ops: countOps(entries), nemesis: summarizeNemesis(entries), set: checkSet(entries), register: checkRegister(entries),
+    ops: countOps(entries), nemesis: summarizeNemesis(entries),
+    set: checkSet(entries, (k) => k.startsWith('s:')), sharedSet: checkSet(entries, (k) => k.startsWith('ss:')), register: checkRegister(entries),
     convergence: (({ perKeyMs: _p, ...rest }) => rest)(checkConvergence(entries)),
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

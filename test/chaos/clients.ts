@@ -5,8 +5,9 @@
  * operation goes through a freshly picked host, so clients follow the cluster around faults.
  *
  * Workload mix per operation: `add` (set workload: a unique element written under its own
- * key `s:<process>:<n>`) or a register operation on one of a few shared keys `r:<i>`
- * (read or write of a unique value). Both run in every run so both checkers see data.
+ * key `s:<process>:<n>`, or added by read-modify-write to a shared key `ss:<period>:<i>`
+ * that every client adds to concurrently) or a register operation on one of a few shared
+ * keys `r:<i>` (read or write of a unique value). All run in every run so every checker sees data.
  *
  * Bounds: an operation waits at most `opTimeoutMs` (client side), a client stops at the
  * deadline or after `opsMax` operations, and the think time keeps the load modest (the
@@ -27,6 +28,12 @@ export interface ClientOptions {
   readonly thinkMs: readonly [number, number];
   /** Fraction of operations that are set adds (the rest are register reads/writes). */
   readonly addFraction: number;
+  /** Fraction of adds that go to a shared key (read-modify-write) instead of their own key. */
+  readonly sharedFraction: number;
+  /** A shared key is used for this long, then the next one starts (keeps values small). */
+  readonly sharedKeyPeriodMs: number;
+  /** Concurrent shared keys per period. */
+  readonly sharedKeys: number;
   readonly registerKeys: number;
 }
 
@@ -110,6 +117,14 @@ export class ChaosClient {
     if (this.prng.chance(this.o.addFraction)) {
       const n = ++this.counter;
       const element = `${this.process}-${n}`;
+      if (this.prng.chance(this.o.sharedFraction)) {
+        const key = `ss:${Math.floor(this.o.history.now() / this.o.sharedKeyPeriodMs)}:${this.prng.int(this.o.sharedKeys)}`;
+        await this.perform('add', key, element, async (conn) => {
+          await system.addShared(conn, key, element);
+          return null;
+        });
+        return;
+      }
       const key = `s:${this.process}:${n}`;
       await this.perform('add', key, element, async (conn) => {
         await system.write(conn, key, element);

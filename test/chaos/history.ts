@@ -54,7 +54,11 @@ export interface NemesisEntry {
 
 export interface PhaseEntry {
   readonly type: 'phase';
-  readonly name: 'start' | 'workload-end' | 'healed' | 'key-converged' | 'converged' | 'not-converged' | 'final-read-done' | 'end';
+  readonly name:
+    | 'start' | 'workload-end' | 'healed'
+    /** Passive phase (no key is read): hints drained; the last repair seen; quiet for a window. */
+    | 'hints-drained' | 'repair-seen' | 'passive-quiet' | 'passive-timeout'
+    | 'probe-start' | 'first-probe-done' | 'key-converged' | 'converged' | 'not-converged' | 'final-read-done' | 'end';
   readonly key?: string;
   readonly detail?: string;
   readonly t: number;

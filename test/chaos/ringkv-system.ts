@@ -7,8 +7,8 @@
  * other host, so a restarted node finds the cluster through any live member; data directories
  * persist across restarts (membership and ring state live there too).
  *
- * Reads: GETCTX when the server has it (every sibling, so the checkers see concurrent values),
- * else GET. Convergence: CLUSTER SLOTS names each key's replicas; each replica is asked for its
+ * Reads: GETCTX (every sibling, so the checkers see concurrent values). Shared-key set adds:
+ * GETCTX, union of the siblings plus the element, SETCTX with the context read. Convergence: CLUSTER SLOTS names each key's replicas; each replica is asked for its
  * own record (see `localRead`).
  */
 import calculateSlot from 'cluster-key-slot';
@@ -67,27 +67,49 @@ function valuesOf(reply: unknown): string[] {
 export function ringkvSystem(o: RingkvSystemOptions): ChaosSystem {
   const hosts = o.topo.hosts;
   const addrToIndex = new Map(hosts.map((h) => [h.addr, h.index]));
-  let hasGetctx: boolean | null = null;
-  let slots: SlotRange[] | null = null;
+  /** Replica addresses per slot (16384 entries), fetched once per ring (CLUSTER SLOTS is large). */
+  let slotOwners: Promise<string[][] | null> | null = null;
+
+  function owners(conns: ReadonlyMap<number, Redis>): Promise<string[][] | null> {
+    slotOwners ??= (async () => {
+      for (const c of conns.values()) {
+        try {
+          const table: string[][] = new Array<string[]>(16384).fill([]);
+          for (const r of await clusterSlots(c)) for (let s = r.from; s <= r.to; s++) table[s] = r.replicas;
+          return table;
+        } catch {
+          // try the next host
+        }
+      }
+      slotOwners = null;
+      return null;
+    })();
+    return slotOwners;
+  }
+
+  /** Every counter of one node (GET /v1/cluster/stats on its HTTP port); null when it does not answer. */
+  async function nodeStats(host: HostInfo): Promise<Record<string, number | undefined> | null> {
+    try {
+      const res = await fetch(`http://${host.addr}:${HTTP_PORT}/v1/cluster/stats`, { signal: AbortSignal.timeout(2000) });
+      if (!res.ok) return null;
+      const body = (await res.json()) as { stats?: Record<string, unknown> };
+      const out: Record<string, number | undefined> = {};
+      for (const [k, v] of Object.entries(body.stats ?? {})) if (typeof v === 'number') out[k] = v;
+      return out;
+    } catch {
+      return null;
+    }
+  }
+
+  /** GETCTX key -> [context, [value, ...]]. */
+  async function getctx(conn: Redis, key: string): Promise<{ context: string; values: string[] }> {
+    const r = (await conn.call('GETCTX', key)) as unknown;
+    if (!Array.isArray(r) || r.length !== 2 || !Array.isArray(r[1])) throw new Error(`GETCTX: unexpected reply ${JSON.stringify(r).slice(0, 200)}`);
+    return { context: String(r[0]), values: valuesOf(r[1]).sort() };
+  }
 
   async function read(conn: Redis, key: string): Promise<string[]> {
-    if (hasGetctx !== false) {
-      try {
-        const r = (await conn.call('GETCTX', key)) as unknown;
-        hasGetctx = true;
-        // [values..., context] or [[values...], context]: values are all but the trailing context.
-        if (Array.isArray(r)) {
-          const head = r[0];
-          return Array.isArray(head) ? valuesOf(head).sort() : valuesOf(r.slice(0, -1)).sort();
-        }
-        return valuesOf(r).sort();
-      } catch (err) {
-        if (hasGetctx === null && /unknown command/i.test((err as Error).message)) hasGetctx = false;
-        else throw err;
-      }
-    }
-    const v = await conn.get(key);
-    return v === null ? [] : [v];
+    return (await getctx(conn, key)).values;
   }
 
   return {
@@ -103,10 +125,22 @@ export function ringkvSystem(o: RingkvSystemOptions): ChaosSystem {
         '--cluster-node-id', `n${host.index}`,
         '--cluster-conflict-mode', o.mode, '--cluster-strict-quorum', String(o.strict),
         '--cluster-replication-factor', '3', '--cluster-read-consistency', 'quorum', '--cluster-write-consistency', 'quorum',
-        '--log-level', 'warn',
+        '--log-level', 'info',
       ];
       if (host.index !== 1) args.push('--cluster-seeds', seeds.join(','));
       return { cmd: process.execPath, args, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' }, cwd: o.repoRoot };
+    },
+    async awaitMembers(started, deadlineMs) {
+      // One join at a time: concurrent auto-joins can lose one (a pending join replaced by
+      // another at the same epoch while the first joiner believes it is in; see the report).
+      for (;;) {
+        const stats = await Promise.all(started.map((h) => nodeStats(h)));
+        if (stats.every((st) => st !== null && st.ringMembers === started.length && st.ringPending === 0)) return;
+        if (Date.now() > deadlineMs) {
+          throw new Error(`ringkv: ${started.length} nodes did not form a ring: ${stats.map((st, i) => `host ${started[i]?.index}: members=${String(st?.ringMembers)} pending=${String(st?.ringPending)}`).join(', ')}`);
+        }
+        await new Promise((r) => setTimeout(r, 300));
+      }
     },
     async awaitReady(connect, deadlineMs) {
       let last = '';
@@ -117,9 +151,11 @@ export function ringkvSystem(o: RingkvSystemOptions): ChaosSystem {
           try {
             await c.connect();
             const info = await clusterInfo(c);
-            const ok = info.get('cluster_state') === 'ok' && info.get('cluster_slots_ok') === '16384' && Number(info.get('cluster_size')) === hosts.length;
+            const stats = await nodeStats(h);
+            const ok = info.get('cluster_state') === 'ok' && info.get('cluster_slots_ok') === '16384'
+              && stats !== null && stats.ringMembers === hosts.length && stats.ringPending === 0;
             if (ok) ready++;
-            else last = `host ${h.index}: ${[...info].filter(([k]) => /state|slots_ok|size|known/.test(k)).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+            else last = `host ${h.index}: ${[...info].filter(([k]) => /state|slots_ok|size|known/.test(k)).map(([k, v]) => `${k}=${v}`).join(' ')} ringMembers=${String(stats?.ringMembers)} ringPending=${String(stats?.ringPending)}`;
           } catch (err) {
             last = `host ${h.index}: ${(err as Error).message}`;
           } finally {
@@ -127,7 +163,7 @@ export function ringkvSystem(o: RingkvSystemOptions): ChaosSystem {
           }
         }
         if (ready === hosts.length) {
-          slots = null;
+          slotOwners = null;
           return;
         }
         if (Date.now() > deadlineMs) throw new Error(`ringkv cluster not ready: ${last}`);
@@ -139,15 +175,31 @@ export function ringkvSystem(o: RingkvSystemOptions): ChaosSystem {
     async write(conn, key, value) {
       await conn.set(key, value);
     },
+    async addShared(conn, key, element) {
+      const { context, values } = await getctx(conn, key);
+      const elements = new Set<string>();
+      for (const v of values) for (const e of v.split(',')) if (e !== '') elements.add(e);
+      elements.add(element);
+      await conn.call('SETCTX', key, context, [...elements].join(','));
+    },
     finalRead: read,
+    async prepareProbe(conn) {
+      await conn.call('CONSISTENCY', 'READ', 'ONE');
+    },
+    async prepareFinal(conn) {
+      // Every replica answers and is merged: the strongest read (the run is healed by now).
+      await conn.call('CONSISTENCY', 'READ', 'ALL');
+    },
+    async repairCounters(host) {
+      const st = await nodeStats(host);
+      if (st === null) return null;
+      return { held: st.hints_held ?? 0, repairActivity: (st.ae_usefulBytes ?? 0) + (st.core_readRepairsSent ?? 0) };
+    },
     async replicaValues(conns, key) {
-      const any = conns.values().next().value;
-      if (any === undefined) return [null];
-      if (slots === null) slots = await clusterSlots(any);
-      const slot = calculateSlot(key);
-      const range = slots.find((r) => r.from <= slot && slot <= r.to);
-      if (range === undefined) return [null];
-      return Promise.all(range.replicas.map(async (addr) => {
+      const table = await owners(conns);
+      const replicas = table?.[calculateSlot(key)] ?? [];
+      if (replicas.length === 0) return [null];
+      return Promise.all(replicas.map(async (addr) => {
         const i = addrToIndex.get(addr);
         const c = i === undefined ? undefined : conns.get(i);
         if (c === undefined) return null;
@@ -160,7 +212,13 @@ export function ringkvSystem(o: RingkvSystemOptions): ChaosSystem {
     },
   };
 
-  /** This replica's own record of the key (read at ONE through the replica itself). */
+  /**
+   * This replica's view of the key: a read at level ONE coordinated by the replica itself. The
+   * coordinator answers with the first replica that replies (normally its own store, which
+   * has no network hop) and then read-repairs the others, so probing speeds convergence up:
+   * this measures time to observed agreement. ringkv has no command that returns one node's
+   * stored record without coordinating; the passive figures (repairCounters) come first.
+   */
   async function localRead(conn: Redis, key: string): Promise<string[]> {
     return read(conn, key);
   }

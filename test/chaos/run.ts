@@ -35,6 +35,8 @@ export interface RunConfig {
   readonly topo: Topology;
   readonly opTimeoutMs: number;
   readonly convergeTimeoutS: number;
+  /** Passive phase: no repair for this long (and hints drained) = quiet. */
+  readonly passiveQuietS: number;
   readonly opsPerClientMax: number;
   /** Fail the run on read-your-writes violations (default: report only). */
   readonly failOnRyw: boolean;
@@ -47,7 +49,10 @@ export interface RunSummary {
   readonly ops: OpCounts;
   readonly nemesis: NemesisSummary;
   readonly crashes: string[];
+  /** Adds under their own key (s:...). */
   readonly set: SetResult;
+  /** Read-modify-write adds to shared keys (ss:...): lossless with siblings, lossy under LWW. */
+  readonly sharedSet: SetResult;
   readonly register: RegisterResult;
   readonly convergence: Omit<ConvergenceResult, 'perKeyMs'>;
   readonly pass: boolean;
@@ -117,10 +122,17 @@ export async function runChaos(cfg: RunConfig, abort: AbortSignal): Promise<RunS
   });
   let workloadS = 0;
   const probeConns = new Map<number, Redis>();
+  const finalConns = new Map<number, Redis>();
   try {
     setupFirewall(cfg.topo);
-    for (const h of cfg.topo.hosts) nodes.start(h.index);
-    await system.awaitReady(connect, Date.now() + 90_000);
+    const formDeadline = Date.now() + 180_000;
+    const awaitMembers = system.awaitMembers;
+    for (let i = 0; i < cfg.topo.hosts.length; i++) {
+      const h = cfg.topo.hosts[i] as (typeof cfg.topo.hosts)[number];
+      nodes.start(h.index);
+      if (awaitMembers !== undefined) await awaitMembers(cfg.topo.hosts.slice(0, i + 1), formDeadline);
+    }
+    await system.awaitReady(connect, formDeadline);
     if (abort.aborted) throw new Error('aborted');
     history.phase('start', { detail: system.description });
 
@@ -130,7 +142,7 @@ export async function runChaos(cfg: RunConfig, abort: AbortSignal): Promise<RunS
     const shouldStop = () => abort.aborted || Date.now() >= deadline;
     const clients = Array.from({ length: cfg.clients }, (_, i) => new ChaosClient(i + 1, {
       hosts: cfg.topo.hosts, system, history, seed: (cfg.seed * 1000 + i + 1) >>> 0, opTimeoutMs: cfg.opTimeoutMs,
-      thinkMs: [5, 40], addFraction: 0.5, registerKeys: 8,
+      thinkMs: [5, 40], addFraction: 0.5, registerKeys: 8, sharedFraction: 0.3, sharedKeyPeriodMs: 20_000, sharedKeys: 2,
     }));
     const nemesisDone = nemesis.run();
     const stopper = (async () => {
@@ -146,16 +158,59 @@ export async function runChaos(cfg: RunConfig, abort: AbortSignal): Promise<RunS
     // Heal everything, wait for every node, then measure convergence.
     const restarted = await nemesis.healAll();
     if (restarted.length > 0) history.nemesis('note', 'heal', `restarted hosts [${restarted.join(',')}]`);
-    await system.awaitReady(connect, Date.now() + 90_000);
+    await system.awaitReady(connect, Date.now() + 180_000);
     history.phase('healed');
+
+    // Passive convergence: watch hint queues and repair counters without reading any key (a
+    // read would repair what it finds), until hints are drained and no repair happened for a
+    // quiet window longer than an anti-entropy period.
+    const counters = system.repairCounters;
+    if (counters !== undefined) {
+      const passiveDeadline = Date.now() + cfg.convergeTimeoutS * 1000;
+      let drained = false;
+      let lastActivity: number | null = null;
+      let lastChangeAt = Date.now();
+      for (;;) {
+        const snap = await Promise.all(cfg.topo.hosts.map((h) => counters(h)));
+        const complete = snap.every((x) => x !== null);
+        const held = snap.reduce((a, x) => a + (x?.held ?? 0), 0);
+        const activity = snap.reduce((a, x) => a + (x?.repairActivity ?? 0), 0);
+        if (complete && lastActivity !== null && activity !== lastActivity) {
+          lastChangeAt = Date.now();
+          history.phase('repair-seen', { detail: String(activity - lastActivity) });
+        }
+        if (complete) lastActivity = activity;
+        if (complete && !drained && held === 0) {
+          drained = true;
+          history.phase('hints-drained');
+        }
+        if (drained && Date.now() - lastChangeAt >= cfg.passiveQuietS * 1000) {
+          history.phase('passive-quiet', { detail: String(cfg.passiveQuietS) });
+          break;
+        }
+        if (Date.now() > passiveDeadline || abort.aborted) {
+          history.phase('passive-timeout', { detail: `hints held ${held}` });
+          break;
+        }
+        await sleep(500);
+      }
+    }
+
     for (const h of cfg.topo.hosts) {
       const c = connect(h);
-      await c.connect().catch(() => {});
+      try {
+        await c.connect();
+        await system.prepareProbe(c);
+      } catch {
+        // replicaValues treats an unusable connection as an unanswered replica and retries
+      }
       probeConns.set(h.index, c);
     }
     const keys = keysOf(history.entries, 'both');
     const pending = new Set(keys);
+    history.phase('probe-start');
     const convergeDeadline = Date.now() + cfg.convergeTimeoutS * 1000;
+    let round = 0;
     while (pending.size > 0 && Date.now() < convergeDeadline && !abort.aborted) {
       await inBatches([...pending], 64, async (key) => {
         if (sameRecords(await system.replicaValues(probeConns, key))) {
@@ -163,18 +218,29 @@ export async function runChaos(cfg: RunConfig, abort: AbortSignal): Promise<RunS
           history.phase('key-converged', { key });
         }
       });
+      if (round++ === 0) history.phase('first-probe-done', { detail: String(pending.size) });
       if (pending.size > 0) await sleep(200);
     }
     for (const key of pending) history.phase('not-converged', { key });
     history.phase('converged', { detail: String(keys.length) });
 
     // Final read of every set key, through every host in turn, retried a few times.
+    for (const h of cfg.topo.hosts) {
+      const c = connect(h);
+      try {
+        await c.connect();
+        await system.prepareFinal(c);
+      } catch {
+        // a read through this host fails and is retried through the next one
+      }
+      finalConns.set(h.index, c);
+    }
     const setKeys = keysOf(history.entries, 'add');
     let turn = 0;
     await inBatches(setKeys, 64, async (key) => {
       for (let attempt = 0; attempt < 5 && !abort.aborted; attempt++) {
         const host = cfg.topo.hosts[turn++ % cfg.topo.hosts.length];
-        const conn = host === undefined ? undefined : probeConns.get(host.index);
+        const conn = host === undefined ? undefined : finalConns.get(host.index);
         if (host === undefined || conn === undefined) break;
         const inv = history.invoke({ process: 0, f: 'final-read', key, value: null, node: host.index });
         try {
@@ -190,7 +256,7 @@ export async function runChaos(cfg: RunConfig, abort: AbortSignal): Promise<RunS
     history.phase('final-read-done');
   } finally {
     nemesis.stop();
-    for (const c of probeConns.values()) c.disconnect();
+    for (const c of [...probeConns.values(), ...finalConns.values()]) c.disconnect();
     try { healFirewall(cfg.topo); } catch { /* namespaces may be gone on abort */ }
     await nodes.destroy();
     history.phase('end');
@@ -198,13 +264,19 @@ export async function runChaos(cfg: RunConfig, abort: AbortSignal): Promise<RunS
   }
 
   const entries = history.entries;
-  const set = checkSet(entries);
+  const set = checkSet(entries, (k) => k.startsWith('s:'));
+  const sharedSet = checkSet(entries, (k) => k.startsWith('ss:'));
+  // Last-write-wins drops concurrent read-modify-writes by design: measured, not a failure.
+  const sharedLossExpected = cfg.system === 'ringkv' && cfg.mode === 'lww';
   const register = checkRegister(entries);
   const { perKeyMs: _perKey, ...convergence } = checkConvergence(entries);
   const reasons: string[] = [];
   if (set.lost > 0) reasons.push(`${set.lost} acknowledged set elements lost`);
-  if (set.unreadableKeys > 0) reasons.push(`${set.unreadableKeys} set keys could not be read after the heal`);
-  if (set.phantom > 0) reasons.push(`${set.phantom} set elements present that no one added`);
+  if (sharedSet.lost > 0 && !sharedLossExpected) reasons.push(`${sharedSet.lost} acknowledged shared-key set elements lost`);
+  for (const [name, r] of [['set', set], ['shared-key set', sharedSet]] as const) {
+    if (r.unreadableKeys > 0) reasons.push(`${r.unreadableKeys} ${name} keys could not be read after the heal`);
+    if (r.phantom > 0) reasons.push(`${r.phantom} ${name} elements present that no one added`);
+  }
   if (register.phantomReads > 0) reasons.push(`${register.phantomReads} reads returned a value never written`);
   if (cfg.failOnRyw && register.rywViolations > 0) reasons.push(`${register.rywViolations} read-your-writes violations`);
   if (convergence.convergedKeys < convergence.keys) reasons.push(`${convergence.keys - convergence.convergedKeys} keys not converged ${cfg.convergeTimeoutS} s after the heal`);
@@ -217,7 +289,7 @@ export async function runChaos(cfg: RunConfig, abort: AbortSignal): Promise<RunS
     ops: countOps(entries),
     nemesis: summarizeNemesis(entries),
     crashes,
-    set, register, convergence,
+    set, sharedSet, register, convergence,
     pass: reasons.length === 0,
     reasons,
   };
@@ -240,16 +312,16 @@ export function summaryMarkdown(s: RunSummary): string {
     '',
     `Operations: ok ${s.ops.ok}, fail ${s.ops.fail}, info ${s.ops.info}, pending ${s.ops.pending}. Errors: ${Object.entries(s.ops.errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}.`,
     '',
-    '| set | count |',
-    '|---|---|',
-    `| attempted | ${s.set.attempted} |`,
-    `| acknowledged | ${s.set.acknowledged} |`,
-    `| lost | ${s.set.lost} |`,
-    `| never read (unknown, absent) | ${s.set.neverRead} |`,
-    `| unacknowledged but present | ${s.set.unacknowledgedPresent} |`,
-    `| failed but present | ${s.set.failedPresent} |`,
-    `| phantom | ${s.set.phantom} |`,
-    `| unreadable keys | ${s.set.unreadableKeys} |`,
+    '| set elements | own keys | shared keys (read-modify-write) |',
+    '|---|---|---|',
+    `| attempted | ${s.set.attempted} | ${s.sharedSet.attempted} |`,
+    `| acknowledged | ${s.set.acknowledged} | ${s.sharedSet.acknowledged} |`,
+    `| lost | ${s.set.lost} | ${s.sharedSet.lost} (${(100 * s.sharedSet.lostFraction).toFixed(2)}%) |`,
+    `| never read (unknown, absent) | ${s.set.neverRead} | ${s.sharedSet.neverRead} |`,
+    `| unacknowledged but present | ${s.set.unacknowledgedPresent} | ${s.sharedSet.unacknowledgedPresent} |`,
+    `| failed but present | ${s.set.failedPresent} | ${s.sharedSet.failedPresent} |`,
+    `| phantom | ${s.set.phantom} | ${s.sharedSet.phantom} |`,
+    `| unreadable keys | ${s.set.unreadableKeys} | ${s.sharedSet.unreadableKeys} |`,
     '',
     `Register: ${s.register.writes} writes, ${s.register.reads} reads, phantom reads ${s.register.phantomReads}, read-your-writes violations ${s.register.rywViolations}, stale reads ${s.register.staleReads} (not a failure: linearizability is not claimed).`,
     '',
@@ -257,10 +329,13 @@ export function summaryMarkdown(s: RunSummary): string {
     '|---|---|---|---|---|---|',
     ...s.register.perKey.map((k) => `| ${k.key} | ${k.writes} | ${k.reads} | ${k.phantomReads} | ${k.rywViolations} | ${k.staleReads} |`),
     '',
-    `Convergence after the heal: ${s.convergence.convergedKeys}/${s.convergence.keys} keys; p50 ${fmt(s.convergence.p50Ms)} ms, p99 ${fmt(s.convergence.p99Ms)} ms, max ${fmt(s.convergence.maxMs)} ms.`,
+    `Convergence after the heal, passive (no key read): hints drained at ${fmt(s.convergence.hintsDrainedMs)} ms, last repair at ${fmt(s.convergence.lastRepairMs)} ms, estimate ${fmt(s.convergence.passiveMs)} ms${s.convergence.passiveQuiet ? '' : ' (timed out before a quiet window)'}.`,
+    '',
+    `Then probed (every replica read at ONE through itself): ${s.convergence.convergedKeys}/${s.convergence.keys} keys agreed, ${s.convergence.disagreeingAtFirstProbe} still disagreeing at the first probe round; per-key time from the probe start p50 ${fmt(s.convergence.p50Ms)} ms, p99 ${fmt(s.convergence.p99Ms)} ms, max ${fmt(s.convergence.maxMs)} ms.`,
   ];
   const ex = (title: string, xs: readonly string[]) => { if (xs.length > 0) lines.push('', `${title}:`, ...xs.map((x) => `- ${x}`)); };
   ex('Lost (examples)', s.set.lostExamples);
+  ex('Lost from shared keys (examples)', s.sharedSet.lostExamples);
   ex('Failed but present (examples)', s.set.failedPresentExamples);
   ex('Phantom reads (examples)', s.register.phantomExamples);
   ex('Read-your-writes violations (examples)', s.register.rywExamples);

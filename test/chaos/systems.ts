@@ -30,11 +30,23 @@ export interface ChaosSystem {
   command(host: HostInfo): NodeCommand;
   /** Resolves when every host serves requests (and the cluster has formed); rejects at the deadline. */
   awaitReady(connect: (host: HostInfo) => Redis, deadlineMs: number): Promise<void>;
+  /**
+   * When present, nodes are started one at a time and this resolves once `started` (the hosts
+   * running so far) form the cluster; rejects at the deadline.
+   */
+  awaitMembers?(started: readonly HostInfo[], deadlineMs: number): Promise<void>;
   /** Prepares a fresh client connection (per-connection levels and the like). */
   prepare(conn: Redis): Promise<void>;
   /** Reads one key: the live values (siblings), [] when absent. */
   read(conn: Redis, key: string): Promise<string[]>;
   write(conn: Redis, key: string, value: string): Promise<void>;
+  /**
+   * Adds `element` to the set stored under a shared `key` (values are comma-joined elements):
+   * read, union every sibling, append, write back superseding what was read. Concurrent adds
+   * must all survive where the system keeps concurrent versions (siblings); a last-write-wins
+   * system loses some, which the set checker measures.
+   */
+  addShared(conn: Redis, key: string, element: string): Promise<void>;
   /** The read used for the final set check (strongest the system offers). */
   finalRead(conn: Redis, key: string): Promise<string[]>;
   /**
@@ -42,6 +54,17 @@ export interface ChaosSystem {
    * that replica could not be asked. Used after the heal to measure convergence.
    */
   replicaValues(conns: ReadonlyMap<number, Redis>, key: string): Promise<(string[] | null)[]>;
+  /** Prepares a connection used by replicaValues (e.g. read level ONE). */
+  prepareProbe(conn: Redis): Promise<void>;
+  /** Prepares a connection used by finalRead (e.g. read level ALL). */
+  prepareFinal(conn: Redis): Promise<void>;
+  /**
+   * Repair activity counters of one host, read without touching any key (so measuring does not
+   * repair): records held for others (hints), and a counter that rises whenever repair changes
+   * a stored record (anti-entropy useful bytes + read repairs sent).
+   * Undefined when the system has no such counters.
+   */
+  repairCounters?(host: HostInfo): Promise<{ held: number; repairActivity: number } | null>;
 }
 
 export type Outcome = { type: 'fail' | 'info'; error: string };
@@ -111,9 +134,15 @@ export function redisSystem(o: SystemOptions): ChaosSystem {
     async write(conn, key, value) {
       await conn.set(key, value);
     },
+    async addShared(conn, key, element) {
+      const v = await conn.get(key);
+      await conn.set(key, v === null || v === '' ? element : `${v},${element}`);
+    },
     async finalRead(conn, key) {
       return sortedValues(await conn.get(key));
     },
+    async prepareProbe() {},
+    async prepareFinal() {},
     async replicaValues(conns, key) {
       return Promise.all(o.topo.hosts.map(async (h) => {
         const c = conns.get(h.index);
