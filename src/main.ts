@@ -167,7 +167,9 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     logger: logger.child({ component: 'http-api' }), metrics, isServing: () => serving, store, now,
     maxKeyBytes: config.maxKeyBytes, valueBytesMax: Math.min(config.maxValueBytes, 64 * 1024 * 1024),
   });
-  const http = new HttpServer({ metrics, logger: logger.child({ component: 'http' }), isServing: () => serving, extraRoutes: api.tryHandle });
+  const http = new HttpServer({
+    metrics, logger: logger.child({ component: 'http' }), isServing: () => serving, extraRoutes: api.tryHandle, connectionsMax: config.maxclients,
+  });
   let httpPort: number | undefined;
   try {
     if (config.httpPort !== 0) httpPort = (await http.listen(config.httpPort, config.host)).port;
@@ -300,7 +302,7 @@ async function startClusterNode(config: Config, options: StartNodeOptions): Prom
     maxKeyBytes: config.maxKeyBytes, valueBytesMax: Math.min(config.maxValueBytes, 64 * 1024 * 1024),
   });
   const http = new HttpServer({
-    metrics, logger: logger.child({ component: 'http' }), isServing: () => serving,
+    metrics, logger: logger.child({ component: 'http' }), isServing: () => serving, connectionsMax: config.maxclients,
     extraRoutes: (req, res, path) => adminRoutes(req, res, path) || api.tryHandle(req, res),
   });
   let httpPort: number | undefined;

@@ -1,12 +1,13 @@
 /**
- * The node's minimal HTTP endpoint (node:http; two read-only routes do not need a framework):
+ * The node's HTTP listener (node:http) and its fallback routes:
  *   GET /healthz  200 {"status":"ok"}; 503 {"status":"shutting_down"} once shutdown began
  *   GET /metrics  Prometheus text from the node's registry
+ * `extraRoutes` mounts the rest: the /v1 API (src/http/app.ts) and the cluster admin routes.
  * Anything else is a JSON error from the registry: 404 ERR_NOT_FOUND, 405 ERR_METHOD_NOT_ALLOWED.
  *
- * The handler is separate from listen() so it can be tested without a socket. Request bodies
- * are never read; connections and header sizes are bounded. close() stops accepting, lets
- * in-flight responses finish, and destroys what is left after the timeout.
+ * The handler is separate from listen() so it can be tested without a socket. These fallback
+ * routes never read request bodies; connections and header sizes are bounded. close() stops
+ * accepting, lets in-flight responses finish, and destroys what is left after the timeout.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,9 +25,11 @@ export interface HttpAppOptions {
    * true when it handled (answered, or will answer) the request.
    */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
+  /** Concurrent connections accepted (the node passes config.maxclients: the port serves API traffic). */
+  connectionsMax?: number;
 }
 
-/** Concurrent HTTP connections accepted; this port serves probes and scrapes, not traffic. */
+/** Default bound on concurrent HTTP connections. */
 const HTTP_CONNECTIONS_MAX = 256;
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, head: boolean): void {
@@ -92,7 +95,7 @@ export class HttpServer {
 
   constructor(options: HttpAppOptions) {
     this.server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 16 * 1024 }, createHttpHandler(options));
-    this.server.maxConnections = HTTP_CONNECTIONS_MAX;
+    this.server.maxConnections = options.connectionsMax ?? HTTP_CONNECTIONS_MAX;
     this.server.keepAliveTimeout = 5_000;
   }
 
