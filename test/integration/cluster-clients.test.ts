@@ -3,7 +3,8 @@
  * R=W=2, memory engine): ioredis Cluster, node-redis createCluster (RESP2), redis-py
  * RedisCluster (Debian python3-redis) and plain ioredis against each node each run a workload
  * of writes then verified reads; hash-tagged MSET/MGET; a sibling round trip over RESP; every
- * node answers the same CLUSTER SLOTS. Every process is killed by PID when the file ends.
+ * node answers the same CLUSTER SLOTS; a killed node. Processes come from the shared cluster
+ * harness (cluster-harness.ts) and are killed by PID when the file ends.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,15 +12,18 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { createCluster } from 'redis';
-import { freePort, killAll, startRingkv, stop, tempDir, type RingkvProcess } from './cli-process.js';
+import { killAll } from './cli-process.js';
+import { LocalCluster } from './cluster-harness.js';
 
 const NODES = 3;
-const procs: RingkvProcess[] = [];
-const dirs: { remove(): void }[] = [];
+let cluster: LocalCluster;
 const clients: Redis[] = [];
 
+/** RESP port of node i (0-based here; the harness numbers nodes from 1). */
+const port = (i: number): number => cluster.node(i + 1).respPort;
+
 function plain(i: number): Redis {
-  const r = new Redis({ host: '127.0.0.1', port: procs[i]?.respPort ?? 0, maxRetriesPerRequest: 1 });
+  const r = new Redis({ host: '127.0.0.1', port: port(i), maxRetriesPerRequest: 1 });
   // The last test kills a node: its clients' reconnect failures are expected, not news.
   r.on('error', () => undefined);
   clients.push(r);
@@ -36,7 +40,7 @@ function idsOf(slots: unknown): Set<string> {
 /** Waits until every node's CLUSTER SLOTS names all three nodes and the maps agree. */
 async function waitFormed(timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const probes = procs.map((_, i) => plain(i));
+  const probes = Array.from({ length: NODES }, (_, i) => plain(i));
   let last = '';
   while (Date.now() < deadline) {
     try {
@@ -53,30 +57,21 @@ async function waitFormed(timeoutMs: number): Promise<void> {
 }
 
 before(async () => {
-  const peers: number[] = [];
-  for (let i = 0; i < NODES; i++) peers.push(await freePort());
-  const start = (i: number): Promise<RingkvProcess> => {
-    const dir = tempDir('ringkv-cluster-clients-');
-    dirs.push(dir);
-    const args = ['--engine', 'memory', '--data-dir', dir.path, '--cluster-node-id', `n${i + 1}`, '--peer-port', String(peers[i]), '--log-level', 'info'];
-    if (i > 0) args.push('--cluster-seeds', `127.0.0.1:${peers[0]}`);
-    return startRingkv(args, { readyTimeoutMs: 30_000 });
-  };
-  procs.push(await start(0));
-  procs.push(...(await Promise.all([start(1), start(2)])));
+  // The harness waits until every node holds the 3-member ring; CLUSTER SLOTS must agree too
+  // (addresses travel by gossip, a little after the ring).
+  cluster = await LocalCluster.start({ nodes: NODES, args: ['--log-level', 'info'] });
   await waitFormed(30_000);
 }, { timeout: 90_000 });
 
 after(async () => {
   for (const c of clients) c.disconnect();
-  await Promise.all(procs.map((p) => stop(p).catch(() => undefined)));
+  await cluster?.dispose();
   killAll();
-  for (const d of dirs) d.remove();
 });
 
 describe('cluster clients against 3 real nodes', { timeout: 120_000 }, () => {
   it('every node answers the same CLUSTER SLOTS covering all 16384 slots, and INFO says cluster_enabled:1', async () => {
-    const maps = await Promise.all(procs.map((_, i) => plain(i).call('CLUSTER', 'SLOTS')));
+    const maps = await Promise.all(Array.from({ length: NODES }, (_, i) => plain(i).call('CLUSTER', 'SLOTS')));
     for (const m of maps) assert.deepEqual(m, maps[0]);
     let next = 0;
     for (const range of maps[0] as [number, number, ...unknown[]][]) {
@@ -90,7 +85,7 @@ describe('cluster clients against 3 real nodes', { timeout: 120_000 }, () => {
   });
 
   it('plain ioredis against each node: writes through every node are read through every other', async () => {
-    const rs = procs.map((_, i) => plain(i));
+    const rs = Array.from({ length: NODES }, (_, i) => plain(i));
     for (let k = 0; k < 60; k++) assert.equal(await rs[k % NODES]?.set(`plain:${k}`, `v${k}`), 'OK');
     for (let k = 0; k < 60; k++) {
       for (let i = 0; i < NODES; i++) if (i !== k % NODES) assert.equal(await rs[i]?.get(`plain:${k}`), `v${k}`, `key ${k} through node ${i}`);
@@ -103,7 +98,7 @@ describe('cluster clients against 3 real nodes', { timeout: 120_000 }, () => {
   });
 
   it('ioredis Cluster: a workload of writes then verified reads, and a hash-tagged MSET/MGET', async () => {
-    const cl = new Cluster([{ host: '127.0.0.1', port: procs[1]?.respPort ?? 0 }], { slotsRefreshTimeout: 5000 });
+    const cl = new Cluster([{ host: '127.0.0.1', port: port(1) }], { slotsRefreshTimeout: 5000 });
     try {
       for (let k = 0; k < 200; k++) await cl.set(`ioc:${k}`, `v${k}`);
       const got = await Promise.all(Array.from({ length: 200 }, (_, k) => cl.get(`ioc:${k}`)));
@@ -119,7 +114,7 @@ describe('cluster clients against 3 real nodes', { timeout: 120_000 }, () => {
   });
 
   it('node-redis createCluster (RESP2): a workload of writes then verified reads, and a hash-tagged MSET/MGET', async () => {
-    const nr = createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${procs[2]?.respPort ?? 0}` }], RESP: 2 });
+    const nr = createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${port(2)}` }], RESP: 2 });
     nr.on('error', () => undefined);
     await nr.connect();
     try {
@@ -147,7 +142,7 @@ describe('cluster clients against 3 real nodes', { timeout: 120_000 }, () => {
       'print(json.dumps(out))',
     ].join('\n');
     // The Debian package installs for the system interpreter, which may not be first on PATH.
-    const r = await promisify(execFile)('/usr/bin/python3', ['-c', script, String(procs[0]?.respPort ?? 0)], { timeout: 60_000 });
+    const r = await promisify(execFile)('/usr/bin/python3', ['-c', script, String(port(0))], { timeout: 60_000 });
     const out = JSON.parse(r.stdout) as { get: string[]; mget: unknown; nodes: number };
     assert.deepEqual(out.get, Array.from({ length: 200 }, (_, k) => `v${k}`));
     assert.deepEqual(out.mget, ['1', '2', null]);
@@ -188,7 +183,7 @@ describe('cluster clients against 3 real nodes', { timeout: 120_000 }, () => {
   it('with a node killed: CONSISTENCY ALL refuses, ONE and the quorum default still serve, and the topology marks the node failed', async () => {
     const [a, b] = [plain(0), plain(1)];
     assert.equal(await a.set('down:k', 'before'), 'OK');
-    await stop(procs[2] as RingkvProcess, 'SIGKILL');
+    await cluster.kill(3);
     assert.equal(await a.call('CONSISTENCY', 'READ', 'ALL'), 'OK');
     await assert.rejects(a.get('down:k'), /^(ReplyError: )?(UNAVAILABLE|TIMEOUT)/);
     assert.equal(await a.call('CONSISTENCY', 'READ', 'ONE', 'WRITE', 'ONE'), 'OK');
@@ -196,7 +191,7 @@ describe('cluster clients against 3 real nodes', { timeout: 120_000 }, () => {
     assert.equal(await a.set('down:k', 'after'), 'OK');
     assert.equal(await b.get('down:k'), 'after', 'the quorum default still has two replicas');
     // Failure detection (SWIM) routes around the dead node: it is listed failed and never as master.
-    const killedId = (String(await b.call('CLUSTER', 'NODES')).split('\n').find((l) => l.includes(`:${procs[2]?.respPort ?? 0}@`)) ?? '').split(' ')[0] ?? '';
+    const killedId = (String(await b.call('CLUSTER', 'NODES')).split('\n').find((l) => l.includes(`:${port(2)}@`)) ?? '').split(' ')[0] ?? '';
     const deadline = Date.now() + 20_000;
     let nodes = '';
     while (Date.now() < deadline) {
