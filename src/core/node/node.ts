@@ -63,6 +63,7 @@ export interface NodeRing {
   readonly pending: RingState | null;
   readonly change?: RingChange | null;
   readonly origin?: NodeId | null;
+  readonly id?: string;
 }
 
 /** Topology settings the host may tune; identity comes from the node, quiesce from requestTimeoutMs. */
@@ -170,7 +171,7 @@ export class Node {
     let initial: TopologyState | null = null;
     if (opts.ring !== undefined) {
       const r = opts.ring;
-      initial = r.current === null ? null : initialState(r.current, r.pending, r.change ?? null, r.origin ?? null);
+      initial = r.current === null ? null : initialState(r.current, r.pending, r.change ?? null, r.origin ?? null, r.id);
       this.placement = initial === null ? NO_RING : viewPlacement(initial);
     } else {
       if (opts.placement === undefined) throw new RangeError('a node needs a placement or a ring');
@@ -315,7 +316,7 @@ export class Node {
       this.aeCarry = carry;
     }
     this.ae = this.newAntiEntropy(state);
-    this.effects.push({ kind: 'ring_changed', current: state.current, pending: state.pending, change: state.change, origin: state.origin });
+    this.effects.push({ kind: 'ring_changed', current: state.current, pending: state.pending, change: state.change, origin: state.origin, id: state.id });
     this.membership?.setRingEpoch(stateVersion(state), encodeState(state));
   }
 
@@ -329,7 +330,10 @@ export class Node {
         }
         this.storage({ kind: 'read', key }, (after) => {
           release();
-          if (after.kind === 'read') this.ae?.tree.update(key, after.record === null ? null : recordDigest(after.record));
+          // The tree must learn what storage holds now; if that read failed, report failure so
+          // the caller purges again (compare-and-delete is idempotent) and reads again.
+          if (after.kind !== 'read') return done(false);
+          this.ae?.tree.update(key, after.record === null ? null : recordDigest(after.record));
           done(true);
         });
       });
