@@ -3,7 +3,7 @@
 // and against node 1 of a 3-node cluster (replication factor 3, quorum reads and writes).
 // Nodes run the memory engine so the figures are the HTTP and coordination path, not disk.
 //
-// Usage: node bench/http-autocannon.mjs [--duration 10] [--connections 50] [--only bare|standalone|cluster]
+// Usage: node bench/http-autocannon.mjs [--duration 10] [--connections 50] [--only bare|standalone|cluster] [--dist]
 // Every process it starts is stopped by PID at the end. Loopback only.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -14,7 +14,11 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 
 const { values: args } = parseArgs({
-  options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, only: { type: 'string' } },
+  options: {
+    duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, only: { type: 'string' },
+    // Run the built dist/cli/main.js (npm run build) instead of the sources through tsx.
+    dist: { type: 'boolean', default: false },
+  },
 });
 const duration = Number(args.duration);
 const connections = Number(args.connections);
@@ -35,7 +39,8 @@ function freePort() {
 }
 
 function startNode(flags) {
-  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--host', '127.0.0.1', '--engine', 'memory', '--log-level', 'warn', '--resp-port', '0', ...flags], {
+  const entry = args.dist ? ['dist/cli/main.js'] : ['--import', 'tsx', 'src/cli/main.ts'];
+  const p = spawn(process.execPath, [...entry, 'start', '--host', '127.0.0.1', '--engine', 'memory', '--log-level', 'warn', '--resp-port', '0', ...flags], {
     cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
   });
   procs.push(p);
