@@ -10,15 +10,17 @@
  *                   stepped by the same drain loop, never by recursion, so a synchronous engine
  *                   cannot grow the stack however many effects chain.
  *   reply        -> resolves the promise execute() returned
- *   ring_changed -> persisted (meta 'ring') and adopted
+ *   ring_changed -> persisted (meta 'ring'; the core adopted it already)
  * Inbound peer values are untrusted: core messages pass peer-guard.ts, host messages
  * host-messages.ts; malformed ones are dropped and counted (`peerMessagesInvalid`).
  *
- * Identity and restarts. open() reads the node's metadata before anything else: a data
- * directory that belongs to another node id is refused; the incarnation is the stored one plus
- * one (never below the wall clock in seconds for engines that do not persist), written before
- * the core is built; later raises by membership (refutations) are persisted from the tick.
- * The ring and the address book are persisted too, so a restarted node resumes with both.
+ * Identity and restarts. prepareMeta() reads the node's metadata before anything else: a data
+ * directory that belongs to another node id (or to a standalone node) is refused; the
+ * incarnation is the stored one plus one (never below the wall clock in seconds for engines that
+ * do not persist) and is written, and synced by the caller, before the core is built. Later
+ * raises by membership (refutations) are persisted from the tick with the engine's durability.
+ * The topology state, the hints (core storage effects) and the address book are persisted too,
+ * so a restarted node resumes with its ring, its hints and the addresses of every member.
  *
  * Ring. The core runs ring changes (topology/driver.ts): the host builds it in ring mode with
  * the persisted topology state, persists every `ring_changed` (meta 'ring', the core's state
@@ -31,8 +33,9 @@
  *
  * Addresses. Seeds are host:peerPort; the transport learns their ids in the handshake. Hosts
  * send each other their address book (self first, at most ADDRESSES_PER_MESSAGE_MAX per
- * message, rotating) on connect and every ADDRESS_GOSSIP_MS, with their ring epoch; the book is
- * bounded (ADDRESS_BOOK_MAX) and every address in it is dialed.
+ * message, rotating) on connect and every ADDRESS_GOSSIP_MS; the book is bounded
+ * (ADDRESS_BOOK_MAX) and every address in it is dialed. A node is the authority on its own
+ * address; third parties only fill gaps, and only for ring or membership members.
  */
 import { randomInt } from 'node:crypto';
 import { Packr } from 'msgpackr';
@@ -59,7 +62,7 @@ import { isObj, peerMessage, type GuardLimits } from './peer-guard.js';
 
 /** Entries kept in the address book (the membership table's own bound). */
 export const ADDRESS_BOOK_MAX = 2048;
-/** How often the address book (and ring epoch) goes to every connected peer. */
+/** How often the address book goes to every connected peer. */
 const ADDRESS_GOSSIP_MS = 2000;
 /** Join retries back off from this to JOIN_BACKOFF_MAX_MS. */
 const JOIN_BACKOFF_BASE_MS = 200;
@@ -122,9 +125,10 @@ function errorResult(code: RingkvError['code'], message: string): KvResult {
 }
 
 /**
- * Reads the node's metadata, refuses a data directory of another node, and persists the next
- * incarnation. Call before NodeHost is built; `durable` = the incarnation must survive a crash
- * before the core runs (the caller syncs the engine, e.g. by reopening it).
+ * Reads the node's metadata, refuses a data directory of another node, and writes the next
+ * incarnation. Call before NodeHost is built; the incarnation must survive a crash before the
+ * core runs, so the caller makes the write durable (main.ts reopens a durable engine that does
+ * not sync every write: close syncs the WAL).
  */
 export async function prepareMeta(engine: StorageEngine, config: Config, now: () => number = Date.now): Promise<NodeMeta> {
   const storage = new HostStorage(engine);
