@@ -156,7 +156,9 @@ export function driverCase(o: DriverCaseOptions): ClusterCase {
       if (f.errors > 0) errors.push(`${f.errors} error replies, first: ${f.firstError ?? '?'}`);
       return {
         opsPerSec: f.opsPerSec, p50Ms: f.p50Ms, p99Ms: f.p99Ms, p999Ms: f.p999Ms, serviceP99Ms: f.serviceP99Ms,
-        clientCpu: f.clientCpu, requests: f.ops, wallSec: spec.durationMs / 1000, errors, backlog: f.backlog,
+        // Servers work through warm-up and window alike (driver start-up is idle): CPU shares and
+        // CPU per op are over both.
+        clientCpu: f.clientCpu, requests: f.ops, wallSec: (spec.warmupMs + spec.durationMs) / 1000, errors, backlog: f.backlog,
         command: f.commandLine,
       };
     },
