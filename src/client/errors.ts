@@ -46,4 +46,6 @@ export const CLIENT_CODES = {
   noSeeds: 'ERR_NO_SEEDS',
   /** The answer was not what the API documents. */
   badResponse: 'ERR_BAD_RESPONSE',
+  /** The client was closed. */
+  closed: 'ERR_CLOSED',
 } as const;

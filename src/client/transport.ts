@@ -43,7 +43,7 @@ export class Transport {
 
   /** `base` is 'http://host:port'. */
   send(base: string, call: HttpCall): Promise<HttpAnswer> {
-    if (this.closed) return Promise.reject(new RingkvClientError('ERR_CLOSED', 'client is closed'));
+    if (this.closed) return Promise.reject(new RingkvClientError(CLIENT_CODES.closed, 'client is closed'));
     let agent = this.agents.get(base);
     if (agent === undefined) {
       agent = new Agent({ keepAlive: true, maxSockets: this.maxSocketsPerNode, maxFreeSockets: this.maxSocketsPerNode });

@@ -18,8 +18,9 @@
  * the same, refused with 412 unless still current; If-None-Match: * create only). A write with
  * none of them is a plain SET (supersedes what the coordinating replica holds); overwrite=false
  * makes it a blind write that adds a sibling. In cluster mode every /v1 response carries
- * X-Ringkv-Coordinator (the node that coordinated it) and X-Ringkv-Ring-Epoch (clients refresh
- * their ring when it grows).
+ * X-Ringkv-Coordinator (the node that took the request; a replica of the key coordinates it
+ * itself, any other node forwards writes) and X-Ringkv-Ring-Epoch (clients refresh their ring
+ * when it grows).
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
