@@ -16,6 +16,8 @@
  *   --results DIR     where run directories go (default test/chaos/runs, git-ignored)
  *   --fail-on-ryw     fail a run on read-your-writes violations (default: reported only)
  *   --keep-data       keep node data directories after a passing run
+ *   --ringkv-root DIR run the nodes from this checkout (default: this one), e.g. an exported
+ *                     commit, so edits in the working tree do not change a long campaign
  *   --op-timeout-ms N client-side operation timeout (default 3000)
  *   --converge-timeout-s N  bound of each convergence phase after the heal (default 120)
  *   --passive-quiet-s N     no repair for this long = passively converged (default 15)
@@ -59,6 +61,8 @@ export interface ChaosOptions {
   opTimeoutMs: number;
   convergeTimeoutS: number;
   passiveQuietS: number;
+  /** Checkout the ringkv nodes run from. */
+  ringkvRoot: string;
 }
 
 export class UsageError extends Error {}
@@ -71,7 +75,7 @@ export function parseOptions(argv: readonly string[]): ChaosOptions & { check: s
       strict: { type: 'boolean' }, system: { type: 'string' }, clients: { type: 'string' }, hosts: { type: 'string' },
       faults: { type: 'string' }, subnet: { type: 'string' }, results: { type: 'string' }, 'fail-on-ryw': { type: 'boolean' },
       'keep-data': { type: 'boolean' }, check: { type: 'string' }, sweep: { type: 'boolean' },
-      'op-timeout-ms': { type: 'string' }, 'converge-timeout-s': { type: 'string' }, 'passive-quiet-s': { type: 'string' },
+      'ringkv-root': { type: 'string' }, 'op-timeout-ms': { type: 'string' }, 'converge-timeout-s': { type: 'string' }, 'passive-quiet-s': { type: 'string' },
     },
     strict: true,
   });
@@ -103,6 +107,7 @@ export function parseOptions(argv: readonly string[]): ChaosOptions & { check: s
     convergeTimeoutS: int('converge-timeout-s', values['converge-timeout-s'], 120, 1, 3600),
     // Longer than the default anti-entropy period (10 s), so a quiet window spans a full round.
     passiveQuietS: int('passive-quiet-s', values['passive-quiet-s'], 15, 1, 3600),
+    ringkvRoot: resolve(values['ringkv-root'] ?? REPO_ROOT),
     check: values.check ?? null,
     sweep: values.sweep ?? false,
   };
@@ -147,7 +152,7 @@ export async function runOnce(o: ChaosOptions, seed: number): Promise<{ code: nu
   try {
     const cfg: RunConfig = {
       system: o.system, mode: o.mode, strict: o.strict, seed, timeS: o.timeS, clients: o.clients, faults: o.faults,
-      runDir, repoRoot: REPO_ROOT, topo, opTimeoutMs: o.opTimeoutMs, convergeTimeoutS: o.convergeTimeoutS, passiveQuietS: o.passiveQuietS,
+      runDir, repoRoot: o.ringkvRoot, topo, opTimeoutMs: o.opTimeoutMs, convergeTimeoutS: o.convergeTimeoutS, passiveQuietS: o.passiveQuietS,
       opsPerClientMax: 1_000_000, failOnRyw: o.failOnRyw,
     };
     code = await runInside(topo, cfg, (k) => { kill = k; });

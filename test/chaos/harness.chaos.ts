@@ -3,8 +3,8 @@
  * `npm run test:chaos`, not by `npm test`). Each fault is shown to have its effect on the
  * wire or the process (a partition blocks exactly the pairs it should, a paused node stops
  * answering, a skewed node reports a shifted clock), the checkers are shown to catch a real
- * loss (Redis with asynchronous replication and no persistence, primary killed), and a short
- * ringkv schedule in siblings mode must lose no acknowledged write.
+ * loss (Redis with asynchronous replication and no persistence, primary killed), and a 60 s
+ * ringkv schedule in siblings mode (seed 42, every fault kind) must lose no acknowledged write.
  *
  * Every topology is torn down in an after hook, and the test checks it left nothing behind.
  */
@@ -193,6 +193,26 @@ describe('fault harness in network namespaces', () => {
       assert.equal(r.summary.pass, false);
       assert.ok(r.summary.set.lost > 0, 'acknowledged writes were lost and the set checker saw it');
       assert.equal(r.summary.nemesis.byFault.kill, 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ringkv siblings mode, sloppy quorum, R = W = QUORUM: a 60 s fault schedule (seed 42) loses no acknowledged write and every replica converges', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringkv-chaos-ci-'));
+    try {
+      const o = parseOptions(['--time', '60', '--seed', '42', '--subnet', '93', '--results', dir]);
+      const r = await runOnce(o, o.seed);
+      assert.ok(r.summary !== null, `run finished (exit ${r.code}); see ${r.runDir}`);
+      const s = r.summary;
+      assert.ok(s.nemesis.faultEvents >= 3, `faults injected: ${s.nemesis.faultEvents}`);
+      assert.ok(s.set.acknowledged > 0 && s.sharedSet.acknowledged > 0, 'the workload wrote through the faults');
+      assert.equal(s.set.lost, 0, s.set.lostExamples.join('\n'));
+      assert.equal(s.sharedSet.lost, 0, s.sharedSet.lostExamples.join('\n'));
+      assert.equal(s.register.phantomReads, 0, s.register.phantomExamples.join('\n'));
+      assert.deepEqual(s.crashes, []);
+      assert.equal(s.convergence.convergedKeys, s.convergence.keys);
+      assert.equal(s.pass, true, s.reasons.join('; '));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
