@@ -105,4 +105,10 @@ export interface ClusterNode {
    * the next period (operator `repair`). Resolves once the round is started, not finished.
    */
   startRepair?(): Promise<void>;
+  /**
+   * Optional: anti-entropy state per partition. For every slot this node replicates, when the
+   * slot was last fully in sync with all its other replicas (Unix ms; null = never); slots it
+   * does not replicate are absent. (The core's AntiEntropyDriver.lastSyncedAtMs.)
+   */
+  antiEntropySlots?(): ReadonlyMap<Slot, number | null>;
 }

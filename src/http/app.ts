@@ -264,6 +264,31 @@ async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (t: T) =
   return out;
 }
 
+/** Counter names of the anti-entropy driver (the host prefixes them ae_). */
+const AE_STATS = /(^|[._])ae([._A-Z]|$)|^ae|anti.?entropy|merkle/i;
+const aeQuery = z.strictObject({ detail: z.enum(['0', '1', 'true', 'false']).optional() });
+
+function partitionsBody(node: ClusterNode, detail: boolean): z.infer<typeof S.antiEntropySchema>['partitions'] {
+  const marks = node.antiEntropySlots?.();
+  if (marks === undefined) return null;
+  let never = 0;
+  let oldest: number | null = null;
+  let newest: number | null = null;
+  const ranges: { first: number; last: number; last_synced_ms: number | null }[] = [];
+  for (const slot of [...marks.keys()].sort((a, b) => a - b)) {
+    const at = marks.get(slot) ?? null;
+    if (at === null) never++;
+    else {
+      oldest = oldest === null ? at : Math.min(oldest, at);
+      newest = newest === null ? at : Math.max(newest, at);
+    }
+    const last = ranges.at(-1);
+    if (last !== undefined && last.last === slot - 1 && last.last_synced_ms === at) last.last = slot;
+    else ranges.push({ first: slot, last: slot, last_synced_ms: at });
+  }
+  return { slots: marks.size, never_synced: never, oldest_synced_ms: oldest, newest_synced_ms: newest, ...(detail ? { ranges } : {}) };
+}
+
 function statsMatching(node: ClusterNode, re: RegExp): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(node.stats())) if (re.test(k)) out[k] = v;
@@ -630,11 +655,16 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     },
     {
       method: 'GET', path: '/v1/cluster/antientropy', tag: 'cluster',
-      summary: 'Merkle anti-entropy counters of this node (sessions, keys pushed and fetched).',
-      responses: { 200: { description: 'Anti-entropy counters.', schema: S.statsSectionSchema }, ...clusterOnly },
+      summary: 'Merkle anti-entropy of this node: counters, and per-partition last-full-sync watermarks (ranges with detail=1).',
+      query: aeQuery,
+      responses: { 200: { description: 'Anti-entropy state.', schema: S.antiEntropySchema }, 400: { description: 'Bad options.' }, ...clusterOnly },
       handle: (ctx) => {
         const c = needCluster();
-        sendJson(ctx.res, 200, { node: c.id, stats: statsMatching(c, /(^|[._])ae([._A-Z]|$)|^ae|anti.?entropy|merkle/i) }, ctx.head, clusterHeaders());
+        const q = parseWith(aeQuery, Object.fromEntries(ctx.query), 'options');
+        const body: z.infer<typeof S.antiEntropySchema> = {
+          node: c.id, stats: statsMatching(c, AE_STATS), partitions: partitionsBody(c, q.detail === '1' || q.detail === 'true'),
+        };
+        sendJson(ctx.res, 200, body, ctx.head, clusterHeaders());
       },
     },
     {
@@ -697,7 +727,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
           await c.startRepair();
           started = true;
         }
-        sendJson(ctx.res, 202, { node: c.id, started, stats: statsMatching(c, /(^|[._])ae([._A-Z]|$)|^ae|anti.?entropy|merkle/i) }, false, clusterHeaders());
+        sendJson(ctx.res, 202, { node: c.id, started, stats: statsMatching(c, AE_STATS) }, false, clusterHeaders());
       },
     },
     {

@@ -170,6 +170,22 @@ export const statsSectionSchema = z.strictObject({
   stats: z.record(z.string(), z.number()),
 });
 
+export const antiEntropySchema = z.strictObject({
+  node: z.string(),
+  stats: z.record(z.string(), z.number()),
+  partitions: z.strictObject({
+    slots: z.number().int().describe('Slots this node replicates.'),
+    never_synced: z.number().int().describe('Of those, slots never fully in sync with their other replicas.'),
+    oldest_synced_ms: z.number().int().nullable().describe('The oldest last-full-sync time among synced slots (Unix ms).'),
+    newest_synced_ms: z.number().int().nullable(),
+    ranges: z.array(z.strictObject({
+      first: z.number().int(),
+      last: z.number().int(),
+      last_synced_ms: z.number().int().nullable(),
+    })).optional().describe('With detail=1: consecutive slots with the same watermark.'),
+  }).nullable().describe('Per-partition watermarks; null when the node does not report them.'),
+});
+
 export const loadSchema = z.strictObject({
   nodes: z.array(z.strictObject({
     id: z.string(),

@@ -353,8 +353,16 @@ describe('http api: cluster mode (in-process fake cluster)', () => {
     assert.ok(Math.abs(own.nodes.reduce((a, n) => a + n.percent, 0) - 100) < 0.1);
     const hints = (await call(base, 'GET', '/v1/cluster/hints')).json() as { stats: Record<string, number> };
     assert.deepEqual(hints.stats, { hintsHeld: 2, hintsDelivered: 5 });
-    const ae = (await call(base, 'GET', '/v1/cluster/antientropy')).json() as { stats: Record<string, number> };
+    const ae = (await call(base, 'GET', '/v1/cluster/antientropy')).json() as { stats: Record<string, number>; partitions: { slots: number; never_synced: number; oldest_synced_ms: number | null; ranges?: unknown } };
     assert.deepEqual(Object.keys(ae.stats).sort(), ['aeKeysPushed', 'aeSessions']);
+    // N=3 of 3 members: this node replicates every slot; the fake marks odd slots never synced.
+    assert.deepEqual({ ...ae.partitions }, { slots: 16384, never_synced: 8192, oldest_synced_ms: 1000, newest_synced_ms: 1000 });
+    const detail = await call(base, 'GET', '/v1/cluster/antientropy?detail=1');
+    oa.check('GET', '/v1/cluster/antientropy', 200, detail.json());
+    const ranges = (detail.json() as { partitions: { ranges: { first: number; last: number; last_synced_ms: number | null }[] } }).partitions.ranges;
+    assert.equal(ranges.length, 16384);
+    assert.deepEqual(ranges.slice(0, 2), [{ first: 0, last: 0, last_synced_ms: 1000 }, { first: 1, last: 1, last_synced_ms: null }]);
+    assert.equal((await call(base, 'GET', '/v1/cluster/antientropy?detail=maybe')).status, 400);
   });
 
   it('http cluster: key listing returns each key once across members', async () => {

@@ -153,6 +153,15 @@ export class FakeClusterNode implements ClusterNode {
     return { hintsHeld: 2, hintsDelivered: 5, aeSessions: 3 + this.cluster.repairs, aeKeysPushed: 1, membershipAlive: this.cluster.nodes.size };
   }
 
+  /** Slots this node replicates: even slots synced at 1000, odd ones never (a fixed pattern tests can check). */
+  antiEntropySlots(): ReadonlyMap<number, number | null> {
+    const out = new Map<number, number | null>();
+    this.cluster.ring.owners.forEach((list, slot) => {
+      if (list.includes(this.id)) out.set(slot, slot % 2 === 0 ? 1000 : null);
+    });
+    return out;
+  }
+
   startRepair(): Promise<void> {
     this.cluster.repairs++;
     return Promise.resolve();
