@@ -85,14 +85,14 @@ describe('cluster formation (3 real nodes)', { timeout: 90_000 }, () => {
   it('admin: decommission through the CLI prints progress and leaves a 2-member ring everywhere', async () => {
     const r = await runCli(['admin', 'decommission', 'node-3', '--host', '127.0.0.1', '--http-port', String(c.node(1).httpPort)], { timeoutMs: 30_000 });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^\w+\s+slots \d+\/\d+\s+keys \d+/m);
-    assert.match(r.stdout, /decommission node-3: done/);
+    assert.match(r.stdout, /^\w+\s+slots \d+\/\d+\s+keys \d+/m, r.stdout);
+    assert.match(r.stdout, /decommission node-3: done/, r.stdout);
     await c.waitForRing(['node-1', 'node-2']);
     // Data written before is still served by the remaining members.
     assert.equal(await clients[1]!.get('k:0:5'), 'v-0-5');
     const bad = await runCli(['admin', 'remove', 'no-such-node', '--http-port', String(c.node(1).httpPort)], { timeoutMs: 30_000 });
-    assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /ERR_UNKNOWN_NODE/);
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+    assert.match(bad.stderr, /ERR_UNKNOWN_NODE/, bad.stderr);
   });
 
   it('admin: a dead node is removed through the CLI and the survivor serves alone', async () => {

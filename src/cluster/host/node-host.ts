@@ -715,12 +715,44 @@ export class NodeHost implements ClusterNode {
   }
 
   private gossip(): void {
+    this.pruneBook();
     const msg = this.addressesMessage();
     for (const p of this.transport.connectedPeers()) this.transport.send(p, msg);
     if (this.bookDirty) {
       this.bookDirty = false;
       void this.persistBook();
     }
+  }
+
+  /**
+   * Forgets members that left the ring and that membership holds dead or gone (a removed or
+   * decommissioned node), so the transport stops redialing them. A node that is not in the ring
+   * but alive (joining) is kept.
+   */
+  private pruneBook(): void {
+    const view = this.node?.ringView() ?? null;
+    const membership = this.node?.members ?? null;
+    if (view === null || membership === null) return;
+    let changed = false;
+    for (const id of [...this.book.keys()]) {
+      if (view.current.members.some((m) => m.id === id) || view.pending?.members.some((m) => m.id === id) === true) continue;
+      const status = membership.status(id);
+      if (status === 'dead' || status === 'left') {
+        this.book.delete(id);
+        changed = true;
+        this.log.info({ peer: id, status }, 'forgetting the address of a member out of the ring');
+      }
+    }
+    if (changed) {
+      this.bookDirty = true;
+      this.transport.setPeers(this.peerBook());
+    }
+  }
+
+  private worthAddress(id: NodeId, view: RingView): boolean {
+    if (view.current.members.some((m) => m.id === id) || view.pending?.members.some((m) => m.id === id) === true) return true;
+    const status = this.node?.members?.status(id);
+    return status === 'alive' || status === 'suspect';
   }
 
   private learnAddresses(from: NodeId, addresses: readonly NodeAddress[]): void {
@@ -734,8 +766,8 @@ export class NodeHost implements ClusterNode {
       if (cur !== undefined && !authoritative) continue;
       if (cur !== undefined && cur.host === a.host && cur.peerPort === a.peerPort && cur.respPort === a.respPort && cur.httpPort === a.httpPort) continue;
       if (cur === undefined && this.book.size >= ADDRESS_BOOK_MAX) continue;
-      // Third parties' books may hold members long gone: only ring or membership members enter.
-      if (!authoritative && view !== null && !view.current.members.some((m) => m.id === a.id) && this.node?.members?.status(a.id) === undefined) continue;
+      // Third parties' books may hold members long gone: only ring members and live members enter.
+      if (!authoritative && view !== null && !this.worthAddress(a.id, view)) continue;
       this.book.set(a.id, a);
       changed = true;
     }
