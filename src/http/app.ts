@@ -204,7 +204,8 @@ const OPTION_HEADERS: Record<string, string> = {
 
 /** Query options merged with their X-Ringkv-* header forms; a repeated or conflicting option is refused. */
 function collectOptions(ctx: RequestContext): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: option names like "constructor" or "__proto__" are plain (refused) keys.
+  const out = Object.create(null) as Record<string, string>;
   for (const [k, v] of ctx.query) {
     if (k in out) throw invalid(`option ${k} given twice`);
     out[k] = v;
@@ -388,7 +389,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     const b = needBackend();
     const key = keyOf(ctx);
     const raw = collectOptions(ctx);
-    const opts = Object.keys(raw).length === 0 ? {} : parseWith(S.writeOptionsSchema, raw, 'options');
+    const opts = Object.keys(raw).length === 0 ? {} : parseWith(S.writeOptionsSchema, { ...raw }, 'options');
     if (value === null && opts.ttl_ms !== undefined) throw invalid('ttl_ms does not apply to DELETE');
     const conditions = kvWriteHeaders(ctx);
     const overwrite = flag(opts.overwrite);
@@ -437,7 +438,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         const b = needBackend();
         const key = keyOf(ctx);
         const raw = collectOptions(ctx);
-        const opts = Object.keys(raw).length === 0 ? {} : parseWith(S.readOptionsSchema, raw, 'options');
+        const opts = Object.keys(raw).length === 0 ? {} : parseWith(S.readOptionsSchema, { ...raw }, 'options');
         hotKeys.record(key);
         const r = await b.get(key, levelOf(opts.r));
         const headers = { ...clusterHeaders(), ...contextHeaders(r) };

@@ -130,7 +130,7 @@ describe('http api: standalone', () => {
   });
 
   it('http standalone: bad options, conflicting option forms, bad contexts and bad If-None-Match are 400', async () => {
-    for (const path of ['/v1/kv/k?r=five', '/v1/kv/k?bogus=1', '/v1/kv/k?r=0', '/v1/kv/k?r=one&r=two']) {
+    for (const path of ['/v1/kv/k?r=five', '/v1/kv/k?bogus=1', '/v1/kv/k?r=0', '/v1/kv/k?r=one&r=two', '/v1/kv/k?__proto__=x', '/v1/kv/k?constructor=1']) {
       const r = await call(base, 'GET', path);
       assert.equal(r.status, 400, path);
       assert.equal(errorCode(r), 'ERR_INVALID_ARGUMENT', path);
