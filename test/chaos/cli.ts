@@ -22,6 +22,7 @@
  *   --converge-timeout-s N  bound of each convergence phase after the heal (default 120)
  *   --passive-quiet-s N     no repair for this long = passively converged (default 15)
  *   --check FILE      run the checkers on a saved history.jsonl and print the result
+ *   --aggregate DIR   tables over every run summary under DIR, one per system/mode/quorum
  *   --sweep           remove namespaces left behind by dead harness runs, then exit
  *
  * Exit codes: 0 every run passed; 1 a checker failed; 2 usage; 3 preflight or harness failure.
@@ -31,7 +32,7 @@
  * (processes killed by PID, namespaces deleted by name) whatever happened.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -67,14 +68,14 @@ export interface ChaosOptions {
 
 export class UsageError extends Error {}
 
-export function parseOptions(argv: readonly string[]): ChaosOptions & { check: string | null; sweep: boolean } {
+export function parseOptions(argv: readonly string[]): ChaosOptions & { check: string | null; aggregate: string | null; sweep: boolean } {
   const { values } = parseArgs({
     args: [...argv],
     options: {
       time: { type: 'string' }, seed: { type: 'string' }, runs: { type: 'string' }, mode: { type: 'string' },
       strict: { type: 'boolean' }, system: { type: 'string' }, clients: { type: 'string' }, hosts: { type: 'string' },
       faults: { type: 'string' }, subnet: { type: 'string' }, results: { type: 'string' }, 'fail-on-ryw': { type: 'boolean' },
-      'keep-data': { type: 'boolean' }, check: { type: 'string' }, sweep: { type: 'boolean' },
+      'keep-data': { type: 'boolean' }, check: { type: 'string' }, aggregate: { type: 'string' }, sweep: { type: 'boolean' },
       'ringkv-root': { type: 'string' }, 'op-timeout-ms': { type: 'string' }, 'converge-timeout-s': { type: 'string' }, 'passive-quiet-s': { type: 'string' },
     },
     strict: true,
@@ -109,6 +110,7 @@ export function parseOptions(argv: readonly string[]): ChaosOptions & { check: s
     passiveQuietS: int('passive-quiet-s', values['passive-quiet-s'], 15, 1, 3600),
     ringkvRoot: resolve(values['ringkv-root'] ?? REPO_ROOT),
     check: values.check ?? null,
+    aggregate: values.aggregate ?? null,
     sweep: values.sweep ?? false,
   };
 }
@@ -194,6 +196,27 @@ export function aggregateMarkdown(o: ChaosOptions, results: readonly { summary: 
   return `${lines.join('\n')}\n`;
 }
 
+/** Aggregate tables over every `<run>/summary.json` under `dir`, grouped by system, mode and quorum. */
+export function aggregateDir(dir: string): string {
+  const groups = new Map<string, { o: ChaosOptions; results: { summary: RunSummary; runDir: string; code: number }[] }>();
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name, 'summary.json');
+    if (!existsSync(path)) continue;
+    const s = JSON.parse(readFileSync(path, 'utf8')) as Partial<RunSummary>;
+    // Summaries written by an older harness lack fields the tables need.
+    if (s.config === undefined || s.sharedSet === undefined || s.convergence?.passiveQuiet === undefined) continue;
+    const c = s.config;
+    const key = `${c.system}/${c.mode}/${c.strict}/${c.timeS}`;
+    let g = groups.get(key);
+    if (g === undefined) {
+      const o = { ...parseOptions([]), system: c.system, mode: c.mode, strict: c.strict, timeS: c.timeS };
+      groups.set(key, (g = { o, results: [] }));
+    }
+    g.results.push({ summary: s as RunSummary, runDir: join(dir, name), code: s.pass === true ? 0 : 1 });
+  }
+  return [...groups.values()].map((g) => aggregateMarkdown(g.o, g.results)).join('\n');
+}
+
 function checkFile(path: string): number {
   const entries = readHistory(path);
   const out = {
@@ -214,6 +237,10 @@ async function main(): Promise<number> {
     return 2;
   }
   if (o.check !== null) return checkFile(o.check);
+  if (o.aggregate !== null) {
+    process.stdout.write(aggregateDir(o.aggregate));
+    return 0;
+  }
   const why = preflight();
   if (why !== null) {
     process.stderr.write(`chaos: cannot run: ${why}\n`);
