@@ -116,6 +116,8 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   /** stdout is a terminal (progress bars redraw in place). */
   isTty?: boolean;
+  /** Raw bytes to stdout (`ringkv get --raw`). */
+  stdoutBytes?(bytes: Buffer): void;
 }
 
 const processIo: CliIo = {
@@ -123,6 +125,7 @@ const processIo: CliIo = {
   stderr: (t) => process.stderr.write(t),
   env: process.env,
   isTty: process.stdout.isTTY === true,
+  stdoutBytes: (b) => process.stdout.write(b),
 };
 
 /** Runs the CLI; resolves with the exit code (the node's, for `start`). */

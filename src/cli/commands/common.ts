@@ -20,6 +20,8 @@ export interface OpsIo {
   env: Readonly<Record<string, string | undefined>>;
   /** True when stdout is a terminal (progress bars redraw in place). */
   isTty?: boolean;
+  /** Raw bytes to stdout; without it bytes are written as latin1 text. */
+  stdoutBytes?(bytes: Buffer): void;
 }
 
 export interface CommonOptions {

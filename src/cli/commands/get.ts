@@ -41,7 +41,8 @@ export function registerGet(program: Command, ctx: OpsContext): void {
           printJson(ctx.io, { key, found: true, conflict: v.conflict, context: v.context, expires_at_ms: v.expiresAtMs, values: v.values.map(valueJson) });
         } else if (opts['raw'] === true) {
           if (v.conflict) throw new UsageError(`${v.values.length} siblings: --raw needs a single value (use --json)`);
-          ctx.io.stdout(v.value.toString('latin1'));
+          if (ctx.io.stdoutBytes !== undefined) ctx.io.stdoutBytes(v.value);
+          else ctx.io.stdout(v.value.toString('latin1'));
         } else if (!v.conflict) {
           ctx.io.stdout(`${v.value.toString('utf8')}\n`);
         } else {
