@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineInfo } from './lib/machine.js';
@@ -40,6 +40,7 @@ const USAGE = `usage: npm run bench -- [--scenario NAME]... [--rounds N] [--smok
   --smoke           1 round, tiny request counts, results to a temp dir, README untouched
   --results-dir DIR write results there instead of bench/results (README is then not refreshed)
   --no-build        do not rebuild ringkv even if dist/ is older than src/
+  --ringkv-root DIR run ringkv from DIR/dist (e.g. a clean build of one commit) instead of this checkout's
   --list            list scenarios and exit`;
 
 function newestMtimeMs(dir: string): number {
@@ -100,6 +101,7 @@ async function main(): Promise<number> {
       smoke: { type: 'boolean', default: false },
       'results-dir': { type: 'string' },
       'no-build': { type: 'boolean', default: false },
+      'ringkv-root': { type: 'string' },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -152,7 +154,12 @@ async function main(): Promise<number> {
   installCleanupHandlers();
   const missing = ensurePrograms([...new Set(runnable.flatMap((s) => s.needs))], log);
   if (missing.length > 0) throw new Error(`missing programs after install attempt: ${missing.join(' ')}`);
-  if (!values['no-build']) ensureBuilt();
+  const ringkvRoot = values['ringkv-root'] === undefined ? undefined : resolve(values['ringkv-root']);
+  if (ringkvRoot !== undefined) {
+    if (!existsSync(join(ringkvRoot, RINGKV_ENTRY))) throw new Error(`--ringkv-root: no ${RINGKV_ENTRY} under ${ringkvRoot}`);
+  } else if (!values['no-build']) {
+    ensureBuilt();
+  }
 
   const smoke = values.smoke;
   // Smoke and scaled runs are not the scenarios' loads: they never land in bench/results.
@@ -162,12 +169,12 @@ async function main(): Promise<number> {
   mkdirSync(join(repoRoot, 'bench/tmp'), { recursive: true });
   const workDir = mkdtempSync(join(repoRoot, 'bench/tmp', 'run-'));
   atExit(() => rmSync(workDir, { recursive: true, force: true }));
-  const ctx = { workDir, repoRoot, startTimeoutMs: 30_000 };
+  const ctx = { workDir, repoRoot, startTimeoutMs: 30_000, ...(ringkvRoot !== undefined ? { ringkvRoot } : {}) };
   const refreshesReadme = !smoke && scale === 1 && values['results-dir'] === undefined;
   const started = Date.now();
   try {
     for (const batch of sessions(runnable)) {
-      const machine = machineInfo(repoRoot, workDir);
+      const machine = machineInfo(repoRoot, workDir, ringkvRoot);
       for (const scenario of batch) log(`${scenario.name}: ${scenario.title}`);
       const runOpts = { rounds: smoke ? 1 : rounds, smoke, scale, ctx, log };
       const plans = batch.map((x) => x.plan).filter((p): p is ThroughputPlan => p !== undefined);

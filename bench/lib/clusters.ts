@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Endpoint } from './driver.js';
 import { freePort, logTail, processCpuSeconds, processRssBytes, runClient, startProcess, stopProcess, waitForPort, type ServerProcess } from './process.js';
 import { command, type SimpleReply } from './resp-client.js';
-import { HOST, RINGKV_ENTRY, type StartContext } from './systems.js';
+import { HOST, ringkvEntry, type StartContext } from './systems.js';
 
 export interface ClusterMember {
   readonly name: string;
@@ -137,7 +137,7 @@ export async function startRingkvNode(ctx: StartContext, o: RingkvClusterOptions
   mkdirSync(dir, { recursive: true });
   const [respPort, httpPort, peerPort] = [await freePort(), await freePort(), await freePort()];
   const args = ringkvNodeArgs(o, { nodeId, dir, respPort, httpPort, peerPort, seeds });
-  const proc = startProcess({ name: `${o.id}-${nodeId}`, cmd: process.execPath, args: [join(ctx.repoRoot, RINGKV_ENTRY), ...args], logPath: join(dir, 'server.log'), cwd: ctx.repoRoot });
+  const proc = startProcess({ name: `${o.id}-${nodeId}`, cmd: process.execPath, args: [ringkvEntry(ctx), ...args], logPath: join(dir, 'server.log'), cwd: ctx.repoRoot });
   const member = { name: nodeId, proc, port: respPort, httpPort, peerPort, dir };
   try {
     await waitForPort(proc, HOST, respPort, ctx.startTimeoutMs);

@@ -15,6 +15,8 @@ export interface StartContext {
   /** Directory for this run's data dirs and logs (on disk, not tmpfs: fsync must mean something). */
   workDir: string;
   repoRoot: string;
+  /** Where ringkv's build lives (its dist/); default repoRoot. --ringkv-root points elsewhere. */
+  ringkvRoot?: string;
   startTimeoutMs: number;
 }
 
@@ -68,13 +70,18 @@ async function launch(spec: SystemSpec, ctx: StartContext, build: (dir: string, 
 
 export const RINGKV_ENTRY = 'dist/cli/main.js';
 
+/** The ringkv entry point a run starts: this checkout's dist/, or the one --ringkv-root names. */
+export function ringkvEntry(ctx: StartContext): string {
+  return join(ctx.ringkvRoot ?? ctx.repoRoot, RINGKV_ENTRY);
+}
+
 export function ringkvSystem(opts: { id: string; label: string; engine: 'memory' | 'rocksdb'; durability: 'none' | 'batch' | 'fsync' }): SystemSpec {
   const spec: SystemSpec = {
     id: opts.id, label: opts.label, kind: 'ringkv',
     start: (ctx) => launch(spec, ctx, (dir, port, httpPort) => ({
       cmd: process.execPath,
       args: [
-        join(ctx.repoRoot, RINGKV_ENTRY), 'start', '--host', HOST, '--resp-port', String(port),
+        ringkvEntry(ctx), 'start', '--host', HOST, '--resp-port', String(port),
         '--http-port', String(httpPort), '--data-dir', join(dir, 'data'), '--engine', opts.engine,
         '--durability', opts.durability, '--log-level', 'warn',
       ],

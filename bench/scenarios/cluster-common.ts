@@ -17,15 +17,15 @@ import type { CaseContext, ClusterCase, Figure } from '../lib/cluster-rounds.js'
 import type { DriverSpec, DriverTarget } from '../lib/driver.js';
 import { runDriverInProcess, runDrivers } from '../lib/driver-runner.js';
 import { runRedisBenchmark, type LoadSpec } from '../lib/redis-benchmark.js';
-import { REDIS_NO_PERSISTENCE } from '../lib/systems.js';
+import { REDIS_NO_PERSISTENCE, type StartContext } from '../lib/systems.js';
 import type { Program } from '../lib/tools.js';
 
 export const CLUSTER_PROGRAMS: readonly Program[] = ['redis-server', 'redis-cli', 'redis-benchmark'];
 export const ETCD_PROGRAMS: readonly Program[] = ['etcd', 'etcdctl'];
 
 /** Why ringkv's cluster cannot run from this build, or undefined when it can. */
-export function ringkvClusterBlocked(repoRoot: string): string | undefined {
-  if (!existsSync(join(repoRoot, 'dist/cluster/host'))) return 'this build has no cluster node host (dist/cluster/host): cluster mode is not in the tree yet';
+export function ringkvClusterBlocked(ctx: StartContext): string | undefined {
+  if (!existsSync(join(ctx.ringkvRoot ?? ctx.repoRoot, 'dist/cluster/host'))) return 'this build has no cluster node host (dist/cluster/host): cluster mode is not in the tree yet';
   return undefined;
 }
 

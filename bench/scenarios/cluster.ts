@@ -48,7 +48,7 @@ export const cluster = {
   runnable: true as const,
   needs: [...CLUSTER_PROGRAMS, ...ETCD_PROGRAMS],
   async run(opts: RunOptions): Promise<ScenarioReport> {
-    const why = ringkvClusterBlocked(opts.ctx.repoRoot);
+    const why = ringkvClusterBlocked(opts.ctx);
     const blocked = new Map<string, string>(why === undefined ? [] : [['ringkv-cluster', why], ['ringkv-cluster-fsync', why]]);
     const results: PlanResult[] = [];
     // Smoke: every system of both sessions (and latency's, the same as session 1, and rebalance's

@@ -42,7 +42,7 @@ export const latency = {
   runnable: true as const,
   needs: CLUSTER_PROGRAMS,
   async run(opts: RunOptions): Promise<ScenarioReport> {
-    const why = ringkvClusterBlocked(opts.ctx.repoRoot);
+    const why = ringkvClusterBlocked(opts.ctx);
     const r = await runClusterPlan(plan(new Map(why === undefined ? [] : [['ringkv-cluster', why]]), opts.smoke), opts);
     return {
       name: 'latency', title: TITLE,

@@ -300,7 +300,7 @@ export const rebalance = {
   async run(opts: RunOptions): Promise<ScenarioReport> {
     const keys = opts.smoke ? SMOKE_KEYS : Math.max(1000, Math.round(KEYS * opts.scale));
     const rounds = opts.smoke ? 1 : opts.rounds;
-    const blocked = ringkvClusterBlocked(opts.ctx.repoRoot);
+    const blocked = ringkvClusterBlocked(opts.ctx);
     const failures: string[] = [];
     const samples: RebalanceSample[] = [];
     for (let round = 1; round <= rounds; round++) {
