@@ -5,6 +5,7 @@
  * joint write quorum during a change, and the gossip payload's codec.
  */
 import { test } from 'node:test';
+import { pack, unpack } from 'msgpackr';
 import assert from 'node:assert/strict';
 import { RingkvError } from '../../src/errors/ringkv-error.js';
 import { keySlot, initialRing } from '../../src/core/ring/index.js';
@@ -220,7 +221,10 @@ test('topology: the gossip payload round-trips, ranks by (version, id), and garb
   assert.equal(decodeState(encodeState(c1)).current.epoch, 3);
   assert.throws(() => propose(s1, { kind: 'join', id: n('e') }, n('a')), (e: unknown) => e instanceof RingkvError && e.code === 'ERR_TOPOLOGY_BUSY');
   assert.throws(() => decodeState(Uint8Array.from([1, 2, 3])), (e: unknown) => e instanceof RingkvError && e.code === 'ERR_PROTOCOL');
-  assert.throws(() => decodeState(encodeState({ ...s1, id: 'forged' })), (e: unknown) => e instanceof RingkvError && e.code === 'ERR_PROTOCOL');
+  // A payload whose id does not name its change (crafted by hand, as a bad peer would).
+  const env = unpack(encodeState(s1)) as Record<string, unknown>;
+  assert.throws(() => decodeState(pack({ ...env, id: 'forged' })), (e: unknown) => e instanceof RingkvError && e.code === 'ERR_PROTOCOL');
+  assert.throws(() => decodeState(pack({ ...env, version: 7 })), (e: unknown) => e instanceof RingkvError && e.code === 'ERR_PROTOCOL');
   assert.equal(decodeTopologyMessage({ kind: 'pull', version: 2, id: 'x', afterKey: null })?.kind, 'pull');
   assert.equal(decodeTopologyMessage({ kind: 'pull', version: -1, id: 'x', afterKey: null }), null);
   assert.equal(decodeTopologyMessage({ kind: 'change', opId: 'o', change: { kind: 'join', id: '' }, hops: 0 }), null);

@@ -35,7 +35,6 @@ import { Membership, MEMBERSHIP_DEFAULTS, type MembershipOptions } from '../memb
 import { KeyQueue } from './key-queue.js';
 import type { KvResult } from '../messages.js';
 import type { RingState } from '../ring/index.js';
-import { recordDigest } from '../antientropy/index.js';
 import { TopologyDriver, TOPOLOGY_DEFAULTS, type TopologyOptions, type TopologyStats } from '../topology/driver.js';
 import type { RingChange, TopologyProgress } from '../topology/types.js';
 import { encodeState, initialState, ownsKey, stateVersion, type TopologyState } from '../topology/view.js';
@@ -320,20 +319,27 @@ export class Node {
     this.membership?.setRingEpoch(stateVersion(state), encodeState(state));
   }
 
-  /** Compare-and-delete under the key's turn, then the tree learns what storage now holds. */
+  /**
+   * Compare-and-delete under the key's turn. The comparison is made here first (no write can
+   * land while the turn is held), so when the purge completes the record is gone and the tree
+   * learns it in the same step: the tree never lags storage. A record that changed since the
+   * caller read it is left alone (`done(true)`: nothing of that version is left to purge).
+   */
   private purgeRecord(key: string, record: Buffer, done: (ok: boolean) => void): void {
     const queued = this.keys.enqueue(key, (release) => {
-      this.storage({ kind: 'purge', key, record }, (r) => {
-        if (r.kind !== 'written') {
+      this.storage({ kind: 'read', key }, (now) => {
+        if (now.kind !== 'read') {
           release();
           return done(false);
         }
-        this.storage({ kind: 'read', key }, (after) => {
+        if (now.record === null || !now.record.equals(record)) {
           release();
-          // The tree must learn what storage holds now; if that read failed, report failure so
-          // the caller purges again (compare-and-delete is idempotent) and reads again.
-          if (after.kind !== 'read') return done(false);
-          this.ae?.tree.update(key, after.record === null ? null : recordDigest(after.record));
+          return done(true);
+        }
+        this.storage({ kind: 'purge', key, record }, (r) => {
+          release();
+          if (r.kind !== 'written') return done(false);
+          this.ae?.tree.update(key, null);
           done(true);
         });
       });
