@@ -130,6 +130,12 @@ export interface NemesisOptions {
   readonly holdMs: readonly [number, number];
   /** Largest clock offset, seconds (drawn in ±[1, max]). */
   readonly skewMaxS: number;
+  /**
+   * Resolves true once a restarted host serves again (bounded by the caller). A skewed node must
+   * be up before its hold starts: a node that takes longer to start than the hold would never
+   * run on the skewed clock.
+   */
+  readonly awaitServing: (index: number) => Promise<boolean>;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -238,7 +244,8 @@ export class Nemesis {
         const skewS = this.prng.chance(0.5) ? magnitude : -magnitude;
         await nodes.kill(victim);
         nodes.start(victim, skewS);
-        const detail = `host ${victim} restarted at ${skewS >= 0 ? '+' : ''}${skewS}s`;
+        const serving = await this.o.awaitServing(victim);
+        const detail = `host ${victim} restarted at ${skewS >= 0 ? '+' : ''}${skewS}s${serving ? '' : ' (not serving yet when the hold began)'}`;
         record(detail);
         return async () => {
           if (nodes.state(victim) === 'running' && nodes.skew(victim) !== 0) {

@@ -119,6 +119,24 @@ export async function runChaos(cfg: RunConfig, abort: AbortSignal): Promise<RunS
   const nemesis = new Nemesis({
     topo: cfg.topo, nodes, history, seed: cfg.seed, kinds: cfg.faults,
     quietMs: [2000, 6000], holdMs: [4000, 12_000], skewMaxS: 120,
+    awaitServing: async (index) => {
+      const host = cfg.topo.hosts.find((h) => h.index === index);
+      if (host === undefined) return false;
+      const end = Date.now() + 60_000;
+      while (Date.now() < end && !abort.aborted) {
+        const c = connect(host);
+        try {
+          await c.connect();
+          if ((await c.ping()) === 'PONG') return true;
+        } catch {
+          // still starting
+        } finally {
+          c.disconnect();
+        }
+        await sleep(250);
+      }
+      return false;
+    },
   });
   let workloadS = 0;
   const probeConns = new Map<number, Redis>();
