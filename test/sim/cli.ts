@@ -89,8 +89,13 @@ const outcomes: Record<string, number> = {};
 const hints = { written: 0, delivered: 0, expired: 0, refused: 0, acked: 0, hintedPuts: 0, runsWithHints: 0 };
 const drainMs: number[] = [];
 const convergeMs: number[] = [];
-const ae = { protocolBytes: 0, transferBytes: 0, usefulBytes: 0, sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, pushes: 0, fetches: 0 };
-const aeAfterHeal = { protocolBytes: 0, transferBytes: 0, usefulBytes: 0 };
+const ae = {
+  protocolBytes: 0, transferMessageBytes: 0, transferBytes: 0, usefulBytes: 0, sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, pushes: 0, fetches: 0,
+  purges: 0, deadRefused: 0,
+};
+const aeAfterHeal = { protocolBytes: 0, transferMessageBytes: 0, transferBytes: 0, usefulBytes: 0 };
+let ttlPuts = 0;
+let purgedSuperseded = 0;
 const routing = { downMarksCrashed: 0, downMarksRunning: 0, downMarksRunningConnected: 0, nodeMs: 0 };
 const topo = { runs: 0, moved: 0, ideal: 0, expected: 0, transfers: 0, bytes: 0, handedOff: 0, excused: 0, commitMs: [] as number[] };
 const t0 = performance.now();
@@ -113,6 +118,7 @@ for (let seed = start; seed < start + count; seed++) {
     if (af.convergedMs !== null) convergeMs.push(af.convergedMs);
     for (const k of Object.keys(ae) as (keyof typeof ae)[]) ae[k] += af.total[k];
     for (const k of Object.keys(aeAfterHeal) as (keyof typeof aeAfterHeal)[]) aeAfterHeal[k] += af.afterHeal[k];
+    for (const p of af.purges ?? []) purgedSuperseded += p.superseded.length;
   }
   const tf = o.result.history.topology;
   if (tf !== undefined) {
@@ -122,6 +128,7 @@ for (let seed = start; seed < start + count; seed++) {
     if (tf.startedAtMs !== null && tf.committedAtMs !== null) topo.commitMs.push(tf.committedAtMs - tf.startedAtMs);
   }
   hints.hintedPuts += o.result.history.ops.filter((op) => (op.hintedAcks ?? 0) > 0).length;
+  ttlPuts += o.result.history.ops.filter((op) => op.expiresAtMs !== undefined).length;
   for (const c of o.checks) {
     const t = checkTotals.get(c.name) ?? { ok: 0, failed: 0, notApplicable: 0 };
     if (!c.applicable) t.notApplicable++;
@@ -169,10 +176,14 @@ if (convergeMs.length > 0) {
   console.log(`anti-entropy: heal -> every key's replicas equal (${convergeMs.length} runs): p50 ${pct(convergeMs, 50)} ms, p99 ${pct(convergeMs, 99)} ms, `
     + `max ${pct(convergeMs, 100)} ms (simulated; 50 ms polling)`);
   console.log(`anti-entropy: sessions opened ${ae.sessionsOpened}, synced ${ae.sessionsSynced}, aborted ${ae.sessionsAborted}; pushes ${ae.pushes}, fetches ${ae.fetches}`);
-  console.log(`anti-entropy bytes, whole run: tree protocol ${ae.protocolBytes}, records transferred ${ae.transferBytes}, records that changed the receiver ${ae.usefulBytes}; `
-    + `exchanged/different ${ratio(ae.protocolBytes, ae.transferBytes, ae.usefulBytes)}, transferred/different ${ratio(0, ae.transferBytes, ae.usefulBytes)}`);
-  console.log(`anti-entropy bytes, after the heal: tree protocol ${aeAfterHeal.protocolBytes}, records transferred ${aeAfterHeal.transferBytes}, changed ${aeAfterHeal.usefulBytes}; `
-    + `exchanged/different ${ratio(aeAfterHeal.protocolBytes, aeAfterHeal.transferBytes, aeAfterHeal.usefulBytes)}`);
+  // Wire bytes: tree messages plus transfer messages (records batched with their keys, acks,
+  // wants; purge prepares included); "different" = key + record bytes whose merge changed the receiver.
+  console.log(`anti-entropy bytes, whole run: tree protocol ${ae.protocolBytes}, transfer messages ${ae.transferMessageBytes} (records in them ${ae.transferBytes}), `
+    + `records that changed the receiver ${ae.usefulBytes}; exchanged/different ${ratio(ae.protocolBytes, ae.transferMessageBytes, ae.usefulBytes)}, `
+    + `records sent/different ${ratio(0, ae.transferBytes, ae.usefulBytes)}`);
+  console.log(`anti-entropy bytes, after the heal: tree protocol ${aeAfterHeal.protocolBytes}, transfer messages ${aeAfterHeal.transferMessageBytes}, changed ${aeAfterHeal.usefulBytes}; `
+    + `exchanged/different ${ratio(aeAfterHeal.protocolBytes, aeAfterHeal.transferMessageBytes, aeAfterHeal.usefulBytes)}`);
+  console.log(`tombstone GC: dead records purged ${ae.purges} (their records had superseded ${purgedSuperseded} put values), dead records past their grace refused ${ae.deadRefused}; TTL puts ${ttlPuts}`);
 }
 const nodeHours = routing.nodeMs / 3_600_000;
 console.log(`routing (membership in every node): started routing around a crashed member ${routing.downMarksCrashed} times, a running one ${routing.downMarksRunning} times `

@@ -182,6 +182,14 @@ const LISTED_ENTRIES_MAX = 1 << 18;
 
 const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
 
+/**
+ * Slot lists' membership tables, wire forms and fingerprints, by list identity: hosts pass the
+ * same array per peer while the ring stands, across restarts too (the tables are read-only).
+ */
+const slotSets = new WeakMap<readonly Slot[], { member: Uint8Array; wire: readonly number[] | Uint8Array; fp: Digest }>();
+/** Distinct slot sets a peer's sync marks are kept for (beyond: the oldest is forgotten, which only delays purges). */
+const MARK_SETS_MAX = 16;
+
 /** The exact size an anti-entropy message has on the wire (MessagePack of the `ae` peer message). */
 export function messageBytes(message: AeMessage): number {
   return packr.pack({ kind: 'ae', message }).length;
@@ -271,10 +279,10 @@ export class AntiEntropy {
   private bytesThisTick = 0;
   private transfersThisTick = 0;
   private walkThisTick = 0;
-  private readonly synced = new Map<NodeId, Float64Array>();
+  /** peer -> slot set (membership table) -> when the last completed session over it started. */
+  private readonly synced = new Map<NodeId, Map<Uint8Array, number>>();
   /** Peers whose ring view disagreed with ours on the shared slots: opened with explicit sets. */
   private readonly explicitPeers = new Set<NodeId>();
-  private readonly slotSets = new WeakMap<readonly Slot[], { member: Uint8Array; wire: readonly number[] | Uint8Array; fp: Digest }>();
   readonly stats: AntiEntropyStats = { bytesSent: 0, messagesSent: 0, pushes: 0, fetches: 0, sessionsSynced: 0, sessionsAborted: 0 };
 
   constructor(readonly tree: MerkleTree, opts: AntiEntropyOptions) {
@@ -438,8 +446,11 @@ export class AntiEntropy {
 
   /** When a session with `peer` covering `slot` last completed (its start, local ms); null = never. */
   lastSyncedAtMs(slot: Slot, peer: NodeId): number | null {
-    const v = this.synced.get(peer)?.[slot];
-    return v === undefined || Number.isNaN(v) ? null : v;
+    const marks = this.synced.get(peer);
+    if (marks === undefined) return null;
+    let best: number | null = null;
+    for (const [member, atMs] of marks) if (member[slot] === 1 && (best === null || atMs > best)) best = atMs;
+    return best;
   }
 
   /** The oldest of `lastSyncedAtMs(slot, p)` over `peers`; null when any never synced. */
@@ -483,13 +494,13 @@ export class AntiEntropy {
    * (hosts pass the same array per peer while the ring stands; the tables are read-only).
    */
   private slotSet(slots: readonly Slot[]): { member: Uint8Array; wire: readonly number[] | Uint8Array; fp: Digest } {
-    let set = this.slotSets.get(slots);
+    let set = slotSets.get(slots);
     if (set === undefined) {
       const ranges = slotsToRanges(slots);
       const member = rangesToMembership(ranges);
       if (member === null) throw new Error('slotsToRanges produced malformed ranges');
       set = { member, wire: slotsWireForm(ranges, member), fp: slotSetFingerprint(member) };
-      this.slotSets.set(slots, set);
+      slotSets.set(slots, set);
     }
     return set;
   }
@@ -739,18 +750,19 @@ export class AntiEntropy {
     this.outputs.push({ kind: 'session_end', sid: s.sid, peer: s.peer, outcome: 'synced', transfers: s.transfersEmitted });
   }
 
+  /** O(1): marks are kept per slot set (few per peer: the cached tables), read per slot on demand. */
   private markSynced(peer: NodeId, member: Uint8Array, atMs: number): void {
-    let arr = this.synced.get(peer);
-    if (arr === undefined) {
-      arr = new Float64Array(SLOTS).fill(Number.NaN);
-      this.synced.set(peer, arr);
+    let marks = this.synced.get(peer);
+    if (marks === undefined) {
+      marks = new Map();
+      this.synced.set(peer, marks);
     }
-    for (let slot = 0; slot < SLOTS; slot++) {
-      if (member[slot] !== 1) continue;
-      const prev = arr[slot]!;
-      // A session that started earlier than the one already recorded cannot move the mark back.
-      if (Number.isNaN(prev) || atMs > prev) arr[slot] = atMs;
-    }
+    const prev = marks.get(member);
+    // A session that started earlier than the one already recorded cannot move the mark back.
+    if (prev !== undefined && prev >= atMs) return;
+    marks.delete(member);
+    marks.set(member, atMs);
+    if (marks.size > MARK_SETS_MAX) marks.delete(marks.keys().next().value!);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -225,6 +225,7 @@ export class AntiEntropyDriver {
   private scanInFlight = false;
   private scanWanted = false;
   private nextSessionAtMs: number;
+  private nextPurgeCheckAtMs = 0;
   private xferSeq = 0;
   private roundRobin = 0;
   private readonly xfers = new Map<number, Xfer>();
@@ -312,7 +313,11 @@ export class AntiEntropyDriver {
       this.nextSessionAtMs = now + this.opts.intervalMs;
       this.openSession();
     }
-    this.purgeTick(now);
+    // Dead records are looked at ten times per session interval, not every tick.
+    if (now >= this.nextPurgeCheckAtMs) {
+      this.nextPurgeCheckAtMs = now + Math.max(1, Math.floor(this.opts.intervalMs / 10));
+      this.purgeTick(now);
+    }
     this.drain();
   }
 
