@@ -1287,8 +1287,8 @@ class Simulation {
           for (const o of p.pending.owners[slot]!) if (!from.includes(o)) ideal++;
         }
         t.idealMovedKeys = ideal;
-        const listLength = Math.min(p.current.replicationFactor, p.current.members.length);
-        t.expectedMovedKeys = keys.size * movedReplicas(p.current, p.pending) / (SLOT_COUNT * listLength);
+        // key-replicas (keys x N) x the fraction of slot-replicas that moved (moved / (16384 x N)).
+        t.expectedMovedKeys = keys.size * movedReplicas(p.current, p.pending) / SLOT_COUNT;
       }
     }
   }
