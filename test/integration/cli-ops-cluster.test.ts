@@ -6,9 +6,11 @@
  * `ringkv` checks the process-level contract: one error line, non-zero exit.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli as runCliInProcess } from '../../src/cli/main.js';
-import { killAll, runCli as runCliProcess } from './cli-process.js';
+import { killAll, runCli as runCliProcess, tempDir } from './cli-process.js';
 import { eventually, LocalCluster } from './cluster-harness.js';
 
 interface Out {
@@ -17,10 +19,15 @@ interface Out {
   stderr: string;
 }
 
+let lastBytes: Buffer[] = [];
+
 async function ringkv(args: readonly string[]): Promise<Out> {
   let stdout = '';
   let stderr = '';
-  const code = await runCliInProcess(args, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, env: {} });
+  lastBytes = [];
+  const code = await runCliInProcess(args, {
+    stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, env: {}, stdoutBytes: (b) => { lastBytes.push(b); },
+  });
   return { code, stdout, stderr };
 }
 
@@ -61,7 +68,7 @@ describe('cli ops: real 3-node cluster', { timeout: 180_000 }, () => {
     assert.equal(j.replicas.length, 2);
   });
 
-  it('cli: put, get and del round-trip a value; a missing key and a bad host are one-line errors with exit 1', async () => {
+  it('cli: put, get and del round-trip a value (binary through @file and --raw); a missing key and a bad host are one-line errors with exit 1', async () => {
     assert.deepEqual(await ringkv(['put', 'greeting', 'hello world', '--host', host, '--ttl-ms', '60000']), { code: 0, stdout: 'OK\n', stderr: '' });
     assert.deepEqual(await ringkv(['get', 'greeting', '--host', `127.0.0.1:${c.node(3).httpPort}`]), { code: 0, stdout: 'hello world\n', stderr: '' });
     const json = JSON.parse((await ringkv(['get', 'greeting', '--host', host, '--json', '--r', 'all'])).stdout) as { found: boolean; values: { text: string }[]; expires_at_ms: number };
@@ -76,6 +83,16 @@ describe('cli ops: real 3-node cluster', { timeout: 180_000 }, () => {
     assert.equal(unreachable.code, 1);
     assert.equal(unreachable.stderr.split('\n').length, 2, 'exactly one line');
     assert.match(unreachable.stderr, /^ringkv status: ERR_NO_SEEDS /);
+    const bin = tempDir('ringkv-cli-bin-');
+    try {
+      const bytes = Buffer.from([0, 255, 254, 128, 10, 13, 97]);
+      writeFileSync(join(bin.path, 'v'), bytes);
+      assert.equal((await ringkv(['put', 'bin', `@${join(bin.path, 'v')}`, '--host', host])).code, 0);
+      assert.equal((await ringkv(['get', 'bin', '--raw', '--host', host])).code, 0);
+      assert.deepEqual(Buffer.concat(lastBytes), bytes);
+    } finally {
+      bin.remove();
+    }
     const usage = await ringkv(['get', 'k', '--host', host, '--r', 'lots']);
     assert.equal(usage.code, 2);
     assert.equal(usage.stderr, 'ringkv get: --r must be one, two, quorum, all or 1..64\n');
