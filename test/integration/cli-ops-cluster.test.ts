@@ -133,12 +133,19 @@ describe('cli ops: real 3-node cluster', { timeout: 180_000 }, () => {
     await c.waitForRing(['node-1', 'node-2']);
     const st = JSON.parse((await ringkv(['status', '--host', host, '--json'])).stdout) as { nodes: { id: string; state: string }[] };
     assert.equal(st.nodes.find((n) => n.id === 'node-3')?.state, 'not_in_ring');
+    // The decommissioned node keeps running but is not ready: it holds no data.
+    const ready3 = await eventually('node-3 not ready', async () => {
+      const r = await fetch(`http://127.0.0.1:${c.node(3).httpPort}/readyz`);
+      return r.status === 503 ? await r.json() : undefined;
+    }, 10_000, 100);
+    assert.deepEqual(ready3, { ready: false, reason: 'not_in_ring' });
 
     const join = await ringkv(['join', 'node-3', '--host', host, '--json', '--poll-ms', '100']);
     assert.equal(join.code, 0, join.stderr);
     const jj = JSON.parse(join.stdout) as { ok: boolean; action: string; topology: { phase: string } };
     assert.deepEqual([jj.ok, jj.action], [true, 'join']);
     await c.waitForRing(['node-1', 'node-2', 'node-3']);
+    assert.equal((await fetch(`http://127.0.0.1:${c.node(3).httpPort}/readyz`)).status, 200);
 
     await c.kill(3);
     await eventually('node-3 seen down', async () => {
