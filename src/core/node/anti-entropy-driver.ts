@@ -39,10 +39,12 @@
  *      flight, and must land while the record is here to supersede it (a test found one
  *      arriving right after the purge and being stored as new);
  *   5. then a compare-and-delete `purge` under the key's turn (a write landing meanwhile wins).
- * A replica that holds nothing for a key does not store a dead record past its grace that
- * anti-entropy brings (it answers as if merged): it holds no older version for the record to
- * supersede, nothing older is in flight any more, and storing it would bounce the tombstone
- * between replicas that purge at different times, forever.
+ * A replica that purged a record (and holds nothing for the key since) does not store that
+ * same record again when anti-entropy brings it back from a replica that has not purged yet
+ * (it answers as if merged): its purge established that every replica held the record and
+ * nothing older was in flight, and storing it would bounce the tombstone between replicas that
+ * purge at different times, forever. It remembers its purges for twice the grace. A replica
+ * that never held the record stores it like any other: an older version may still reach it.
  *
  * Invariants: a transfer belongs to exactly one tracked session; a tracked session's
  * `outstanding` equals its transfers in `xfers`; a purge in progress is tracked once; bounded
@@ -133,7 +135,7 @@ export interface AntiEntropyNodeStats {
   scanPages: number;
   /** Dead records removed from storage by this node. */
   purges: number;
-  /** Dead records past their grace that anti-entropy brought for a key this node holds nothing of, not stored. */
+  /** Records this node had purged that anti-entropy brought back, not stored again. */
   deadRefused: number;
 }
 
@@ -239,6 +241,8 @@ export class AntiEntropyDriver {
   private readonly purgeIssued = new Set<string>();
   /** Peer pushes of a key being purged here, applied once the purge ended (bounded by pushes in flight). */
   private readonly purgeWaiters = new Map<string, (() => void)[]>();
+  /** Records this node purged, oldest first, kept for twice the grace (and at most deadTrackedMax). */
+  private readonly purged = new Map<string, { record: Buffer; atMs: number }>();
   readonly stats: AntiEntropyNodeStats = {
     sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, protocolBytes: 0, transferMessageBytes: 0, transferBytes: 0, usefulBytes: 0,
     pushes: 0, fetches: 0, rebuilds: 0, scanPages: 0, purges: 0, deadRefused: 0,
@@ -448,19 +452,12 @@ export class AntiEntropyDriver {
   }
 
   /**
-   * Not storing a dead record past its grace for a key this node holds nothing of (see the
+   * Not storing again a record this node purged, for a key it holds nothing of (see the
    * header). Only with a complete tree: during a rebuild "not in the tree" means nothing.
    */
   private refuseDead(key: string, record: Buffer): boolean {
-    const g = this.opts.tombstoneGraceMs;
-    if (g === null || this.rebuild !== null || this.tree.get(key) !== undefined) return false;
-    let since: number | null;
-    try {
-      since = deadSinceMs(record);
-    } catch {
-      return false; // garbage: the merge path drops it
-    }
-    if (since === null || this.host.nowMs() < since + g) return false;
+    if (this.opts.tombstoneGraceMs === null || this.rebuild !== null || this.tree.get(key) !== undefined) return false;
+    if (this.purged.get(key)?.record.equals(record) !== true) return false;
     this.stats.deadRefused++;
     return true;
   }
@@ -686,7 +683,12 @@ export class AntiEntropyDriver {
         for (const k of p.records.keys()) this.endPurging(k);
       }
     }
-    if (g === null || this.rebuild !== null || !this.host.purgeAllowed || this.dead.size === 0) return;
+    if (g === null) return;
+    for (const [key, p] of this.purged) {
+      if (now - p.atMs <= 2 * g && this.purged.size <= this.opts.deadTrackedMax) break;
+      this.purged.delete(key);
+    }
+    if (this.rebuild !== null || !this.host.purgeAllowed || this.dead.size === 0) return;
     const ripe: { key: string; d: DeadRecord }[] = [];
     const checks = Math.min(this.dead.size, 4 * this.opts.purgeBatchMax);
     for (let i = 0; i < checks && ripe.length < this.opts.purgeBatchMax; i++) {
@@ -749,6 +751,8 @@ export class AntiEntropyDriver {
         if (ok && this.tree.get(key) === undefined) {
           this.dead.delete(key);
           this.stats.purges++;
+          this.purged.delete(key);
+          this.purged.set(key, { record, atMs: this.host.nowMs() });
         } // else a write landed meanwhile: it won
         this.endPurging(key);
       });
@@ -821,6 +825,7 @@ export class AntiEntropyDriver {
     }
     if (total !== sessionXfers) throw new Error(`antientropy driver: ${sessionXfers} transfers tracked, sessions count ${total}`);
     if (this.dead.size > this.opts.deadTrackedMax) throw new Error('antientropy driver: dead records tracked above the bound');
+    if (this.purged.size > this.opts.deadTrackedMax + this.opts.purgeBatchMax) throw new Error('antientropy driver: purged records remembered above the bound');
   }
 }
 
