@@ -91,7 +91,7 @@ const drainMs: number[] = [];
 const convergeMs: number[] = [];
 const ae = {
   protocolBytes: 0, transferMessageBytes: 0, transferBytes: 0, usefulBytes: 0, sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, pushes: 0, fetches: 0,
-  purges: 0, deadRefused: 0,
+  purges: 0, deadRefused: 0, purgeMessageBytes: 0,
 };
 const aeAfterHeal = { protocolBytes: 0, transferMessageBytes: 0, transferBytes: 0, usefulBytes: 0 };
 let ttlPuts = 0;
@@ -176,14 +176,16 @@ if (convergeMs.length > 0) {
   console.log(`anti-entropy: heal -> every key's replicas equal (${convergeMs.length} runs): p50 ${pct(convergeMs, 50)} ms, p99 ${pct(convergeMs, 99)} ms, `
     + `max ${pct(convergeMs, 100)} ms (simulated; 50 ms polling)`);
   console.log(`anti-entropy: sessions opened ${ae.sessionsOpened}, synced ${ae.sessionsSynced}, aborted ${ae.sessionsAborted}; pushes ${ae.pushes}, fetches ${ae.fetches}`);
-  // Wire bytes: tree messages plus transfer messages (records batched with their keys, acks,
-  // wants; purge prepares included); "different" = key + record bytes whose merge changed the receiver.
+  // Wire bytes: tree messages plus session transfer messages (records batched with their keys,
+  // acks, wants); "different" = key + record bytes whose merge changed the receiver. Purge
+  // prepares are counted apart (tombstone GC, not synchronisation).
   console.log(`anti-entropy bytes, whole run: tree protocol ${ae.protocolBytes}, transfer messages ${ae.transferMessageBytes} (records in them ${ae.transferBytes}), `
     + `records that changed the receiver ${ae.usefulBytes}; exchanged/different ${ratio(ae.protocolBytes, ae.transferMessageBytes, ae.usefulBytes)}, `
     + `records sent/different ${ratio(0, ae.transferBytes, ae.usefulBytes)}`);
   console.log(`anti-entropy bytes, after the heal: tree protocol ${aeAfterHeal.protocolBytes}, transfer messages ${aeAfterHeal.transferMessageBytes}, changed ${aeAfterHeal.usefulBytes}; `
     + `exchanged/different ${ratio(aeAfterHeal.protocolBytes, aeAfterHeal.transferMessageBytes, aeAfterHeal.usefulBytes)}`);
-  console.log(`tombstone GC: dead records purged ${ae.purges} (their records had superseded ${purgedSuperseded} put values), dead records past their grace refused ${ae.deadRefused}; TTL puts ${ttlPuts}`);
+  console.log(`tombstone GC: dead records purged ${ae.purges} (their records had superseded ${purgedSuperseded} put values), purged records brought back and refused ${ae.deadRefused}, `
+    + `prepare bytes ${ae.purgeMessageBytes}; TTL puts ${ttlPuts}`);
 }
 const nodeHours = routing.nodeMs / 3_600_000;
 console.log(`routing (membership in every node): started routing around a crashed member ${routing.downMarksCrashed} times, a running one ${routing.downMarksRunning} times `

@@ -179,12 +179,12 @@ export class Digest {
         this.str(`${m.sid}:${m.completed ? 'c' : 'a'}`);
         return;
       case 'ae_data':
-        this.str(`${m.xfer}:${m.missing ?? '-'}:`);
+        this.str(`${m.xfer}:${m.missing ?? '-'}:${m.purge === true ? 'p' : '-'}:`);
         for (const k of m.keys) this.str(k);
         for (const r of m.records) this.bytes(r);
         return;
       case 'ae_data_ack':
-        this.str(`${m.xfer}`);
+        this.str(`${m.xfer}:${m.purge === true ? 'p' : '-'}`);
         return;
       case 'ae_want':
         this.str(`${m.xfer}:${m.sid}:`);

@@ -117,8 +117,10 @@ export interface AntiEntropyCounters {
   fetches: number;
   rebuilds: number;
   scanPages: number;
-  /** Wire bytes of batched transfer messages (records included). */
+  /** Wire bytes of batched session transfer messages (records included). */
   transferMessageBytes: number;
+  /** Wire bytes of purge prepares and their acks (the cost of tombstone GC). */
+  purgeMessageBytes: number;
   /** Dead records (tombstones, expired values) purged. */
   purges: number;
   /** Dead records past their grace not stored by a replica holding nothing for the key. */

@@ -247,8 +247,8 @@ const storageKey = (op: StorageOp): string => (op.kind === 'hint_scan' ? '(hints
   : op.kind === 'hint_put' || op.kind === 'hint_delete' ? `hint ${op.owner}/${op.key}` : op.key);
 
 const emptyAeStats = (): AntiEntropyNodeStats => ({
-  sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, protocolBytes: 0, transferMessageBytes: 0, transferBytes: 0, usefulBytes: 0, pushes: 0, fetches: 0,
-  rebuilds: 0, scanPages: 0, purges: 0, deadRefused: 0,
+  sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, protocolBytes: 0, transferMessageBytes: 0, purgeMessageBytes: 0, transferBytes: 0, usefulBytes: 0,
+  pushes: 0, fetches: 0, rebuilds: 0, scanPages: 0, purges: 0, deadRefused: 0,
 });
 
 interface PendingRequest {

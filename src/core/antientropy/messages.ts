@@ -56,9 +56,11 @@ export type AeMessage =
    * Records (a batch): the opener's pushes, or the answer to `ae_want`. The receiver of a push
    * merges each through its replica write path, synced, then acks the batch. `missing` (answers
    * only): how many wanted hashes the sender could not resolve (its record changed meanwhile).
+   * `purge`: a tombstone purge's prepare (the receiver stores it with sync even if unchanged).
    */
-  | { kind: 'ae_data'; xfer: number; keys: readonly string[]; records: readonly Uint8Array[]; missing?: number }
-  | { kind: 'ae_data_ack'; xfer: number }
+  | { kind: 'ae_data'; xfer: number; keys: readonly string[]; records: readonly Uint8Array[]; missing?: number; purge?: boolean }
+  /** `purge`: the acked batch was a purge's prepare (counted apart from session transfers). */
+  | { kind: 'ae_data_ack'; xfer: number; purge?: boolean }
   /**
    * Asks the responder of session `sid` for the records behind compact entry hashes it listed
    * (the opener holds no entry with those hashes), answered by `ae_data`: `nodes[i]` is the node

@@ -123,8 +123,10 @@ export interface AntiEntropyNodeStats {
   sessionsAborted: number;
   /** Tree-protocol bytes this node sent (wire sizes of open/request/reply/close messages). */
   protocolBytes: number;
-  /** Wire bytes of the transfer messages this node sent (ae_data, ae_data_ack, ae_want), records included. */
+  /** Wire bytes of the session transfer messages this node sent (ae_data, ae_data_ack, ae_want), records included. */
   transferMessageBytes: number;
+  /** Wire bytes of purge prepares (and their acks) this node sent: the cost of tombstone GC. */
+  purgeMessageBytes: number;
   /** Record bytes (key + record) this node sent in transfers. */
   transferBytes: number;
   /** Record bytes (key + record) received in transfers whose merge changed the stored record here. */
@@ -244,8 +246,8 @@ export class AntiEntropyDriver {
   /** Records this node purged, oldest first, kept for twice the grace (and at most deadTrackedMax). */
   private readonly purged = new Map<string, { record: Buffer; atMs: number }>();
   readonly stats: AntiEntropyNodeStats = {
-    sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, protocolBytes: 0, transferMessageBytes: 0, transferBytes: 0, usefulBytes: 0,
-    pushes: 0, fetches: 0, rebuilds: 0, scanPages: 0, purges: 0, deadRefused: 0,
+    sessionsOpened: 0, sessionsSynced: 0, sessionsAborted: 0, protocolBytes: 0, transferMessageBytes: 0, purgeMessageBytes: 0, transferBytes: 0,
+    usefulBytes: 0, pushes: 0, fetches: 0, rebuilds: 0, scanPages: 0, purges: 0, deadRefused: 0,
   };
 
   constructor(
@@ -388,7 +390,9 @@ export class AntiEntropyDriver {
   }
 
   private sendTransfer(to: NodeId, message: AeMessage): void {
-    this.stats.transferMessageBytes += messageBytes(message);
+    const purge = (message.kind === 'ae_data' || message.kind === 'ae_data_ack') && message.purge === true;
+    if (purge) this.stats.purgeMessageBytes += messageBytes(message);
+    else this.stats.transferMessageBytes += messageBytes(message);
     this.sendAe(to, message);
   }
 
@@ -413,7 +417,7 @@ export class AntiEntropyDriver {
     if (records === null || !Array.isArray(m.keys) || m.keys.length !== records.length || !Number.isSafeInteger(m.xfer)) return;
     let pending = 1;
     const done = (): void => {
-      if (--pending === 0) this.sendTransfer(from, { kind: 'ae_data_ack', xfer: m.xfer });
+      if (--pending === 0) this.sendTransfer(from, m.purge === true ? { kind: 'ae_data_ack', xfer: m.xfer, purge: true } : { kind: 'ae_data_ack', xfer: m.xfer });
     };
     for (let i = 0; i < records.length; i++) {
       const key = m.keys[i]!;
@@ -423,7 +427,7 @@ export class AntiEntropyDriver {
       const apply = (): void => {
         if (this.refuseDead(key, record)) return done();
         this.host.merge(key, record, (changed) => {
-          if (changed) this.stats.usefulBytes += key.length + record.length;
+          if (changed && m.purge !== true) this.stats.usefulBytes += key.length + record.length;
           done();
         });
       };
@@ -727,7 +731,7 @@ export class AntiEntropyDriver {
       const xfer = this.nextXfer();
       p.waiting.add(xfer);
       this.xfers.set(xfer, { sid: id, peer, kind: 'prepare' });
-      this.sendTransfer(peer, { kind: 'ae_data', xfer, keys, records: keys.map((k) => records.get(k)!) });
+      this.sendTransfer(peer, { kind: 'ae_data', xfer, keys, records: keys.map((k) => records.get(k)!), purge: true });
     }
     if (p.waiting.size === 0) this.finishPrepare(id, p);
   }
