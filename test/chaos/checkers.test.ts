@@ -152,7 +152,7 @@ describe('chaos checkers: convergence, nemesis, counts', () => {
       { type: 'phase', name: 'passive-quiet', detail: '15', t: 19_000 },
       { type: 'phase', name: 'probe-start', t: 19_100 },
       { type: 'phase', name: 'key-converged', key: 'a', t: 19_130 },
-      { type: 'phase', name: 'first-probe-done', detail: '1', t: 19_150 },
+      { type: 'phase', name: 'first-probe-done', detail: '1:2', t: 19_150 },
       { type: 'phase', name: 'key-converged', key: 'b', t: 19_400 },
       { type: 'phase', name: 'converged', detail: '2', t: 19_400 },
     ];
@@ -160,6 +160,7 @@ describe('chaos checkers: convergence, nemesis, counts', () => {
     assert.deepEqual({ drained: r.hintsDrainedMs, last: r.lastRepairMs, passive: r.passiveMs, quiet: r.passiveQuiet }, { drained: 200, last: 3000, passive: 3000, quiet: true });
     assert.deepEqual(r.perKeyMs, [30, 300]);
     assert.equal(r.disagreeingAtFirstProbe, 1);
+    assert.equal(r.unansweredAtFirstProbe, 2);
   });
 
   it('quantile: nearest rank on a sorted list, null when empty', () => {

@@ -226,8 +226,10 @@ export interface ConvergenceResult {
   readonly passiveQuiet: boolean;
   readonly keys: number;
   readonly convergedKeys: number;
-  /** Keys whose replicas still disagreed at the first probe after the passive phase. */
+  /** Keys whose replicas all answered and still disagreed at the first probe after the passive phase. */
   readonly disagreeingAtFirstProbe: number;
+  /** Keys some replica did not answer for in that round (null: older histories did not separate them). */
+  readonly unansweredAtFirstProbe: number | null;
   readonly notConverged: string[];
   /** Per key, ms from the probe start (the heal when there was no passive phase) until every replica agreed. */
   readonly p50Ms: number | null;
@@ -250,6 +252,7 @@ export function checkConvergence(entries: readonly HistoryEntry[]): ConvergenceR
   let quiet = false;
   let sawPassive = false;
   let disagreeing = 0;
+  let unanswered: number | null = 0;
   const converged = new Map<string, number>();
   const notConverged: string[] = [];
   let keysTotal = 0;
@@ -262,7 +265,13 @@ export function checkConvergence(entries: readonly HistoryEntry[]): ConvergenceR
       case 'passive-quiet': quiet = true; sawPassive = true; break;
       case 'passive-timeout': sawPassive = true; break;
       case 'probe-start': probeT = e.t; break;
-      case 'first-probe-done': disagreeing = Number(e.detail ?? 0); break;
+      case 'first-probe-done': {
+        // "differ:unanswered"; older histories wrote one number covering both.
+        const [d, u] = (e.detail ?? '0').split(':');
+        disagreeing = Number(d);
+        unanswered = u === undefined ? null : Number(u);
+        break;
+      }
       case 'key-converged': {
         const from = probeT ?? healedT;
         if (e.key !== undefined && from !== null) converged.set(e.key, e.t - from);
@@ -284,6 +293,7 @@ export function checkConvergence(entries: readonly HistoryEntry[]): ConvergenceR
     keys: Math.max(keysTotal, converged.size + notConverged.length),
     convergedKeys: converged.size,
     disagreeingAtFirstProbe: disagreeing,
+    unansweredAtFirstProbe: unanswered,
     notConverged: notConverged.slice(0, EXAMPLES_MAX),
     p50Ms: quantile(perKeyMs, 0.5), p99Ms: quantile(perKeyMs, 0.99), maxMs: perKeyMs.at(-1) ?? null,
     perKeyMs,

@@ -230,13 +230,18 @@ export async function runChaos(cfg: RunConfig, abort: AbortSignal): Promise<RunS
     const convergeDeadline = Date.now() + cfg.convergeTimeoutS * 1000;
     let round = 0;
     while (pending.size > 0 && Date.now() < convergeDeadline && !abort.aborted) {
+      // First round: keys whose replicas all answered and differ, apart from keys some replica
+      // did not answer for (a timeout under load is not a disagreement).
+      let differ = 0, unanswered = 0;
       await inBatches([...pending], 64, async (key) => {
-        if (sameRecords(await system.replicaValues(probeConns, key))) {
+        const vals = await system.replicaValues(probeConns, key);
+        if (sameRecords(vals)) {
           pending.delete(key);
           history.phase('key-converged', { key });
-        }
+        } else if (vals.some((v) => v === null)) unanswered++;
+        else differ++;
       });
-      if (round++ === 0) history.phase('first-probe-done', { detail: String(pending.size) });
+      if (round++ === 0) history.phase('first-probe-done', { detail: `${differ}:${unanswered}` });
       if (pending.size > 0) await sleep(200);
     }
     for (const key of pending) history.phase('not-converged', { key });
@@ -349,7 +354,7 @@ export function summaryMarkdown(s: RunSummary): string {
     '',
     `Convergence after the heal, passive (no key read): hints drained at ${fmt(s.convergence.hintsDrainedMs)} ms, last repair at ${fmt(s.convergence.lastRepairMs)} ms, estimate ${fmt(s.convergence.passiveMs)} ms${s.convergence.passiveQuiet ? '' : ' (timed out before a quiet window)'}.`,
     '',
-    `Then probed (every replica read at ONE through itself): ${s.convergence.convergedKeys}/${s.convergence.keys} keys agreed, ${s.convergence.disagreeingAtFirstProbe} still disagreeing at the first probe round; per-key time from the probe start p50 ${fmt(s.convergence.p50Ms)} ms, p99 ${fmt(s.convergence.p99Ms)} ms, max ${fmt(s.convergence.maxMs)} ms.`,
+    `Then probed (every replica read at ONE through itself): ${s.convergence.convergedKeys}/${s.convergence.keys} keys agreed, ${s.convergence.disagreeingAtFirstProbe} disagreeing and ${s.convergence.unansweredAtFirstProbe ?? '?'} not answered by every replica at the first probe round; per-key time from the probe start p50 ${fmt(s.convergence.p50Ms)} ms, p99 ${fmt(s.convergence.p99Ms)} ms, max ${fmt(s.convergence.maxMs)} ms.`,
   ];
   const ex = (title: string, xs: readonly string[]) => { if (xs.length > 0) lines.push('', `${title}:`, ...xs.map((x) => `- ${x}`)); };
   ex('Lost (examples)', s.set.lostExamples);
