@@ -31,7 +31,7 @@ function redisPlan(blocked: ReadonlyMap<string, string>): ClusterPlan {
 function etcdPlan(blocked: ReadonlyMap<string, string>): ClusterPlan {
   const systems = ['ringkv-cluster-fsync', 'etcd'] as const;
   return {
-    name: 'cluster', systems: [RINGKV_CLUSTER_FSYNC, ETCD], latency: false, blocked,
+    name: 'cluster-etcd', systems: [RINGKV_CLUSTER_FSYNC, ETCD], latency: false, blocked,
     pairs: [['ringkv-cluster-fsync', 'etcd']],
     cases: [driverCase({
       id: 'durable writes, driver', systems, processes: 2,
