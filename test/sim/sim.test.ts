@@ -49,6 +49,11 @@ const REGRESSION_SEEDS: readonly { seed: number; overrides: Overrides; bug: stri
     overrides: { ops: 200 },
     bug: 'read-your-writes and "superseded values stay gone" both fail here if hinted writes are judged as owner-acked (see checkers/sloppy-quorum.ts)',
   },
+  {
+    seed: 61032,
+    overrides: { quorumOnly: true, sloppy: false },
+    bug: 'found it: the convergence check compared a node\'s Merkle tree to its storage while a tombstone purge was in flight (the tree learns a purge when it completes); keys with storage IO in flight are now judged at the next check',
+  },
 ];
 
 function runSeeds(from: number, count: number, overrides: Overrides = {}): { ops: number; failures: string[] } {
