@@ -183,6 +183,13 @@ describe('http api: real 3-node cluster', { timeout: 120_000 }, () => {
     const repair = await call(base(1), 'POST', '/v1/admin/repair');
     assert.equal(repair.status, 202);
     oa.check('POST', '/v1/admin/repair', 202, repair.json());
+    assert.equal((repair.json() as { started: boolean }).started, true, 'the node host starts a repair round');
+    // Every slot this node replicates reports when it was last in sync (after the round, some have).
+    await eventually('a partition synced after the repair', async () => {
+      const ae = (await call(base(1), 'GET', '/v1/cluster/antientropy')).json() as { partitions: { slots: number; newest_synced_ms: number | null } | null };
+      assert.ok(ae.partitions !== null && ae.partitions.slots > 0, 'per-partition anti-entropy state');
+      return ae.partitions.newest_synced_ms ?? undefined;
+    }, 30_000);
     const unknown = await call(base(1), 'POST', '/v1/admin/remove', { headers: json, body: JSON.stringify({ id: 'node-9' }) });
     assert.ok(unknown.status >= 400 && unknown.status < 500, `status ${unknown.status}`);
     oa.check('POST', '/v1/admin/remove', unknown.status, unknown.json());

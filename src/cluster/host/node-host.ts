@@ -45,7 +45,7 @@ import type { Effect, Input, IoId, KvOp, KvResult, StorageResult } from '../../c
 import { Node, NODE_DEFAULTS, type NodeRing } from '../../core/node/node.js';
 import { initialRing, keySlot, type RingState } from '../../core/ring/index.js';
 import { decodeState, encodeState, initialState } from '../../core/topology/view.js';
-import { nodeId, requestId, type NodeId, type Random, type RequestId } from '../../core/types.js';
+import { nodeId, requestId, type NodeId, type Random, type RequestId, type Slot } from '../../core/types.js';
 import { globMatch, isMatchAll } from '../../data/glob-match.js';
 import { ERROR_CODES, RingkvError, type ErrorCode } from '../../errors/index.js';
 import { PeerTransport } from '../../server/peer/index.js';
@@ -400,6 +400,19 @@ export class NodeHost implements ClusterNode {
   async changeRing(change: RingChange): Promise<void> {
     const r = await this.submit(true, (node, id) => node.changeRing(id, change));
     if (r.kind === 'error') throw new RingkvError(knownCode(r.code), r.message);
+  }
+
+  /** Operator repair: anti-entropy sessions with every live replica peer now. */
+  async startRepair(): Promise<void> {
+    const opened = this.node?.repairAntiEntropy() ?? -1;
+    if (opened < 0) throw new RingkvError('ERR_UNAVAILABLE', 'anti-entropy is off on this node (cluster.antiEntropyIntervalMs = 0) or it has not started');
+    this.log.info({ sessions: opened }, 'repair: anti-entropy sessions opened');
+    this.drain();
+  }
+
+  /** When each slot this node replicates was last fully in sync with its other replicas. */
+  antiEntropySlots(): ReadonlyMap<Slot, number | null> {
+    return this.node?.antiEntropy?.syncMarks() ?? new Map();
   }
 
   topology(): TopologyProgress {

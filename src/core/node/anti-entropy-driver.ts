@@ -332,12 +332,36 @@ export class AntiEntropyDriver {
     if (live.length === 0) return;
     const peer = this.random !== null ? live[Math.floor(this.random.next() * live.length)] : live[this.roundRobin++ % live.length];
     if (peer === undefined) return;
+    this.openSessionWith(peer);
+  }
+
+  private openSessionWith(peer: NodeId): boolean {
     const slots = this.shared.get(peer);
-    if (slots === undefined || slots.length === 0) return;
+    if (slots === undefined || slots.length === 0) return false;
     const sid = this.ae.open(peer, slots);
-    if (sid === null) return;
+    if (sid === null) return false;
     this.stats.sessionsOpened++;
     this.sessions.set(sid, { peer, outstanding: 0, failed: false, lastActivityMs: this.host.nowMs() });
+    return true;
+  }
+
+  /**
+   * Operator repair: a session with every live replica peer now, instead of one random peer per
+   * interval. Returns how many opened (a peer with a session already open is skipped).
+   */
+  repairNow(): number {
+    if (this.rebuild !== null) return 0;
+    let opened = 0;
+    for (const peer of this.peers) if (!this.host.isDown(peer) && this.openSessionWith(peer)) opened++;
+    this.drain();
+    return opened;
+  }
+
+  /** Every slot this node shares with another replica, with when it was last fully in sync. */
+  syncMarks(): Map<Slot, number | null> {
+    const out = new Map<Slot, number | null>();
+    for (const slots of this.shared.values()) for (const slot of slots) if (!out.has(slot)) out.set(slot, this.lastSyncedAtMs(slot));
+    return out;
   }
 
   /** Peer messages of kind `ae` (the exchange and its transfers). */

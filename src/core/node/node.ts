@@ -534,6 +534,14 @@ export class Node {
     }
   }
 
+  /**
+   * Operator repair: opens anti-entropy sessions with every live replica peer now (emits their
+   * sends as effects). Returns how many opened; -1 when anti-entropy is off.
+   */
+  repairAntiEntropy(): number {
+    return this.ae === null ? -1 : this.ae.repairNow();
+  }
+
   /** The anti-entropy driver (tree, watermarks, stats) when enabled. */
   get antiEntropy(): AntiEntropyDriver | null {
     return this.ae;
