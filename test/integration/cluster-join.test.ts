@@ -48,3 +48,20 @@ describe('cluster join through the admin API', { timeout: 90_000 }, () => {
     assert.match(again.stderr, /ERR_INVALID_ARGUMENT/);
   });
 });
+
+describe('concurrent auto-joins (5 real nodes started together)', { timeout: 150_000 }, () => {
+  let c: LocalCluster | undefined;
+
+  after(async () => {
+    await c?.dispose();
+    killAll();
+  });
+
+  it('join: nodes that ask to join at once all end up in the committed ring (a superseded pending join asks again)', async () => {
+    // Four joiners race: proposals of equal epoch are ranked and all but one superseded; a node
+    // that only saw itself in a superseded pending ring must not stop asking.
+    c = await LocalCluster.start({ nodes: 5, engine: 'memory', waitForRing: false });
+    const ring = await c.waitForRing(['node-1', 'node-2', 'node-3', 'node-4', 'node-5'], 120_000);
+    assert.equal(ring.members.length, 5);
+  });
+});

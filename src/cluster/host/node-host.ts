@@ -67,6 +67,8 @@ const ADDRESS_GOSSIP_MS = 2000;
 /** Join retries back off from this to JOIN_BACKOFF_MAX_MS. */
 const JOIN_BACKOFF_BASE_MS = 200;
 const JOIN_BACKOFF_MAX_MS = 5000;
+/** How often a node whose join is pending checks that its change was not superseded. */
+const JOIN_WATCH_MS = 1000;
 /** Records a local_keys page examines at most (a sparse pattern answers a short page and a cursor). */
 const LOCAL_KEYS_EXAMINED_MAX = 100_000;
 /** Invalid peer inputs logged per minute (the rest only counted). */
@@ -602,6 +604,11 @@ export class NodeHost implements ClusterNode {
 
   // ---- ring -----------------------------------------------------------------------------
 
+  /** In the committed ring (not only in a pending change's target). */
+  private inCurrentRing(): boolean {
+    return this.node?.ringView()?.current.members.some((m) => m.id === this.id) ?? false;
+  }
+
   private inRing(): boolean {
     const v = this.node?.ringView() ?? null;
     if (v === null) return false;
@@ -684,7 +691,13 @@ export class NodeHost implements ClusterNode {
    * (a change already in flight: ERR_TOPOLOGY_BUSY) until the ring holds this node.
    */
   private async tryJoin(attempt: number): Promise<void> {
-    if (this.closing || this.inRing()) return;
+    // Done only once a committed ring holds this node: a pending join can still be superseded
+    // by a concurrent change of higher rank (another node's join), and then it must ask again.
+    if (this.closing || this.inCurrentRing()) return;
+    if (this.inRing()) {
+      this.scheduleJoin(JOIN_WATCH_MS, attempt);
+      return;
+    }
     const node = this.node;
     const livePeers = node?.members?.liveMembers().filter((m) => m !== this.id).length ?? 0;
     if (node !== null && livePeers > 0) {
@@ -700,8 +713,9 @@ export class NodeHost implements ClusterNode {
         this.log.info({ attempt, code: r.code, reason: r.message }, 'join not accepted yet; retrying');
       }
     }
-    if (this.closing || this.inRing()) return;
-    this.scheduleJoin(Math.min(JOIN_BACKOFF_MAX_MS, JOIN_BACKOFF_BASE_MS * 2 ** Math.min(attempt, 8)), attempt + 1);
+    if (this.closing || this.inCurrentRing()) return;
+    if (this.inRing()) this.scheduleJoin(JOIN_WATCH_MS, attempt);
+    else this.scheduleJoin(Math.min(JOIN_BACKOFF_MAX_MS, JOIN_BACKOFF_BASE_MS * 2 ** Math.min(attempt, 8)), attempt + 1);
   }
 
   // ---- addresses ------------------------------------------------------------------------
