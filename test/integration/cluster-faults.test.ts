@@ -246,7 +246,7 @@ before(async () => {
   });
   await c.waitForRing(RING3, 30_000, [1, 2, 3, 4]);
   for (const i of [1, 2, 3, 4]) await waitServes(i);
-}, { timeout: 90_000 });
+}, { timeout: 60_000 });
 
 after(async () => {
   for (const r of clients) r.disconnect();
@@ -254,7 +254,7 @@ after(async () => {
   killAll();
 });
 
-describe('cluster faults with real processes', { timeout: 400_000 }, () => {
+describe('cluster faults with real processes', { timeout: 200_000 }, () => {
   it('rolling restart of all three nodes: 300 keys written at QUORUM read back through every node', { timeout: 120_000 }, async () => {
     const conns = [await client(1), await client(2), await client(3)];
     for (let k = 0; k < 300; k++) assert.equal(await conns[k % 3]!.set(`roll:${k}`, `v${k}`), 'OK');
