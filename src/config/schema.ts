@@ -157,6 +157,13 @@ export const configSchema = z.strictObject({
     zone: z.string().default(''),
     /** Capacity weight in the ring (a node with 2 holds twice the replicas). */
     weight: z.coerce.number().positive().max(1000).default(1),
+    /**
+     * Route requests around members that are only suspected (true), or only around members
+     * declared dead or gone (false). Quorums do not need a slow member, so waiting for the
+     * confirmation costs little; a single false suspicion (a late ack on a busy machine, or an
+     * indirect probe through the one paused member of three) no longer refuses requests.
+     */
+    routeAroundSuspects: z.boolean().default(false),
     probeIntervalMs: z.coerce.number().int().min(10).max(600_000).default(1000),
     probeTimeoutMs: z.coerce.number().int().min(5).max(600_000).default(400),
     /** Hinted handoff bounds: a hint older than the window is dropped (anti-entropy repairs instead). */

@@ -150,15 +150,31 @@ export function startRingkv(args: readonly string[], options: { env?: Record<str
 }
 
 /** A port that was free a moment ago (for tests that need a fixed port before start). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port free now for a process started later. Taken below Linux's ephemeral range (32768+):
+ * a port the OS hands out for `listen(0)` is also what it hands to outgoing connections, so
+ * between this probe and the child's listen some client socket could take it (EADDRINUSE).
+ * Random in 20000-32767, probed by binding; ports handed out by this process are not reused.
+ */
+const handedOut = new Set<number>();
+
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_768);
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port found in 20000-32767');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
 

@@ -137,13 +137,13 @@ async function convergeOnDisk(keys: readonly string[], since: number, boundMs: n
   }
 }
 
-/** Waits until every node of `observers` sees node `index` as not alive (failure detected). */
+/** Waits until every node of `observers` holds node `index` dead (confirmed: routed around). */
 async function waitSeenDown(index: number, observers: readonly number[]): Promise<number> {
   const t0 = Date.now();
   const id = c.node(index).id;
   await eventually(`nodes ${observers.join(', ')} to see ${id} down`, async () => {
     const views = await Promise.all(observers.map((i) => c.http(i, '/cluster/members')));
-    const down = views.every((v) => ((v.body as { members: { id: string; state: string }[] }).members.find((m) => m.id === id)?.state ?? 'alive') !== 'alive');
+    const down = views.every((v) => ['dead', 'left'].includes((v.body as { members: { id: string; state: string }[] }).members.find((m) => m.id === id)?.state ?? 'alive'));
     return down ? true : undefined;
   }, 30_000, 100);
   return Date.now() - t0;

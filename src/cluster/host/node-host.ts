@@ -583,6 +583,7 @@ export class NodeHost implements ClusterNode {
       siblingsMax: c.siblingsMax,
       requestTimeoutMs: c.requestTimeoutMs,
       strict: c.strictQuorum,
+      routeAroundSuspects: c.routeAroundSuspects,
       hintCountMax: c.hintCountMax,
       hintBytesMax: c.hintBytesMax,
       hintWindowMs: c.hintWindowMs,

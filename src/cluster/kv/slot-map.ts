@@ -50,7 +50,14 @@ function slotNode(a: NodeAddress, down: boolean): SlotNode {
 export function buildSlotMap(node: ClusterNode): SlotMap {
   const ring = node.ring().current;
   const addresses = new Map<NodeId, NodeAddress>();
-  for (const m of node.members()) if (m.address !== undefined) addresses.set(m.id, m.address);
+  // Clients are steered away from suspected members too (they serve as last replicas), even
+  // while requests are still routed to them until the suspicion is confirmed.
+  const suspected = new Set<NodeId>();
+  for (const m of node.members()) {
+    if (m.address !== undefined) addresses.set(m.id, m.address);
+    if (m.state !== 'alive') suspected.add(m.id);
+  }
+  const isDown = (id: NodeId): boolean => node.isDown(id) || suspected.has(id);
   const self = node.address();
   addresses.set(self.id, self);
   const selfNode = slotNode(self, false);
@@ -64,7 +71,7 @@ export function buildSlotMap(node: ClusterNode): SlotMap {
     const dead: SlotNode[] = [];
     for (const id of owners) {
       const a = addresses.get(id);
-      const down = id !== self.id && node.isDown(id);
+      const down = id !== self.id && isDown(id);
       if (a === undefined) continue;
       (down ? dead : live).push(slotNode(a, down));
     }
@@ -74,8 +81,8 @@ export function buildSlotMap(node: ClusterNode): SlotMap {
     r = {
       key: nodes.map((n) => n.id).join('\u0000'),
       nodes,
-      failed: owners.length > 0 && owners.every((o) => o !== self.id && node.isDown(o)),
-      degraded: first !== undefined && first !== self.id && node.isDown(first),
+      failed: owners.length > 0 && owners.every((o) => o !== self.id && isDown(o)),
+      degraded: first !== undefined && first !== self.id && isDown(first),
     };
     resolved.set(owners, r);
     return r;
