@@ -22,6 +22,7 @@
  * itself, any other node forwards writes) and X-Ringkv-Ring-Epoch (clients refresh their ring
  * when it grows).
  */
+import { mapLimit } from '../util/map-limit.js';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -251,19 +252,6 @@ function addressBody(a: NodeAddress): z.infer<typeof S.ringSchema>['nodes'][stri
   return { host: a.host, resp_port: a.respPort, peer_port: a.peerPort, http_port: a.httpPort };
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /** Counter names of the anti-entropy driver (the host prefixes them ae_). */
 const AE_STATS = /(^|[._])ae([._A-Z]|$)|^ae|anti.?entropy|merkle/i;
@@ -504,7 +492,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       handle: async (ctx) => {
         const b = needBackend();
         const body = parseWith(S.batchGetBodySchema, await readJson(ctx.req, jsonBytesMax), 'body');
-        const results = await mapBounded(body.keys, BATCH_CONCURRENCY, async (text) => {
+        const results = await mapLimit(body.keys, BATCH_CONCURRENCY, async (text) => {
           const key = keyFromText(text);
           try {
             if (key.length > maxKeyBytes) throw new RingkvError('ERR_KEY_TOO_LARGE', `key of ${key.length} bytes is over the ${maxKeyBytes}-byte limit`);
@@ -528,7 +516,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       handle: async (ctx) => {
         const b = needBackend();
         const body = parseWith(S.batchPutBodySchema, await readJson(ctx.req, jsonBytesMax), 'body');
-        const results = await mapBounded(body.items, BATCH_CONCURRENCY, async (item) => {
+        const results = await mapLimit(body.items, BATCH_CONCURRENCY, async (item) => {
           try {
             const key = keyFromText(item.key);
             if (key.length > maxKeyBytes) throw new RingkvError('ERR_KEY_TOO_LARGE', `key of ${key.length} bytes is over the ${maxKeyBytes}-byte limit`);

@@ -39,6 +39,7 @@
  * first failure is reported; if other keys were written, the code is ERR_MAYBE_APPLIED unless
  * the failure already says the write may have happened.
  */
+import { mapLimit } from '../../util/map-limit.js';
 import { createHash } from 'node:crypto';
 import type { ClusterNode, LocalReply, LocalRequest } from '../api.js';
 import type { Config } from '../../config/schema.js';
@@ -609,22 +610,6 @@ function noop(): void {}
 
 function assertNever(x: never): never {
   throw new TypeError(`unexpected variant ${JSON.stringify(x)}`);
-}
-
-/** Maps with at most `limit` calls in flight; results in input order; rejects on the first failure. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  const workers: Promise<void>[] = [];
-  for (let w = 0; w < Math.min(limit, items.length); w++) workers.push(worker());
-  await Promise.all(workers);
-  return out;
 }
 
 /**
