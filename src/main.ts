@@ -17,10 +17,13 @@
  * listeners stop accepting, in-flight commands finish (bounded by shutdownTimeoutMs), then the
  * engine closes (flush/sync). runNode() adds the process concerns: signals, exit codes.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClusterNode } from './cluster/api.js';
 import { clusterRoutes } from './cluster/host/admin-http.js';
 import { NodeHost, prepareMeta, type NodeMeta } from './cluster/host/node-host.js';
 import { ClusterKvStore } from './cluster/kv/cluster-kv-store.js';
 import type { Config } from './config/schema.js';
+import type { KvStore } from './data/kv-store.js';
 import { LocalKvStore } from './data/local-kv-store.js';
 import { createHttpApi } from './http/app.js';
 import { HttpServer } from './server/http.js';
@@ -135,49 +138,12 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
   const now = options.now ?? Date.now;
   const log = logger.child({ component: 'node' });
 
-  const engine = createEngine(config, { now });
-  try {
-    await engine.open();
-  } catch (e) {
-    await engine.close().catch(() => undefined);
-    const where = config.engine === 'rocksdb' ? `data directory ${config.dataDir}` : `${config.engine} engine`;
-    const reason = rootReason(e);
-    const hint = /LOCK|LEVEL_LOCKED/.test(reason) ? ' (is another ringkv using it?)' : '';
-    throw new StartupError(`cannot open ${where}: ${reason}${hint}`, { cause: e });
-  }
-
+  const engine = await openEngine(config, now);
   const store = new LocalKvStore({ engine, config, now });
-  const commands = defaultCommandTable();
-  const knownCommands = [...commands.values()].flatMap((spec) => [spec.name, ...(spec.subcommands ?? []).map((sub) => sub.name)]);
-  const metrics = new NodeMetrics({ knownCommands });
   let serving = true;
-
-  const resp = new RespServer({ config, store, commands, logger: logger.child({ component: 'resp' }), now, metrics });
-  let respPort: number;
-  try {
-    respPort = (await resp.listen()).port;
-  } catch (e) {
-    await resp.close(0).catch(() => undefined);
-    await engine.close().catch(() => undefined);
-    throw listenError('resp', config.host, config.respPort, e);
-  }
-  metrics.setSources({ kvStats: () => store.stats(), connectedClients: () => resp.connectedClients() });
-
-  const api = createHttpApi({
-    logger: logger.child({ component: 'http-api' }), metrics, isServing: () => serving, store, now,
-    maxKeyBytes: config.maxKeyBytes, valueBytesMax: Math.min(config.maxValueBytes, 64 * 1024 * 1024),
+  const { resp, http, respPort, httpPort, metrics } = await listenFrontEnds({
+    config, store, logger, now, isServing: () => serving, api: { store }, release: () => engine.close(),
   });
-  const http = new HttpServer({
-    metrics, logger: logger.child({ component: 'http' }), isServing: () => serving, extraRoutes: api.tryHandle, connectionsMax: config.maxclients,
-  });
-  let httpPort: number | undefined;
-  try {
-    if (config.httpPort !== 0) httpPort = (await http.listen(config.httpPort, config.host)).port;
-  } catch (e) {
-    await resp.close(0).catch(() => undefined);
-    await engine.close().catch(() => undefined);
-    throw listenError('http', config.host, config.httpPort, e);
-  }
 
   const expiryLog = logger.child({ component: 'expiry' });
   let expiry = startActiveExpiry(engine, config, now, expiryLog);
@@ -233,6 +199,57 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
   return { config, respPort, httpPort, metrics, close };
 }
 
+/**
+ * The RESP and HTTP listeners over a KvStore, shared by both modes. On a listen failure it
+ * closes what it opened, then `release` (the engine or the node host), and throws a one-line
+ * StartupError.
+ */
+async function listenFrontEnds(o: {
+  config: Config;
+  store: KvStore;
+  logger: Logger;
+  now: () => number;
+  isServing: () => boolean;
+  /** The HTTP API's data layer: the store (standalone) or the node host (cluster). */
+  api: { store: KvStore } | { cluster: ClusterNode };
+  /** Cluster mode's /admin and /cluster routes, tried before the API. */
+  adminRoutes?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
+  release: () => Promise<unknown>;
+}): Promise<{ resp: RespServer; http: HttpServer; respPort: number; httpPort: number | undefined; metrics: NodeMetrics }> {
+  const { config, store, logger, now, isServing } = o;
+  const commands = defaultCommandTable();
+  const knownCommands = [...commands.values()].flatMap((spec) => [spec.name, ...(spec.subcommands ?? []).map((sub) => sub.name)]);
+  const metrics = new NodeMetrics({ knownCommands });
+  const resp = new RespServer({ config, store, commands, logger: logger.child({ component: 'resp' }), now, metrics });
+  let respPort: number;
+  try {
+    respPort = (await resp.listen()).port;
+  } catch (e) {
+    await resp.close(0).catch(() => undefined);
+    await o.release().catch(() => undefined);
+    throw listenError('resp', config.host, config.respPort, e);
+  }
+  metrics.setSources({ kvStats: () => store.stats(), connectedClients: () => resp.connectedClients() });
+  const api = createHttpApi({
+    logger: logger.child({ component: 'http-api' }), metrics, isServing, now, ...o.api,
+    maxKeyBytes: config.maxKeyBytes, valueBytesMax: Math.min(config.maxValueBytes, 64 * 1024 * 1024),
+  });
+  const admin = o.adminRoutes;
+  const http = new HttpServer({
+    metrics, logger: logger.child({ component: 'http' }), isServing, connectionsMax: config.maxclients,
+    extraRoutes: admin === undefined ? api.tryHandle : (req, res, path) => admin(req, res, path) || api.tryHandle(req, res),
+  });
+  let httpPort: number | undefined;
+  try {
+    if (config.httpPort !== 0) httpPort = (await http.listen(config.httpPort, config.host)).port;
+  } catch (e) {
+    await resp.close(0).catch(() => undefined);
+    await o.release().catch(() => undefined);
+    throw listenError('http', config.host, config.httpPort, e);
+  }
+  return { resp, http, respPort, httpPort, metrics };
+}
+
 async function openEngine(config: Config, now: () => number): Promise<StorageEngine> {
   const engine = createEngine(config, { now });
   try {
@@ -282,37 +299,10 @@ async function startClusterNode(config: Config, options: StartNodeOptions): Prom
   }
 
   const store = new ClusterKvStore(host, config, { now });
-  const commands = defaultCommandTable();
-  const knownCommands = [...commands.values()].flatMap((spec) => [spec.name, ...(spec.subcommands ?? []).map((sub) => sub.name)]);
-  const metrics = new NodeMetrics({ knownCommands });
   let serving = true;
-  const resp = new RespServer({ config, store, commands, logger: logger.child({ component: 'resp' }), now, metrics });
-  let respPort: number;
-  try {
-    respPort = (await resp.listen()).port;
-  } catch (e) {
-    await resp.close(0).catch(() => undefined);
-    await host.close(0).catch(() => undefined);
-    throw listenError('resp', config.host, config.respPort, e);
-  }
-  metrics.setSources({ kvStats: () => store.stats(), connectedClients: () => resp.connectedClients() });
-  const adminRoutes = clusterRoutes(host);
-  const api = createHttpApi({
-    logger: logger.child({ component: 'http-api' }), metrics, isServing: () => serving, cluster: host, now,
-    maxKeyBytes: config.maxKeyBytes, valueBytesMax: Math.min(config.maxValueBytes, 64 * 1024 * 1024),
+  const { resp, http, respPort, httpPort, metrics } = await listenFrontEnds({
+    config, store, logger, now, isServing: () => serving, api: { cluster: host }, adminRoutes: clusterRoutes(host), release: () => host.close(0),
   });
-  const http = new HttpServer({
-    metrics, logger: logger.child({ component: 'http' }), isServing: () => serving, connectionsMax: config.maxclients,
-    extraRoutes: (req, res, path) => adminRoutes(req, res, path) || api.tryHandle(req, res),
-  });
-  let httpPort: number | undefined;
-  try {
-    if (config.httpPort !== 0) httpPort = (await http.listen(config.httpPort, config.host)).port;
-  } catch (e) {
-    await resp.close(0).catch(() => undefined);
-    await host.close(0).catch(() => undefined);
-    throw listenError('http', config.host, config.httpPort, e);
-  }
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
