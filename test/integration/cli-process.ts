@@ -61,7 +61,7 @@ export function runCli(args: readonly string[], options: { env?: Record<string, 
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`ringkv ${args.join(' ')} did not exit in time; stderr: ${stderr}`));
+      reject(new Error(`ringkv ${args.join(' ')} did not exit in time; stderr: ${stderr}; stdout: ${stdout.slice(-2000)}`));
     }, options.timeoutMs ?? 20_000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
