@@ -107,7 +107,9 @@ describe('fault harness in network namespaces', () => {
         } finally {
           healFirewall(topo);
         }
-        const healed = await Promise.all(topo.hosts.flatMap((a) => topo.hosts.filter((b) => b !== a).map((b) => pings(a.ns, b.addr))));
+        // A heal takes effect for new connections at once, but a probe started while the rules
+        // were still in place can time out: each pair gets a few seconds to answer again.
+        const healed = await Promise.all(topo.hosts.flatMap((a) => topo.hosts.filter((b) => b !== a).map((b) => waitFor(() => pings(a.ns, b.addr), 10_000))));
         assert.deepEqual(new Set(healed), new Set([true]));
       });
     }
