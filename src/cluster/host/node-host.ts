@@ -487,6 +487,12 @@ export class NodeHost implements ClusterNode {
       this.persistedIncarnation = inc;
       void this.storage.writeMeta(META.incarnation, incarnationBytes(inc)).catch((err: unknown) => this.log.error({ err }, 'cannot persist incarnation'));
     }
+    if (!this.joinedRing && this.inCurrentRing()) {
+      // Joined for good: the join loop ends here, so a later decommission is never undone by it.
+      this.joinedRing = true;
+      if (this.joinTimer !== undefined) clearTimeout(this.joinTimer);
+      this.joinTimer = undefined;
+    }
     if (this.ringWaiters.length > 0 && this.inRing()) {
       this.log.info({ epoch: this.ring().current.epoch }, 'this node is in the ring');
       for (const w of this.ringWaiters.splice(0)) w();
@@ -635,6 +641,8 @@ export class NodeHost implements ClusterNode {
   }
 
   private readonly seedReached = new Set<string>();
+  /** A committed ring held this node once (seen on a tick): it never asks to join again. */
+  private joinedRing = false;
 
   /**
    * Dials seeds by address until `want` of them answered (or close()), with backoff; their ids
@@ -694,7 +702,7 @@ export class NodeHost implements ClusterNode {
   private async tryJoin(attempt: number): Promise<void> {
     // Done only once a committed ring holds this node: a pending join can still be superseded
     // by a concurrent change of higher rank (another node's join), and then it must ask again.
-    if (this.closing || this.inCurrentRing()) return;
+    if (this.closing || this.joinedRing || this.inCurrentRing()) return;
     if (this.inRing()) {
       this.scheduleJoin(JOIN_WATCH_MS, attempt);
       return;
@@ -714,7 +722,7 @@ export class NodeHost implements ClusterNode {
         this.log.info({ attempt, code: r.code, reason: r.message }, 'join not accepted yet; retrying');
       }
     }
-    if (this.closing || this.inCurrentRing()) return;
+    if (this.closing || this.joinedRing || this.inCurrentRing()) return;
     if (this.inRing()) this.scheduleJoin(JOIN_WATCH_MS, attempt);
     else this.scheduleJoin(Math.min(JOIN_BACKOFF_MAX_MS, JOIN_BACKOFF_BASE_MS * 2 ** Math.min(attempt, 8)), attempt + 1);
   }
