@@ -172,29 +172,11 @@ export async function startNode(config: Config, options: StartNodeOptions = {}):
     `ringkv listening resp=${respAt} http=${httpAt} engine=${config.engine}` + (config.engine === 'rocksdb' ? ` data=${config.dataDir}` : ''),
   );
 
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      serving = false;
-      const started = Date.now();
-      // Once the listeners are closed nothing else may keep the event loop alive while the
-      // engine flushes (a native close need not hold a handle); without this the process can
-      // exit 0 in the middle of shutdown.
-      const hold = setInterval(() => undefined, 60_000);
-      try {
-        log.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, finishing in-flight commands');
-        // Stop accepting on both ports at once; RESP waits for in-flight commands.
-        await Promise.all([resp.close(config.shutdownTimeoutMs), http.close(Math.min(1000, config.shutdownTimeoutMs))]);
-        await expiry.stop();
-        // Last: the engine flushes and syncs what it buffered.
-        await engine.close();
-      } finally {
-        clearInterval(hold);
-      }
-      log.info({ elapsedMs: Date.now() - started }, 'shutdown complete');
-    })();
-    return closing;
-  };
+  const close = gracefulClose(log, config, resp, http, () => { serving = false; }, async () => {
+    await expiry.stop();
+    // Last: the engine flushes and syncs what it buffered.
+    await engine.close();
+  });
 
   return { config, respPort, httpPort, metrics, close };
 }
@@ -248,6 +230,35 @@ async function listenFrontEnds(o: {
     throw listenError('http', config.host, config.httpPort, e);
   }
   return { resp, http, respPort, httpPort, metrics };
+}
+
+/**
+ * The idempotent graceful shutdown of both modes: health turns 503, both listeners stop
+ * accepting at once (RESP waits for in-flight commands), then `release` (expiry and engine, or
+ * the node host). Once the listeners are closed nothing else may keep the event loop alive
+ * while the engine flushes (a native close need not hold a handle); without the hold timer the
+ * process could exit 0 in the middle of shutdown.
+ */
+function gracefulClose(
+  log: Logger, config: Config, resp: RespServer, http: HttpServer, stopServing: () => void, release: () => Promise<unknown>,
+): () => Promise<void> {
+  let closing: Promise<void> | undefined;
+  return () => {
+    closing ??= (async () => {
+      stopServing();
+      const started = Date.now();
+      const hold = setInterval(() => undefined, 60_000);
+      try {
+        log.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, finishing in-flight commands');
+        await Promise.all([resp.close(config.shutdownTimeoutMs), http.close(Math.min(1000, config.shutdownTimeoutMs))]);
+        await release();
+      } finally {
+        clearInterval(hold);
+      }
+      log.info({ elapsedMs: Date.now() - started }, 'shutdown complete');
+    })();
+    return closing;
+  };
 }
 
 async function openEngine(config: Config, now: () => number): Promise<StorageEngine> {
@@ -304,24 +315,8 @@ async function startClusterNode(config: Config, options: StartNodeOptions): Prom
     config, store, logger, now, isServing: () => serving, api: { cluster: host }, adminRoutes: clusterRoutes(host), release: () => host.close(0),
   });
 
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      serving = false;
-      const started = Date.now();
-      const hold = setInterval(() => undefined, 60_000);
-      try {
-        log.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, finishing in-flight commands');
-        await Promise.all([resp.close(config.shutdownTimeoutMs), http.close(Math.min(1000, config.shutdownTimeoutMs))]);
-        // The host answers what is in flight, closes the transport, persists and closes the engine.
-        await host.close(config.shutdownTimeoutMs);
-      } finally {
-        clearInterval(hold);
-      }
-      log.info({ elapsedMs: Date.now() - started }, 'shutdown complete');
-    })();
-    return closing;
-  };
+  // The host answers what is in flight, closes the transport, persists and closes the engine.
+  const close = gracefulClose(log, config, resp, http, () => { serving = false; }, () => host.close(config.shutdownTimeoutMs));
 
   const onAbort = (): void => void close();
   options.abort?.addEventListener('abort', onAbort, { once: true });
