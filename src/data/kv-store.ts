@@ -127,3 +127,15 @@ export interface KvStore {
    */
   withConsistency?(scope: ConsistencyScope): KvStore;
 }
+
+/**
+ * The absolute expiry of a putMany (MSET, MSET with a TTL), 0 = none; conditions, GET and
+ * KEEPTTL belong to updateMany, so a caller passing them has a bug (TypeError).
+ */
+export function putManyExpiry(options: WriteOptions | undefined): number {
+  if (options?.condition !== undefined || options?.returnPrevious === true || options?.expiry?.kind === 'keep') {
+    throw new TypeError('putMany supports only an absolute expiry; use updateMany for conditions');
+  }
+  const expiry = options?.expiry;
+  return expiry !== undefined && expiry.kind === 'at' ? expiry.atMs : 0;
+}

@@ -24,9 +24,9 @@ import type { Config } from '../config/schema.js';
 import { RingkvError } from '../errors/index.js';
 import type { BatchOp, Key, StorageEngine, StoredRecord } from '../storage/engine.js';
 import { isPromise, then, type MaybePromise } from '../util/maybe-promise.js';
-import type {
-  KeyWrite, KvEntry, KvStats, KvStore, PutResult, ReadOptions, ScanPage, UpdateDecision,
-  UpdateManyDecision, WriteOptions,
+import {
+  putManyExpiry, type KeyWrite, type KvEntry, type KvStats, type KvStore, type PutResult, type ReadOptions, type ScanPage,
+  type UpdateDecision, type UpdateManyDecision, type WriteOptions,
 } from './kv-store.js';
 import { KeyQueue } from './key-queue.js';
 import { ScanCursors } from './scan-cursors.js';
@@ -205,11 +205,7 @@ export class LocalKvStore implements KvStore {
       this.checkKey(k);
       this.checkValue(v);
     }
-    if (options?.condition !== undefined || options?.returnPrevious === true || options?.expiry?.kind === 'keep') {
-      throw new TypeError('putMany supports only an absolute expiry; use updateMany for conditions');
-    }
-    const expiry = options?.expiry;
-    const expiresAtMs = expiry !== undefined && expiry.kind === 'at' ? expiry.atMs : 0;
+    const expiresAtMs = putManyExpiry(options);
     const keys = entries.map((e) => e[0]);
     return this.queue.run(keys, () => {
       this.engine.reserveMemory();

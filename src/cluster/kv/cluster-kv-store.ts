@@ -39,18 +39,18 @@
  * first failure is reported; if other keys were written, the code is ERR_MAYBE_APPLIED unless
  * the failure already says the write may have happened.
  */
-import { mapLimit } from '../../util/map-limit.js';
 import { createHash } from 'node:crypto';
 import type { ClusterNode, LocalReply, LocalRequest } from '../api.js';
 import type { Config } from '../../config/schema.js';
 import type { Consistency, KvOp, KvResult, ValueVersion } from '../../core/messages.js';
 import { SLOT_COUNT } from '../../core/ring/index.js';
 import type { NodeId, Slot } from '../../core/types.js';
-import type {
-  ConsistencyLevel, ConsistencyScope, Key, KeyWrite, KvEntry, KvStats, KvStore, PutResult, ReadOptions, ScanPage,
-  UpdateDecision, UpdateManyDecision, WriteOptions,
+import {
+  putManyExpiry, type ConsistencyLevel, type ConsistencyScope, type Key, type KeyWrite, type KvEntry, type KvStats, type KvStore,
+  type PutResult, type ReadOptions, type ScanPage, type UpdateDecision, type UpdateManyDecision, type WriteOptions,
 } from '../../data/kv-store.js';
 import { RingkvError } from '../../errors/index.js';
+import { mapLimit } from '../../util/map-limit.js';
 
 /** Operations in flight for one multi-key command (MGET, MSET, DEL k1 k2 ...). */
 export const FAN_OUT_MAX = 64;
@@ -280,11 +280,7 @@ export class ClusterKvStore implements KvStore, CausalKvStore {
       this.checkKey(k);
       this.checkValue(v);
     }
-    if (options?.condition !== undefined || options?.returnPrevious === true || options?.expiry?.kind === 'keep') {
-      throw new TypeError('putMany supports only an absolute expiry; use updateMany for conditions');
-    }
-    const expiry = options?.expiry;
-    const expiresAtMs = expiry !== undefined && expiry.kind === 'at' ? expiry.atMs : 0;
+    const expiresAtMs = putManyExpiry(options);
     const level = this.writeLevel(options);
     // MSET k v k v2: the last value wins, as in Redis (and one write per key, not two racing).
     const last = new Map<Key, Buffer>();
